@@ -1,0 +1,86 @@
+"""``training``: the student's training function trains a model the grader gave it,
+on data the student never saw; the grader then computes the trained model's MSE on a
+held-out set that never entered the sandbox, and compares it with a target."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from grader.checks.base import Judge, JudgeContext, Verdict, register
+from grader.checks.compare import describe, fmt_number
+from grader.sandbox.runner import MLP
+from grader.wire import MLPSpec, ModuleValue
+
+
+def mse_of(spec: MLPSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
+    net = MLP.build([list(layer) for layer in spec.layers])
+    net.load_state_dict(state)
+    net.eval()
+    with torch.no_grad():
+        return float(torch.mean((net(x) - y) ** 2))
+
+
+@register
+class Training(Judge):
+    name = "training"
+    options = {"model": "text", "losses": "text", "x": "text", "y": "text", "target_mse": "number",
+               "epochs": "number"}
+
+    def judge(self, ctx: JudgeContext) -> Verdict:
+        model_name = ctx.opt("model", "model")
+        spec = ctx.inputs.get(model_name)
+        assert isinstance(spec, MLPSpec), "the training judge needs the model bound with `bind: {mlp: ...}`"
+        x, y = ctx.data[ctx.opt("x", "X_test")], ctx.data[ctx.opt("y", "y_test")]
+        target = float(ctx.opt("target_mse"))
+        trained = ctx.outputs.get(model_name)
+        losses = ctx.outputs.get(ctx.opt("losses", "result"))
+        before = mse_of(spec, spec.state, x, y)
+        details: dict[str, Any] = {"target_mse": fmt_number(target), "mse_before_training": fmt_number(before),
+                                   "held_out_variance": fmt_number(float(y.var(unbiased=False)))}
+        if not isinstance(trained, ModuleValue):
+            return Verdict(False, f"{ctx.entry}: the model could not be read back after training", details)
+        try:
+            state = {k: v.data for k, v in trained.state.items()}
+            after = mse_of(spec, state, x, y)
+        except (RuntimeError, KeyError) as exc:
+            return Verdict(False, f"{ctx.entry}: the trained model's weights no longer fit it ({exc})", details)
+        details["mse_after_training"] = fmt_number(after)
+        problems = self.loss_problems(losses, int(ctx.opt("epochs", 0)), details)
+        unchanged = all(torch.equal(state[k], v) for k, v in spec.state.items() if k in state)
+        if not math.isfinite(after) or after > target:
+            advice = self.advice(unchanged, details.get("losses", []))
+            return Verdict(False, f"{ctx.entry}: after training, the model's MSE on held-out data is "
+                           f"{fmt_number(after)}; the target is {fmt_number(target)} (before training it was "
+                           f"{fmt_number(before)}). {advice}".strip(), details)
+        if problems:
+            return Verdict(False, f"{ctx.entry}: the model trained well, but " + "; ".join(problems), details)
+        return Verdict(True, f"{ctx.entry}: held-out MSE {fmt_number(after)} is under the target "
+                       f"{fmt_number(target)}", details)
+
+    @staticmethod
+    def loss_problems(losses: Any, epochs: int, details: dict[str, Any]) -> list[str]:
+        if not isinstance(losses, list):
+            return [f"train should return the list of per-epoch losses, and returned {describe(losses)}"]
+        if not all(isinstance(v, float) for v in losses):
+            kinds = sorted({describe(v).split(" of ")[0] for v in losses if not isinstance(v, float)})
+            return [f"the losses should be Python floats (use loss.item()), found {', '.join(kinds[:2])}"]
+        details["losses"] = [round(v, 6) if math.isfinite(v) else str(v) for v in losses[:2000]]
+        if epochs and len(losses) != epochs:
+            return [f"train returned {len(losses)} losses for {epochs} epochs"]
+        return []
+
+    @staticmethod
+    def advice(unchanged: bool, losses: list[Any]) -> str:
+        if unchanged:
+            return "The weights did not change at all: is optimizer.step() called every epoch?"
+        floats = [v for v in losses if isinstance(v, float)]
+        if len(floats) > 10 and min(floats[len(floats) // 2:]) > 0.5 * floats[0]:
+            return ("The loss barely went down: check that optimizer.zero_grad() is called every epoch, "
+                    "before loss.backward().")
+        if len(floats) > 10 and floats[-1] > min(floats) * 3:
+            return ("The loss went down, then up again: gradients may be piling up; call "
+                    "optimizer.zero_grad() every epoch.")
+        return "Check the order forward, loss, zero_grad, backward, step."

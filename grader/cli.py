@@ -1,0 +1,133 @@
+"""The ``grader`` command: build, check, validate, grade.
+
+Exit status: 0 when the command did its job (whatever the students' scores); 1 when
+``check`` or ``validate`` found failures; 2 when the grader itself could not run, with
+one line on stderr saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grader
+from grader.course import Course, load_course
+from grader.schema import ExerciseError
+
+
+class UsageError(Exception):
+    pass
+
+
+def _course(args: argparse.Namespace) -> Course:
+    root = Path(args.course)
+    if not (root / "exercises").is_dir():
+        raise UsageError(f"{root.resolve()} is not a course folder (no exercises/); use --course DIR")
+    return load_course(root)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from grader.grading import Grader, student_folders
+    from grader.reports import write_reports
+
+    course = _course(args)
+    folders = student_folders(Path(args.submissions), course)
+    started = time.monotonic()
+    _say(f"grading {len(folders)} submission(s) of {len(course.exercises)} exercises")
+    with Grader(course, seed=args.seed, progress=_say) as g:
+        run = g.grade_folders(folders)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_reports(run, out)
+    for warning in run.warnings:
+        _say(f"warning: {warning}")
+    elapsed = time.monotonic() - started
+    _say(f"graded {len(folders)} submission(s) in {elapsed:.1f} s; wrote {len(written)} files to {out}/ "
+         f"(open {out / 'index.html'})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grader.checking import run_visible_examples
+
+    target = Path(args.target)
+    if not target.exists():
+        raise UsageError(f"{target} does not exist")
+    return run_visible_examples(target, args.course, print)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from grader.validation import validate
+
+    course = _course(args)
+    return validate(course, seeds=args.seeds, say=print)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from grader.build import build_bundle
+
+    course = _course(args)
+    out = Path(args.out)
+    written = build_bundle(course, out)
+    _say(f"wrote {len(written)} files for {len(course.exercises)} exercises to {out}/")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grader", description="Grade PyTorch exercises safely.")
+    p.add_argument("--version", action="version", version=f"torch-grader {grader.__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def course_opt(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--course", default=".", help="the course folder (holding exercises/ and solutions/)")
+
+    g = sub.add_parser("grade", help="grade submissions and write reports")
+    g.add_argument("submissions", help="a folder of student folders, or one student's folder")
+    g.add_argument("--out", default="reports", help="where reports go (default: reports/)")
+    g.add_argument("--seed", type=int, default=0, help="seed for the hidden checks' inputs (default 0)")
+    course_opt(g)
+    g.set_defaults(fn=cmd_grade)
+
+    c = sub.add_parser("check", help="run the visible examples on your work")
+    c.add_argument("target", help="a solution file (FILE.py / FILE.ipynb) or a folder of them")
+    c.add_argument("--course", default=None, help="a course folder or a student bundle (default: found nearby)")
+    c.set_defaults(fn=cmd_check)
+
+    v = sub.add_parser("validate", help="check the course: solutions pass, stubs score zero, across seeds")
+    v.add_argument("--seeds", type=int, default=20, help="seeds tried for random checks (default 20)")
+    course_opt(v)
+    v.set_defaults(fn=cmd_validate)
+
+    b = sub.add_parser("build", help="write the student bundle: stubs (.py, .ipynb) and examples")
+    b.add_argument("--out", default="student-bundle", help="output folder (default: student-bundle/)")
+    course_opt(b)
+    b.set_defaults(fn=cmd_build)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from grader.grading import GraderError
+
+    try:
+        return int(args.fn(args))
+    except ExerciseError as exc:
+        _say(f"grader: {exc}")
+    except (UsageError, GraderError, OSError) as exc:
+        _say(f"grader: {exc}")
+    except KeyboardInterrupt:
+        _say("grader: interrupted")
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,88 @@
+"""The canonical results model. Every output (HTML, CSV, JSON, ...) is a pure function
+of a ``GradingRun``; nothing else is read when writing reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["passed", "failed", "error", "timeout", "missing"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "missing")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    score: float
+    max_score: float
+    status: Status
+    message: str
+    entry: str | None = None
+    hint: str | None = None
+    # Student-facing detail for reports: e.g. expected/actual shapes and a few values.
+    details: dict[str, Any] = field(default_factory=dict)
+    output: str = ""  # what the student's code printed during this check
+    traceback: list[dict[str, Any]] = field(default_factory=list)  # student's own frames
+    seconds: float = 0.0
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    title: str
+    score: float
+    max_score: float
+    status: Status
+    checks: list[CheckResult]
+    file: str | None = None  # the submitted file that was graded
+    message: str = ""  # exercise-level explanation (missing file, import error, ...)
+    notes: list[str] = field(default_factory=list)
+    output: str = ""  # what the student's code printed while loading
+    traceback: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StudentResult:
+    id: str
+    score: float
+    max_score: float
+    exercises: list[ExerciseResult]
+
+
+@dataclass
+class GradingRun:
+    course: str
+    grader_version: str
+    sandbox: str
+    seed: int
+    students: list[StudentResult]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GradingRun:
+        students = []
+        for s in data["students"]:
+            exercises = []
+            for e in s["exercises"]:
+                checks = [CheckResult(**c) for c in e["checks"]]
+                exercises.append(ExerciseResult(**{**e, "checks": checks}))
+            students.append(StudentResult(**{**s, "exercises": exercises}))
+        return cls(**{**data, "students": students})
+
+
+def exercise_status(checks: list[CheckResult]) -> Status:
+    """An exercise passes when every check passed; otherwise the most telling status."""
+    statuses = {c.status for c in checks}
+    if not checks or statuses == {"passed"}:
+        return "passed"
+    for status in ("missing", "timeout", "error"):
+        if statuses == {status}:
+            return status  # type: ignore[return-value]
+    return "failed"
+
+
+def rounded(points: float) -> float:
+    return round(points + 0.0, 4)

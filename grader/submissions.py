@@ -1,0 +1,111 @@
+"""Finding students' submissions and turning them into what the sandbox receives.
+
+A submission is a folder per student holding FILE.py or FILE.ipynb per exercise. Only
+regular files with the exact expected names are taken: symlinks, other files and odd
+names never reach the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.course import Course, Exercise
+
+MAX_SOURCE_BYTES = 2 * 2**20  # a .py file; notebooks may be larger (images)
+MAX_NOTEBOOK_BYTES = 100 * 2**20
+CELLS_SUFFIX = ".cells.json"  # the runner's name for a notebook's extracted code cells
+
+
+@dataclass
+class SubmittedFile:
+    exercise: Exercise
+    path: Path | None  # the file that is graded; None when not submitted (or unusable)
+    kind: str = ""  # "py" or "ipynb"
+    problem: str = ""  # why the file cannot be graded, in words for the student
+    notes: list[str] = field(default_factory=list)
+    cells: list[dict] | None = None  # notebooks: code cells, extracted by the grader
+    source: str | None = None  # the code, for judges that read it
+
+
+@dataclass
+class Submission:
+    student: str
+    folder: Path
+    files: dict[str, SubmittedFile]  # exercise id -> file
+
+
+def discover(path: Path, course: Course) -> list[Path]:
+    """Student folders under ``path``; ``path`` itself if it is one student's folder."""
+    names = {f"{ex.file}{ext}" for ex in course.exercises for ext in (".py", ".ipynb")}
+    if any((path / n).exists() for n in names):
+        return [path]
+    return sorted((p for p in path.iterdir() if p.is_dir() and not p.is_symlink()
+                   and not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def collect(folder: Path, course: Course) -> Submission:
+    files = {ex.id: _pick(folder, ex) for ex in course.exercises}
+    return Submission(student=folder.name, folder=folder, files=files)
+
+
+def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
+    py, nb = folder / f"{ex.file}.py", folder / f"{ex.file}.ipynb"
+    notes = []
+    present = [p for p in (py, nb) if p.exists() or p.is_symlink()]
+    if not present:
+        return SubmittedFile(ex, None, problem=f"not submitted: no {ex.file}.py or {ex.file}.ipynb was found")
+    if len(present) == 2:
+        # Deterministic and easy to explain: the plain Python file wins.
+        notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} was graded")
+        present = [py]
+    path = present[0]
+    kind = "py" if path.suffix == ".py" else "ipynb"
+    if path.is_symlink() or not path.is_file():
+        return SubmittedFile(ex, None, kind, f"{path.name} is a link or not a regular file, so it was not graded; "
+                             "submit the file itself", notes)
+    size = path.stat().st_size
+    limit = MAX_SOURCE_BYTES if kind == "py" else MAX_NOTEBOOK_BYTES
+    if size > limit:
+        return SubmittedFile(ex, None, kind, f"{path.name} is {size // 2**20} MB, over the {limit // 2**20} MB limit", notes)
+    if kind == "py":
+        raw = path.read_bytes()
+        try:
+            source = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return SubmittedFile(ex, None, kind, f"{path.name} is not UTF-8 text (byte {exc.start}); "
+                                 "save it as UTF-8", notes)
+        return SubmittedFile(ex, path, kind, "", notes, source=source)
+    from grader.notebooks import NotebookProblem, cells_to_source, code_cells
+
+    try:
+        cells = code_cells(path)
+    except NotebookProblem as exc:
+        return SubmittedFile(ex, None, kind, f"{path.name}: {exc}", notes)
+    return SubmittedFile(ex, path, kind, "", notes, cells=cells, source=cells_to_source(cells))
+
+
+def stage(submission: Submission, target: Path) -> None:
+    """Copy what the sandbox may see: the graded files, nothing else."""
+    target.mkdir(parents=True, exist_ok=True)
+    for sub in submission.files.values():
+        if sub.path is None:
+            continue
+        name = sub.exercise.file
+        if sub.kind == "py":
+            (target / f"{name}.py").write_text(sub.source or "", encoding="utf-8")
+        else:
+            (target / f"{name}{CELLS_SUFFIX}").write_text(json.dumps(sub.cells), encoding="utf-8")
+
+
+def stage_solutions(course: Course, target: Path) -> Submission:
+    """The reference solutions, staged like a student's submission."""
+    sub = collect(course.solutions, course)
+    stage(sub, target)
+    return sub
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
