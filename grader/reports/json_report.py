@@ -1,0 +1,46 @@
+"""``results.json``: the whole GradingRun, as strict (RFC 8259) JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from grader.reports.atomic import write_text_atomic
+from grader.results import GradingRun
+
+FILENAME = "results.json"
+
+
+def json_safe(value: Any) -> Any:
+    """Make ``value`` strictly JSON-serialisable.
+
+    Non-finite floats become "nan"/"inf"/"-inf" (JSON has no NaN), tuples become lists,
+    dict keys become strings (so ``sort_keys`` cannot fail on mixed key types), and any
+    other object is shown by its ``repr`` rather than crashing the whole report.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return repr(value)
+
+
+def render_json(run: GradingRun) -> str:
+    # ensure_ascii (the default) keeps the file pure ASCII, so odd student text
+    # (lone surrogates, control characters) is escaped rather than breaking the encoding.
+    data = json_safe(run.to_dict())
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_json(run: GradingRun, out_dir: Path) -> Path:
+    return write_text_atomic(Path(out_dir) / FILENAME, render_json(run))
