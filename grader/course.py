@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from grader import inputs
-from grader.schema import EXERCISE_ID, IDENTIFIER, ExerciseError, Mapping, describe, load_yaml
+from grader.schema import (
+    EXERCISE_ID,
+    IDENTIFIER,
+    ExerciseError,
+    Located,
+    Mapping,
+    describe,
+    load_yaml,
+)
 
 STEP_KINDS = ("call", "method", "bind", "grad", "save_state_dict")
 
@@ -88,6 +96,7 @@ class Exercise:
     limits: Limits
     path: Path
     root: Path  # the exercises folder, for hidden helpers
+    lines: dict[str, int] = field(default_factory=dict)  # line of each top-level key
 
     @property
     def max_score(self) -> float:
@@ -125,9 +134,10 @@ def load_course(root: Path) -> Course:
         ex = load_exercise(path, root)
         shown = display_path(path, root)
         if ex.id in seen:
-            raise ExerciseError(shown, 1, f"key 'id': '{ex.id}' is also the id of {seen[ex.id]}")
+            raise ExerciseError(shown, ex.lines.get("id", 1), f"key 'id': '{ex.id}' is also the id of {seen[ex.id]}")
         if ex.file in files:
-            raise ExerciseError(shown, 1, f"key 'file': '{ex.file}' is also the file of {files[ex.file]}")
+            raise ExerciseError(shown, ex.lines.get("file", 1),
+                                f"key 'file': '{ex.file}' is also the file of {files[ex.file]}")
         seen[ex.id] = shown
         files[ex.file] = shown
         exercises.append(ex)
@@ -141,6 +151,10 @@ def load_course(root: Path) -> Course:
         meta.only({"title", "order"})
         title = meta.text("title", title)
         order = meta.items("order", [])
+        for item in order:
+            if not isinstance(item, str):
+                raise ExerciseError(meta.path, getattr(item, "line", meta.line_of("order")),
+                                    f"key 'order': expected exercise ids, got {describe(item)}")
         rank = {ex_id: i for i, ex_id in enumerate(order)}
         exercises.sort(key=lambda e: (rank.get(e.id, len(rank)), e.id))
     return Course(root, exercises, title)
@@ -165,6 +179,10 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     file = doc.text("file", pattern=IDENTIFIER, what="a Python module name")
     entries = [_entry_point(item, doc) for item in _non_empty(doc, "entry_points")]
     names = [e.name for e in entries]
+    for i, item in enumerate(doc.items("entry_points")):
+        if names[i] in names[:i]:
+            raise ExerciseError(shown, Mapping(item, shown, "").line_of("name"),
+                                f"key 'name': two entry points are named '{names[i]}'")
     examples = [_example(item, doc) for item in doc.items("examples", [])]
     checks = [_check(item, doc, names, path.parent) for item in _non_empty(doc, "checks")]
     check_names = set()
@@ -197,6 +215,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         limits=limits,
         path=path,
         root=path.parent,
+        lines=dict(getattr(doc.data, "key_lines", {})),
     )
 
 
@@ -243,10 +262,14 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path) -> Chec
     judge = m.text("judge")
     if judge not in JUDGES:
         raise m.error("judge", f"unknown judge '{judge}' (known: {', '.join(sorted(JUDGES))})")
-    options = m.child("with", None)
-    opts: dict[str, Any] = dict(options.data) if options else {}
-    if options:
-        JUDGES[judge].validate_options(options)
+    options = m.child("with", None) or Mapping(_empty_mapping(m.line), doc.path, "'with'", m.line)
+    opts: dict[str, Any] = dict(options.data)
+    JUDGES[judge].validate_options(options)
+    if judge == "custom":
+        try:
+            _data_function(str(opts["function"]), folder)
+        except ValueError as exc:
+            raise options.error("function", str(exc)) from None
     if m.has("call") and m.has("steps"):
         raise m.error("steps", "give either 'call' (arguments for the entry point) or 'steps', not both")
     steps: list[Step] = []
@@ -274,6 +297,12 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path) -> Chec
         steps=steps, keep=keep, artifacts=artifacts, hint=m.text("hint", None), data=data,
         timeout=timeout, gate=m.flag("gate", False), line=m.line,
     )
+
+
+def _empty_mapping(line: int) -> Located:
+    empty = Located()
+    empty.line, empty.key_lines = line, {}
+    return empty
 
 
 def _step(raw: Any, parent: Mapping) -> Step:
@@ -319,11 +348,16 @@ def _data_function(ref: str, folder: Path, m: Mapping | None = None) -> Callable
     elif not target.is_file():
         problem = f"no file {file} beside the exercise"
     if problem is None:
-        module = load_helper_module(target)
+        try:
+            module = load_helper_module(target)
+        except Exception as exc:  # the instructor's helper file is broken
+            where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
+            problem = f"{file} could not be imported{where}: {type(exc).__name__}: {exc}"
+            module = None
         fn = getattr(module, name, None)
         if callable(fn):
             return fn
-        problem = f"{file} defines no function '{name}'"
+        problem = problem or f"{file} defines no function '{name}'"
     if m is not None:
         raise m.error("data", problem)
     raise ValueError(problem)

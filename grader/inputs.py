@@ -22,6 +22,7 @@ given as nested Python lists).
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 import torch
@@ -58,7 +59,7 @@ def validate(raw: Any, path: str, line: int) -> None:
         if key != kind and key not in MODIFIERS:
             raise ExerciseError(path, getattr(raw, "key_lines", {}).get(key, line),
                                 f"key '{key}': unknown beside '{kind}' (allowed: {', '.join(sorted(MODIFIERS))})")
-    if "dtype" in raw and raw["dtype"] not in DTYPES:
+    if "dtype" in raw and (not isinstance(raw["dtype"], str) or raw["dtype"] not in DTYPES):
         raise ExerciseError(path, raw.key_lines.get("dtype", line),
                             f"key 'dtype': expected one of {', '.join(DTYPES)}, got {describe(raw['dtype'])}")
     arg = raw[kind]
@@ -72,10 +73,9 @@ def validate(raw: Any, path: str, line: int) -> None:
     if kind in ("lambda", "ref", "path", "data") and not (isinstance(arg, str) and arg.strip()):
         raise ExerciseError(path, line, f"key '{kind}': expected text, got {describe(arg)}")
     if kind == "lambda":
-        try:
-            Lambda(arg)
-        except SyntaxError as exc:
-            raise ExerciseError(path, line, f"key 'lambda': not a valid lambda ({exc.msg})") from None
+        problem = lambda_problem(arg)
+        if problem:
+            raise ExerciseError(path, line, f"key 'lambda': {problem}")
     if kind == "mlp" and not (isinstance(arg, list) and arg and all(
             isinstance(layer, list) and len(layer) == 3 and isinstance(layer[0], str)
             and _is_count(layer[1]) and _is_count(layer[2]) for layer in arg)):
@@ -90,6 +90,19 @@ def validate(raw: Any, path: str, line: int) -> None:
             raise ExerciseError(path, line, f"key 'dict': expected a mapping, got {describe(arg)}")
         for value in arg.values():
             validate(value, path, line)
+
+
+def lambda_problem(src: str) -> str:
+    """Why ``lambda <src>`` is not a plain lambda; parsed only, never run."""
+    try:
+        tree = ast.parse("lambda " + src, mode="eval")
+    except SyntaxError as exc:
+        return f"not a valid lambda ({exc.msg})"
+    if not isinstance(tree.body, ast.Lambda):
+        return "expected one lambda, e.g. 'v: v[0] ** 2'"
+    if tree.body.args.defaults or tree.body.args.kw_defaults:
+        return "a lambda given as input may not have default values"
+    return ""
 
 
 def _is_number(x: Any) -> bool:

@@ -61,6 +61,8 @@ class PlannedCheck:
 
     @property
     def needs_solution(self) -> bool:
+        if self.expected_expr is not None:
+            return False
         return JUDGES[self.spec.judge].needs_solution or bool(self.spec.options.get("solution"))
 
 

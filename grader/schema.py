@@ -6,6 +6,7 @@ an instructor can fix the file without reading a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,12 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        # Keys are names in this schema: take them as written, so that YAML 1.1 does not
+        # turn `on:` or `no:` into a boolean.
+        if isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value
+        else:
+            key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
             raise ExerciseError(loader.name, line, f"key {key!r}: keys must be text")
@@ -65,23 +71,36 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 
 def load_yaml(path: Path, display: str) -> Any:
-    """Parse ``path``; syntax errors become ExerciseError with the line."""
+    """Parse ``path``; any problem becomes an ExerciseError at the right line."""
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ExerciseError(display, 1, f"the file is not UTF-8 text ({exc.reason})") from None
-    loader = _Loader(text)
-    loader.name = display
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ExerciseError(display, line, f"the file is not UTF-8 text ({exc.reason})") from None
+    loader = None
     try:
+        loader = _Loader(text)  # checks the characters of the text already
+        loader.name = display
         return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ExerciseError(display, line, f"not valid YAML: {exc.reason} (character {exc.character!r})") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        # An unclosed quote or bracket is found at the end of the file; its start is the place to look.
+        if exc.context_mark is not None and "end of stream" in str(exc.problem):
+            mark = exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ExerciseError(display, line, f"not valid YAML: {exc.problem or exc.context}") from None
+        what = exc.problem or exc.context
+        if exc.context and exc.context_mark is mark:
+            what = f"{exc.context}: {exc.problem}"
+        raise ExerciseError(display, line, f"not valid YAML: {what}") from None
     except yaml.YAMLError as exc:
         raise ExerciseError(display, 1, f"not valid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # ------------------------------------------------------------------ validation helpers
@@ -151,7 +170,11 @@ class Mapping:
         if value is default and default is not ...:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"expected a number, got {describe(value)}")
+            looks_exponent = isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip())
+            hint = " (YAML reads exponents only with a dot: write 1.0e-5)" if looks_exponent else ""
+            raise self.error(key, f"expected a number, got {describe(value)}{hint}")
+        if not math.isfinite(value):
+            raise self.error(key, f"expected a finite number, got {value!r}")
         if value < minimum:
             raise self.error(key, f"expected a number of at least {minimum:g}, got {value!r}")
         return float(value)
