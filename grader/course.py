@@ -177,6 +177,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     doc.only({"id", "title", "file", "prompt", "points", "setup", "entry_points", "examples", "checks", "limits"})
     ex_id = doc.text("id", pattern=EXERCISE_ID, what="an id of lower-case letters, digits and dashes")
     file = doc.text("file", pattern=IDENTIFIER, what="a Python module name")
+    declared = doc.number("points") if doc.has("points") else None
     entries = [_entry_point(item, doc) for item in _non_empty(doc, "entry_points")]
     names = [e.name for e in entries]
     for i, item in enumerate(doc.items("entry_points")):
@@ -191,10 +192,8 @@ def load_exercise(path: Path, root: Path) -> Exercise:
             raise ExerciseError(shown, check.line, f"key 'name': two checks are named '{check.name}'")
         check_names.add(check.name)
     total = sum(c.points for c in checks)
-    if doc.has("points"):
-        points = doc.number("points")
-        if abs(points - total) > 1e-9:
-            raise doc.error("points", f"says {points:g} but the checks' points add up to {total:g}")
+    if declared is not None and abs(declared - total) > 1e-9:
+        raise doc.error("points", f"says {declared:g} but the checks' points add up to {total:g}")
     limits = Limits()
     if doc.has("limits"):
         lim = doc.child("limits")
