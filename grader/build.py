@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import ast
 import json
+import textwrap
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.course import Course, EntryPoint, Example, Exercise
+from grader.course import Course, EntryPoint, Example, Exercise, display_path
 from grader.reports.atomic import write_text_atomic
+from grader.schema import ExerciseError
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
@@ -91,17 +93,22 @@ def _literal_body(body: str) -> tuple[str, str]:
             return "", body
         if not body.endswith("\\"):
             return "r", body  # backslashes (LaTeX, regexes) stay readable
-    out = body.replace("\\", "\\\\").replace('"""', '""\\"')
+    out = body.replace("\\", "\\\\").replace('"', '\\"')
     out = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c not in "\n\t" else c
                   for c in out)
-    if out.endswith('"'):
-        out = out[:-1] + '\\"'
     return "", out
 
 
-def docstring(text: str, indent: str = "") -> str:
-    """``text`` as a docstring at ``indent``: one line when it fits on one, else PEP 257 style."""
-    lines = [line.rstrip() for line in _lines(text.strip())]
+def docstring(text: str, indent: str = "", width: int = 88) -> str:
+    """``text`` as a docstring at ``indent``: one line when it fits on one, else PEP 257 style.
+
+    A long single line is wrapped at ``width``; text with line breaks keeps them.
+    """
+    text = text.strip()
+    if "\n" not in text and len(indent) + len(text) + 6 > width:
+        text = textwrap.fill(text, width=max(width - len(indent) - 3, 40), break_long_words=False,
+                             break_on_hyphens=False)
+    lines = [line.rstrip() for line in _lines(text)]
     while lines and not lines[-1]:
         lines.pop()
     if not lines:
@@ -367,7 +374,9 @@ def readme_text(course: Course) -> str:
         f"{', '.join(f'`{name}`' for name in ex.entry_names())} |\n"
         for ex in course.exercises
     )
-    first = course.exercises[0].file if course.exercises else "tensor_ops"
+    one = f"grader check {course.exercises[0].file if course.exercises else 'FILE'}.py"
+    every = "grader check ."
+    width = max(len(one), len(every))
     return f"""# {_one_line(course.title)}
 
 Your starting point for the exercises of this course. Each exercise comes twice, as a
@@ -398,11 +407,11 @@ for the examples.
 
 ## Checking your work
 
-From this folder (it holds `examples.json`, which `grader check` reads), run the
-visible examples through the grader itself:
+With the `grader` command installed, run the visible examples through the grader
+itself, from this folder (it holds `examples.json`, which `grader check` reads):
 
-    grader check {first}.py          # one exercise (a .py or an .ipynb file)
-    grader check .                   # every exercise in this folder
+    {one.ljust(width)}  # one exercise (a .py or an .ipynb file)
+    {every.ljust(width)}  # every exercise in this folder
 
 It prints PASS or FAIL per example and how many passed.
 
@@ -424,8 +433,9 @@ def build_bundle(course: Course, out: Path) -> list[Path]:
         try:
             compile(source, f"{ex.file}.py", "exec")
         except SyntaxError as exc:
-            raise ValueError(f"{ex.path}: the student file {ex.file}.py would not compile "
-                             f"(line {exc.lineno}: {exc.msg}); check setup, signatures and starters") from None
+            raise ExerciseError(display_path(ex.path, course.root), 0,
+                                f"the student file {ex.file}.py would not compile (line {exc.lineno}: "
+                                f"{exc.msg}); check setup, signatures and starters") from None
         contents.append((f"{ex.file}.py", source))
         contents.append((f"{ex.file}.ipynb", notebook_text(ex)))
     contents.append(("examples.json", json.dumps(examples_data(course), indent=2, ensure_ascii=False) + "\n"))

@@ -58,9 +58,15 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
     if not present:
         return SubmittedFile(ex, None, problem=f"not submitted: no {ex.file}.py or {ex.file}.ipynb was found")
     if len(present) == 2:
-        # Deterministic and easy to explain: the plain Python file wins.
-        notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} was graded")
-        present = [py]
+        # Deterministic and easy to explain: the plain Python file wins, unless it is
+        # the untouched stub from the bundle (the student worked in the notebook).
+        if _is_untouched_stub(py, ex):
+            notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} is the unchanged "
+                         f"stub, so {nb.name} was graded")
+            present = [nb]
+        else:
+            notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} was graded")
+            present = [py]
     path = present[0]
     kind = "py" if path.suffix == ".py" else "ipynb"
     if path.is_symlink() or not path.is_file():
@@ -85,6 +91,14 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
     except NotebookProblem as exc:
         return SubmittedFile(ex, None, kind, f"{path.name}: {exc}", notes)
     return SubmittedFile(ex, path, kind, "", notes, cells=cells, source=cells_to_source(cells))
+
+
+def _is_untouched_stub(py: Path, ex: Exercise) -> bool:
+    from grader.build import stub_source
+
+    if py.is_symlink() or not py.is_file() or py.stat().st_size > MAX_SOURCE_BYTES:
+        return False
+    return py.read_bytes() == stub_source(ex).encode("utf-8")
 
 
 def stage(submission: Submission, target: Path) -> None:

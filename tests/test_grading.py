@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, check, exercise, results, run_grader, write_student
 
+from grader.build import stub_source
+from grader.course import load_course
+
 SOLUTION = (ROOT / "solutions" / "tensor_ops.py").read_text()
 
 STUDENTS: dict[str, dict[str, str]] = {
@@ -44,6 +47,9 @@ STUDENTS: dict[str, dict[str, str]] = {
         ]})},
     "empty": {},
 }
+STUDENTS["stub_py_and_notebook"] = {"tensor_ops.py": stub_source(load_course(ROOT).exercise("tensor-ops")),
+                                    "tensor_ops.ipynb": STUDENTS["notebook"]["tensor_ops.ipynb"]}
+STUDENTS["py_and_notebook"] = {"tensor_ops.py": SOLUTION, "tensor_ops.ipynb": "not even json"}
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +180,13 @@ def test_same_submission_same_report(tmp_path: Path):
         pages.append((out / "twice.html").read_bytes())
         pages.append((out / "grades.csv").read_bytes())
     assert pages[0] == pages[2] and pages[1] == pages[3]
+
+
+def test_both_files_the_py_counts_unless_it_is_the_untouched_stub(graded):
+    data, _, _ = graded
+    ex = exercise(data, "py_and_notebook", "tensor-ops")
+    assert ex["file"] == "tensor_ops.py" and ex["score"] == ex["max_score"]
+    assert any("tensor_ops.py was graded" in n for n in ex["notes"])
+    ex = exercise(data, "stub_py_and_notebook", "tensor-ops")
+    assert ex["file"] == "tensor_ops.ipynb" and ex["score"] == ex["max_score"]
+    assert any("unchanged stub" in n for n in ex["notes"])
