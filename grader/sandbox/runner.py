@@ -30,6 +30,7 @@ import json
 import linecache
 import os
 import random
+import re
 import resource
 import signal
 import sys
@@ -37,6 +38,8 @@ import time
 import traceback
 import types
 from pathlib import Path
+
+import torch
 
 MAX_TEXT = 4000  # characters kept of an exception message or a repr
 CELLS_SUFFIX = ".cells.json"  # a notebook, as the grader extracted its code cells
@@ -140,32 +143,28 @@ def _encode_module(module, ctx: EncodeContext) -> dict:
     }
 
 
-class MLP:
-    """Builds the course's reference network shape from a plain description.
+class MLP(torch.nn.Module):
+    """The course's reference network shape, built from a plain description: named
+    Linear layers with ReLU between them. Used for probes that hand the student a
+    model (training, saving). Module-level, so a student's ``torch.save(model)``
+    pickles it and the state_dict check can say why that is not a state_dict."""
 
-    Used for probes that hand the student a model (training, saving); it is generic
-    (any list of named Linear layers with ReLU between them).
-    """
+    def __init__(self, layers: list[list]) -> None:
+        super().__init__()
+        self.names = [str(name) for name, _, _ in layers]
+        for name, fan_in, fan_out in layers:
+            setattr(self, str(name), torch.nn.Linear(int(fan_in), int(fan_out)))
 
-    @staticmethod
-    def build(layers: list[list]):
-        import torch
+    def forward(self, x):
+        for i, name in enumerate(self.names):
+            x = getattr(self, name)(x)
+            if i < len(self.names) - 1:
+                x = torch.relu(x)
+        return x
 
-        class Net(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.names = [name for name, _, _ in layers]
-                for name, fan_in, fan_out in layers:
-                    setattr(self, name, torch.nn.Linear(int(fan_in), int(fan_out)))
-
-            def forward(self, x):
-                for i, name in enumerate(self.names):
-                    x = getattr(self, name)(x)
-                    if i < len(self.names) - 1:
-                        x = torch.relu(x)
-                return x
-
-        return Net()
+    @classmethod
+    def build(cls, layers: list[list]) -> MLP:
+        return cls(layers)
 
 
 def decode(spec: object, env: dict, tensors: dict) -> object:
@@ -488,8 +487,14 @@ class Runner:
                             state[key] = value
                         write_result(self.out, stem, {"state_dict": state})
                     except Exception as exc:
-                        write_json_atomic(self.out / f"{stem}.json",
-                                          {"status": "error", "error": describe_error(exc, "")})
+                        error = describe_error(exc, "")
+                        if "Weights only load failed" in error["message"]:
+                            # torch's message is long and about trusting files; say what it means here.
+                            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", error["message"])
+                            what = f" (it contains a {found.group(1)})" if found else ""
+                            error["message"] = ("it holds pickled Python objects, such as a whole model, "
+                                                f"not only tensors{what}")
+                        write_json_atomic(self.out / f"{stem}.json", {"status": "error", "error": error})
                 code = 0
             finally:
                 os._exit(code)

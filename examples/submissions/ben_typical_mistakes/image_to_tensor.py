@@ -1,0 +1,10 @@
+"""Ben's work."""
+
+import torch
+
+
+def image_to_tensor(pixels) -> torch.Tensor:
+    image = torch.as_tensor(pixels)  # [H, W, 3]: nested lists or a uint8 tensor
+    # Move the colour axis to the front; permute keeps every pixel's colours together.
+    h, w, c = image.shape
+    return image.reshape(c, h, w).to(torch.float32) / 255.0  # scrambles pixels
