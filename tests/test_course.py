@@ -1,0 +1,69 @@
+"""The shipped course itself: `grader validate` passes, and the README's main command
+grades the bundled examples with the verdicts they were written to show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import exercise, results, run_grader
+
+pytestmark = pytest.mark.slow
+
+
+def test_grader_validate_passes():
+    proc = run_grader("validate", "--seeds", "5")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "course is valid" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("reports")
+    proc = run_grader("grade", "examples/submissions", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "index.html").is_file() and (out / "grades.csv").is_file()
+    return results(out)
+
+
+def test_the_correct_example_scores_full_marks(examples: dict):
+    ada = next(s for s in examples["students"] if s["id"] == "ada_correct")
+    assert ada["score"] == ada["max_score"] > 100
+    assert len(ada["exercises"]) == 11
+
+
+@pytest.mark.parametrize(("exercise_id", "check_part", "message_part"), [
+    ("tensor-init", "make_uniform", "outside [0, 1)"),
+    ("image-to-tensor", "", "values differ"),
+    ("tensor-ops", "column_mean of a tall", "expected [4]"),
+    ("activations", "", "torch.sigmoid"),
+    ("derivative", "", "use .item()"),
+    ("training-loop", "", "zero_grad"),
+    ("save-load", "", "not a state_dict"),
+])
+def test_typical_mistakes_are_explained(examples: dict, exercise_id: str, check_part: str, message_part: str):
+    ex = exercise(examples, "ben_typical_mistakes", exercise_id)
+    failing = [c for c in ex["checks"] if c["status"] != "passed" and check_part in c["name"]]
+    assert any(message_part in c["message"] for c in failing), [c["message"] for c in failing]
+
+
+def test_a_missing_exercise_is_reported_not_fatal(examples: dict):
+    ex = exercise(examples, "ben_typical_mistakes", "mesh-to-tensor")
+    assert ex["status"] == "missing" and "not submitted" in ex["message"]
+
+
+def test_notebooks_import_each_other_and_failing_cells_are_reported(examples: dict):
+    assert exercise(examples, "cho_notebooks", "tensor-ops")["score"] == exercise(
+        examples, "cho_notebooks", "tensor-ops")["max_score"]
+    act = exercise(examples, "cho_notebooks", "activations")
+    assert any("plt" in note and "cell 3" in note for note in act["notes"])
+    # save_load.ipynb imports Model from regression_model.ipynb; it only forgot eval().
+    save_load = exercise(examples, "cho_notebooks", "save-load")
+    assert save_load["score"] == save_load["max_score"] - 1
+    assert any("eval()" in c["message"] for c in save_load["checks"])
+
+
+def test_readme_names_the_two_commands():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "grader grade examples/submissions --out reports" in readme
+    assert "python -m pytest" in readme
