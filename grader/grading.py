@@ -266,7 +266,7 @@ class ExerciseGrader:
     def _judged(self, pc: PlannedCheck, ctx: JudgeContext, **extra: Any) -> CheckResult:
         try:
             verdict = JUDGES[pc.spec.judge].judge(ctx)
-        except (WireError, KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        except Exception as exc:
             # Odd data from the student (a missing value, a wrong type) must not stop the run.
             verdict = Verdict(False, f"{pc.spec.entry}: the result could not be judged ({type(exc).__name__}: {exc})")
         fraction = verdict.fraction if verdict.fraction is not None else (1.0 if verdict.passed else 0.0)

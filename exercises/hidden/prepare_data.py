@@ -68,15 +68,15 @@ def _shape(t: TensorValue) -> list[int]:
     return list(t.data.shape)
 
 
-def _four_tensors(value: Any, entry: str, names: tuple[str, ...], what: str) -> tuple[list[TensorValue] | None, str]:
+def _four_tensors(value: Any, names: tuple[str, ...]) -> tuple[list[TensorValue] | None, str]:
     """The four returned tensors, or a message saying what came back instead."""
     if not isinstance(value, (tuple, list)):
-        return None, f"{entry}{what} returned {describe(value)}; expected a tuple ({', '.join(names)})"
+        return None, f"returned {describe(value)}; expected a tuple ({', '.join(names)})"
     if len(value) != 4:
-        return None, (f"{entry}{what} returned {len(value)} values; expected 4: ({', '.join(names)})")
-    for name, item in zip(names, value):
+        return None, f"returned {len(value)} values; expected 4: ({', '.join(names)})"
+    for index, (name, item) in enumerate(zip(names, value, strict=True)):
         if not isinstance(item, TensorValue):
-            return None, f"{entry}{what}: {name} (item {names.index(name)}) is {describe(item)}; expected a tensor"
+            return None, f"{name} (item {index}) is {describe(item)}; expected a tensor"
     return list(value), ""
 
 
@@ -93,15 +93,15 @@ class SplitCall:
         n, f = X.shape
         n_val = int(n * val_fraction)
         self.n, self.n_val = n, n_val
-        parts, message = _four_tensors(value, ENTRY_SPLIT, PART_NAMES, label)
+        parts, message = _four_tensors(value, PART_NAMES)
         if parts is None:
             self.problems.append(message)
             return
         want = {"X_train": [n - n_val, f], "X_val": [n_val, f], "y_train": [n - n_val, 1], "y_val": [n_val, 1]}
-        for name, part in zip(PART_NAMES, parts):
+        for name, part in zip(PART_NAMES, parts, strict=True):
             if part.data.dtype != torch.float32:
                 self.problems.append(f"{name} has dtype {str(part.data.dtype).replace('torch.', '')}; expected float32")
-        shapes = {name: _shape(p) for name, p in zip(PART_NAMES, parts)}
+        shapes = {name: _shape(p) for name, p in zip(PART_NAMES, parts, strict=True)}
         if shapes != want:
             got = ", ".join(f"{k} {v}" for k, v in shapes.items())
             expected = ", ".join(f"{k} {v}" for k, v in want.items())
@@ -129,7 +129,7 @@ class SplitCall:
         if x_ids[0] is None or x_ids[1] is None:
             return
         for part, xs, ys in (("train", x_ids[0], y_ids[0]), ("val", x_ids[1], y_ids[1])):
-            for i, (a, b) in enumerate(zip(xs, ys)):
+            for i, (a, b) in enumerate(zip(xs, ys, strict=True)):
                 if a != b:
                     self.partition.append(
                         f"X and y are no longer paired: row {i} of X_{part} is row {a} of X, but row {i} of "
@@ -267,9 +267,9 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
     X_train, X_val = ctx.data["X_train"].double(), ctx.data["X_val"].double()
     n, f = X_train.shape
     names = ("X_train_s", "X_val_s", "mean", "std")
-    parts, message = _four_tensors(ctx.outputs.get("result"), entry, names, "")
+    parts, message = _four_tensors(ctx.outputs.get("result"), names)
     if parts is None:
-        return _fail(message)
+        return _fail(f"{entry}: {message}")
     tr_s, va_s, mean_v, std_v = parts
     problems = []
     if _shape(tr_s) != [n, f]:
@@ -287,7 +287,7 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         return _fail(f"{entry}: " + "; ".join(problems[:3]))
     if mean is None or std is None:  # cannot happen: reported above
         return _fail(f"{entry}: mean and std must hold one value per column")
-    for name, t in zip(names, (tr_s.data, va_s.data, mean, std)):
+    for name, t in zip(names, (tr_s.data, va_s.data, mean, std), strict=True):
         if t.is_floating_point():
             nan, inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
             if nan or inf:

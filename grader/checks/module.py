@@ -52,4 +52,11 @@ class Module(Judge):
                     problems.append(f"'{key}' does not hold the saved weights ({p[0].split(': ', 1)[-1]})")
         if problems:
             return Verdict(False, f"{ctx.entry}: " + "; ".join(problems[:4]), details)
-        return Verdict(True, f"{ctx.entry} gave a {actual.cls.rsplit('.', 1)[-1]} with the expected layers", details)
+        said = []
+        if ctx.opt("structure", True):
+            said.append("with the expected layers")
+        if "training" in ctx.check.options:
+            said.append("in training mode" if ctx.opt("training") else "in eval mode")
+        if source:
+            said.append("holding the weights it was given")
+        return Verdict(True, f"{ctx.entry} gave a {actual.cls.rsplit('.', 1)[-1]} {', '.join(said)}".rstrip(), details)

@@ -75,7 +75,8 @@ class Training(Judge):
     @staticmethod
     def advice(unchanged: bool, losses: list[Any]) -> str:
         if unchanged:
-            return "The weights did not change at all: is optimizer.step() called every epoch?"
+            return ("The weights did not change at all: every epoch needs zero_grad(), then "
+                    "loss.backward(), then optimizer.step(), in that order.")
         floats = [v for v in losses if isinstance(v, float)]
         if len(floats) > 10 and min(floats[len(floats) // 2:]) > 0.5 * floats[0]:
             return ("The loss barely went down: check that optimizer.zero_grad() is called every epoch, "
