@@ -104,6 +104,9 @@ def explain_error(err: dict, entry: str, file: str) -> str:
         return f"{entry} is not written yet: it still raises NotImplementedError"
     if kind == "MissingEntryPoint":
         return f"{file} defines no '{entry}': check the spelling of the name"
+    if kind == "NotDifferentiable":
+        return (f"{entry}'s result has no gradient: it is not computed from the input with tensor "
+                "operations that autograd can follow (a Python loop, .item() or a new torch.tensor(...) breaks the chain)")
     if kind == "SystemExit":
         return f"{entry} called sys.exit() (raised SystemExit) instead of returning a value"
     if kind == "KeyboardInterrupt":
@@ -161,7 +164,7 @@ class ExerciseGrader:
         if sub.kind == "ipynb" and load_status is None:
             base["notes"] += self._cell_notes()
         checks = [self._check(pc, load_status, load_message) for pc in self.planned]
-        checks = self._apply_gates(checks)
+        checks = self._apply_gates(self._unwritten_code_scores_nothing(checks))
         return ExerciseResult(
             score=rounded(sum(c.score for c in checks)), max_score=rounded(sum(c.max_score for c in checks)),
             status=load_status or exercise_status(checks), checks=checks, message=load_message,
@@ -273,6 +276,21 @@ class ExerciseGrader:
         fraction = min(max(fraction, 0.0), 1.0)
         status = "passed" if verdict.passed else "failed"
         return self._result(pc, status, pc.spec.points * fraction, verdict.message, details=verdict.details, **extra)
+
+    def _unwritten_code_scores_nothing(self, checks: list[CheckResult]) -> list[CheckResult]:
+        """A check that only reads code (say, "uses no library call") earns nothing for
+        an entry point whose every run check errored: a stub or a missing function."""
+        ran: dict[str, list[str]] = {}
+        for pc, c in zip(self.planned, checks, strict=True):
+            if pc.probe is not None:
+                ran.setdefault(pc.spec.entry, []).append(c.status)
+        for pc, c in zip(self.planned, checks, strict=True):
+            statuses = ran.get(pc.spec.entry, [])
+            if pc.probe is None and c.status == "passed" and statuses and all(
+                    s in ("error", "timeout") for s in statuses):
+                c.score, c.status = 0.0, "failed"
+                c.message = f"not scored: {pc.spec.entry} does not run yet (see its other checks)"
+        return checks
 
     def _apply_gates(self, checks: list[CheckResult]) -> list[CheckResult]:
         """A failed gate check (e.g. a forbidden call) zeroes its entry point's other checks."""

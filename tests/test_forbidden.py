@@ -42,3 +42,13 @@ def test_not_found(body: str):
 def test_lines_are_reported():
     uses = find_forbidden("import torch\n\n\ndef sigmoid(x):\n    return torch.sigmoid(x)\n", ["sigmoid"], SIGMOID)
     assert uses["sigmoid"] == [("torch.sigmoid", 5)]
+
+
+def test_a_docstring_naming_the_function_is_not_a_use():
+    body = 'import torch\ndef sigmoid(x):\n    """sigmoid"""\n    return 1 / (1 + torch.exp(-x))\n'
+    assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"] == []
+
+
+def test_a_name_looked_up_by_subscript_is_a_use():
+    body = 'import torch.nn.functional as F\ndef sigmoid(x):\n    return vars(F)["sigmoid"](x)\n'
+    assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"]

@@ -24,8 +24,13 @@ def _names_used(node: ast.AST, forbidden: set[str]) -> list[tuple[str, int]]:
             for alias in sub.names:
                 if alias.name in forbidden:
                     found.append((f"from {sub.module} import {alias.name}", sub.lineno))
-        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and sub.value.strip() in forbidden:
-            found.append((repr(sub.value), sub.lineno))
+        elif isinstance(sub, (ast.Call, ast.Subscript)):
+            # A name given as text, e.g. getattr(torch, "relu") or F.__dict__["relu"];
+            # only strings passed on count, so a docstring "relu" is not a use.
+            texts = [*sub.args, *(k.value for k in sub.keywords)] if isinstance(sub, ast.Call) else [sub.slice]
+            for node in texts:
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() in forbidden:
+                    found.append((repr(node.value), node.lineno))
     return found
 
 

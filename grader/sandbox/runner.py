@@ -614,7 +614,10 @@ class CallChild:
             elif kind == "grad":
                 import torch
 
-                (value,) = torch.autograd.grad(env[step["of"]].sum(), env[step["wrt"]], allow_unused=True)
+                result = env[step["of"]]
+                if not isinstance(result, torch.Tensor) or not result.requires_grad:
+                    raise NotDifferentiable()
+                (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
             elif kind == "save_state_dict":
                 import torch
 
@@ -633,6 +636,11 @@ class CallChild:
 class MissingEntryPoint(Exception):
     def __init__(self, name: str) -> None:
         super().__init__(f"the file defines no '{name}'")
+
+
+class NotDifferentiable(Exception):
+    def __init__(self) -> None:
+        super().__init__("the result is not connected to the input by autograd")
 
 
 def main() -> None:
