@@ -322,3 +322,14 @@ def test_atomic_write_failure_keeps_old_file(tmp_path: Path) -> None:
         write_bytes_atomic(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_hints_show_only_where_a_check_did_not_pass(tmp_path: Path) -> None:
+    run = make_run()
+    for ex in run.students[0].exercises:
+        for c in ex.checks:
+            c.hint = f"HINT-{c.status}-{c.name}"
+    write_reports(run, tmp_path)
+    page = (tmp_path / report_filename(run.students[0].id)).read_text()
+    shown = {c.status for ex in run.students[0].exercises for c in ex.checks if f"HINT-{c.status}-{c.name}" in page}
+    assert "passed" not in shown and shown
