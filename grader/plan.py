@@ -16,7 +16,8 @@ import torch
 
 from grader import inputs
 from grader.checks import JUDGES
-from grader.course import CheckSpec, Course, Exercise, Step, data_function
+from grader.course import CheckSpec, Course, Exercise, Step, data_function, display_path
+from grader.schema import ExerciseError
 from grader.wire import InputEncoder
 
 IMPORT_ALLOWANCE = 30.0  # seconds for the runner to start and import torch
@@ -114,7 +115,7 @@ def build_plan(course: Course, seed: int) -> Plan:
             probe, bound = None, {}
             if spec.runs_code:
                 steps, bound = _encode_steps(spec.steps, check_seed, data, encoder)
-                _guard_held_out(spec)
+                _guard_held_out(ex, spec)
                 probe = Probe(f"{ex.file}-{index}", steps, spec.keep, spec.artifacts, check_seed,
                               spec.timeout or ex.limits.time)
             planned.append(PlannedCheck(ex, spec, probe, bound, data))
@@ -169,7 +170,7 @@ def _encode_steps(steps: list[Step], seed: int, data: dict[str, Any],
     return encoded, bound
 
 
-def _guard_held_out(spec: CheckSpec) -> None:
+def _guard_held_out(ex: Exercise, spec: CheckSpec) -> None:
     """A held-out set named by a training judge must never be sent to the sandbox."""
     if spec.judge != "training":
         return
@@ -179,7 +180,9 @@ def _guard_held_out(spec: CheckSpec) -> None:
         _data_refs([step.args, step.kwargs, step.value], sent)
     leaked = held_out & sent
     if leaked:
-        raise ValueError(f"check '{spec.name}' sends its held-out {sorted(leaked)} into the sandbox")
+        raise ExerciseError(display_path(ex.path, ex.root.parent), spec.line,
+                            f"check '{spec.name}' would send its held-out {', '.join(sorted(leaked))} "
+                            "into the sandbox; pass only training data to the student's code")
 
 
 def _data_refs(value: Any, found: set[str]) -> None:
