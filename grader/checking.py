@@ -15,6 +15,7 @@ from pathlib import Path
 from grader.course import Course, EntryPoint, Example, Exercise, Limits, load_course
 from grader.grading import Grader, GraderError
 from grader.plan import build_example_plan
+from grader.sandbox.launch import Sandbox
 from grader.submissions import collect
 from grader.terminal import plain
 
@@ -47,7 +48,8 @@ def load_bundle(folder: Path) -> Course:
     return Course(folder, exercises, data.get("course", folder.name))
 
 
-def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[str], None]) -> int:
+def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[str], None],
+                         sandbox: Sandbox | None = None) -> int:
     def say(text: str) -> None:
         echo(plain(text))
 
@@ -67,7 +69,7 @@ def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[s
         plan.checks = {k: v for k, v in plan.checks.items() if k in present}
         submission.files = {k: v for k, v in submission.files.items() if k in present}
         course_view = Course(course.root, [ex for ex in course.exercises if ex.id in present], course.title)
-        with Grader(course_view, plan=plan, workspace=Path(tmp)) as g:
+        with Grader(course_view, plan=plan, workspace=Path(tmp), sandbox=sandbox) as g:
             result = g.grade_submission(submission)
     passed = total = 0
     for ex in result.exercises:

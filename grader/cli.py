@@ -8,6 +8,7 @@ one line on stderr saying why.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import grader
 from grader.course import Course, load_course
+from grader.sandbox.launch import KINDS, Sandbox, SandboxUnavailable, choose
 from grader.schema import ExerciseError
 
 
@@ -33,15 +35,47 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _sandbox(args: argparse.Namespace) -> Sandbox:
+    sandbox = choose(args.sandbox)
+    warning = sandbox.warning()
+    if warning:
+        _say(f"WARNING: {warning}")
+    return sandbox
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from grader.sandbox import cgroups
+
+    try:
+        sandbox = choose(args.sandbox)
+    except SandboxUnavailable as exc:
+        print(f"sandbox: unavailable: {exc}")
+        return 1
+    print(f"sandbox: {sandbox.kind} ({sandbox.reason})")
+    if not sandbox.isolated:
+        print("  student code can read this machine's files and use its network; install bubblewrap")
+    group = cgroups.create(8, 2**30)
+    if group is None:
+        print("process and memory caps: per process only (no writable cgroup): RLIMIT_AS per file"
+              + ("; RLIMIT_NPROC" if os.geteuid() != 0 else "; no process cap for root"))
+    else:
+        print(f"process and memory caps: a cgroup per run ({', '.join(str(f.parent) for f in group.folders)})")
+        group.remove()
+    print(f"python: {sys.executable} (torch-grader {grader.__version__})")
+    return 0
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from grader.grading import Grader, student_folders
     from grader.reports import write_reports
 
     course = _course(args)
     folders = student_folders(Path(args.submissions), course)
+    sandbox = _sandbox(args)
     started = time.monotonic()
-    _say(f"grading {len(folders)} submission(s) of {len(course.exercises)} exercises")
-    with Grader(course, seed=args.seed, progress=_say) as g:
+    _say(f"grading {len(folders)} submission(s) of {len(course.exercises)} exercises "
+         f"in the {sandbox.kind} sandbox")
+    with Grader(course, seed=args.seed, progress=_say, sandbox=sandbox) as g:
         run = g.grade_folders(folders)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,14 +94,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     target = Path(args.target)
     if not target.exists():
         raise UsageError(f"{target} does not exist")
-    return run_visible_examples(target, args.course, print)
+    return run_visible_examples(target, args.course, print, choose(args.sandbox))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from grader.validation import validate
 
     course = _course(args)
-    return validate(course, seeds=args.seeds, say=print)
+    return validate(course, seeds=args.seeds, say=print, sandbox=_sandbox(args))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -88,22 +122,34 @@ def parser() -> argparse.ArgumentParser:
     def course_opt(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--course", default=".", help="the course folder (holding exercises/ and solutions/)")
 
+    def sandbox_opt(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--sandbox", choices=KINDS, default=None,
+                        help="where student code runs: bubblewrap, or a plain subprocess; auto (default, "
+                             "or $GRADER_SANDBOX) uses bubblewrap when it works here")
+
     g = sub.add_parser("grade", help="grade submissions and write reports")
     g.add_argument("submissions", help="a folder of student folders, or one student's folder")
     g.add_argument("--out", default="reports", help="where reports go (default: reports/)")
     g.add_argument("--seed", type=int, default=0, help="seed for the hidden checks' inputs (default 0)")
     course_opt(g)
+    sandbox_opt(g)
     g.set_defaults(fn=cmd_grade)
 
     c = sub.add_parser("check", help="run the visible examples on your work")
     c.add_argument("target", help="a solution file (FILE.py / FILE.ipynb) or a folder of them")
     c.add_argument("--course", default=None, help="a course folder or a student bundle (default: found nearby)")
+    sandbox_opt(c)
     c.set_defaults(fn=cmd_check)
 
     v = sub.add_parser("validate", help="check the course: solutions pass, stubs score zero, across seeds")
     v.add_argument("--seeds", type=int, default=20, help="seeds tried for random checks (default 20)")
     course_opt(v)
+    sandbox_opt(v)
     v.set_defaults(fn=cmd_validate)
+
+    d = sub.add_parser("doctor", help="say which sandbox and limits are in force here, and why")
+    sandbox_opt(d)
+    d.set_defaults(fn=cmd_doctor)
 
     b = sub.add_parser("build", help="write the student bundle: stubs (.py, .ipynb) and examples")
     b.add_argument("--out", default="student-bundle", help="output folder (default: student-bundle/)")
@@ -120,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.fn(args))
     except ExerciseError as exc:
         _say(f"grader: {exc}")
-    except (UsageError, GraderError, OSError) as exc:
+    except (UsageError, GraderError, SandboxUnavailable, OSError) as exc:
         _say(f"grader: {exc}")
     except KeyboardInterrupt:
         _say("grader: interrupted")

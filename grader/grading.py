@@ -30,13 +30,12 @@ from grader.results import (
     exercise_status,
     rounded,
 )
-from grader.sandbox.launch import Limits, Outcome, run_job
+from grader.sandbox.launch import Limits, Outcome, Sandbox, choose, run_job
 from grader.submissions import Submission, SubmittedFile, collect, discover, stage
+from grader.terminal import safe_line
 from grader.wire import WireError, read_json, read_values
 
 OUTPUT_CAP = 16 * 1024  # characters of a student's printed output kept per check
-SANDBOX_WARNING = ("Student code ran in a plain subprocess with resource limits, not in the "
-                   "bubblewrap sandbox: its isolation from this machine is limited.")
 
 
 class GraderError(Exception):
@@ -68,7 +67,7 @@ class Execution:
             return {"status": "malformed"}
 
 
-def run_in_sandbox(plan: Plan, submission: Submission, workspace: Path) -> Execution | None:
+def run_in_sandbox(plan: Plan, submission: Submission, workspace: Path, sandbox: Sandbox) -> Execution | None:
     """Stage the submission and run every check of every submitted file in one sandbox."""
     exercises = [sub.exercise for sub in submission.files.values() if sub.path is not None]
     if not exercises:
@@ -80,7 +79,8 @@ def run_in_sandbox(plan: Plan, submission: Submission, workspace: Path) -> Execu
     job = plan.job_for(exercises, plan.seed)
     (job_dir / "job.json").write_text(json.dumps(job))
     plan.write_inputs(job_dir)
-    outcome = run_job(job_dir, Limits(wall_seconds=plan.wall_seconds(job)))
+    memory = max(ex.limits.memory_mb for ex in exercises) + 1024
+    outcome = run_job(job_dir, Limits(wall_seconds=plan.wall_seconds(job), memory_mb=memory), sandbox)
     return Execution(job_dir / "out", outcome)
 
 
@@ -239,6 +239,10 @@ class ExerciseGrader:
         if how == "exited":
             return "error", 0.0, f"{entry} ended the process (exit code {status.get('code')}) before returning a value"
         if how == "signal":
+            if status.get("code") == 9 and self.execution and self.execution.outcome.out_of_memory:
+                return "error", 0.0, f"{entry} used more memory than allowed and was stopped"
+            if status.get("code") == 24:  # SIGXCPU
+                return "timeout", 0.0, f"{entry} used more CPU time than allowed ({limit:g} s)"
             return "error", 0.0, (f"{entry} was stopped by signal {status.get('code')} before returning a value "
                                   "(out of memory or CPU time, or a crash)")
         file_record = self.execution.record(f"file-{self.ex.file}") if self.execution else None
@@ -308,8 +312,10 @@ class ExerciseGrader:
 # ------------------------------------------------------------------ a whole run
 class Grader:
     def __init__(self, course: Course, seed: int = 0, plan: Plan | None = None,
-                 workspace: Path | None = None, progress: Callable[[str], None] | None = None) -> None:
+                 workspace: Path | None = None, progress: Callable[[str], None] | None = None,
+                 sandbox: Sandbox | None = None) -> None:
         self.course = course
+        self.sandbox = sandbox or choose()
         self.seed = seed
         self.plan = plan or build_plan(course, seed)
         self.workspace = workspace
@@ -344,7 +350,7 @@ class Grader:
             if sub.path is None:
                 raise GraderError(f"solutions/: the reference solution for {ex_id} is missing ({sub.problem})")
         assert self.workspace is not None
-        execution = run_in_sandbox(self.plan, submission, self.workspace)
+        execution = run_in_sandbox(self.plan, submission, self.workspace, self.sandbox)
         assert execution is not None
         values: dict[str, dict[str, Any]] = {}
         for pc in planned:
@@ -373,7 +379,7 @@ class Grader:
         if any(pc.needs_solution for pc in self.plan.all_checks()):
             self.reference()  # fail early, before any student, if the reference is broken
         started = time.monotonic()
-        execution = run_in_sandbox(self.plan, submission, self.workspace)
+        execution = run_in_sandbox(self.plan, submission, self.workspace, self.sandbox)
         exercises = []
         for ex in self.course.exercises:
             planned = self.plan.checks.get(ex.id, [])
@@ -382,14 +388,15 @@ class Grader:
             shutil.rmtree(execution.out.parent, ignore_errors=True)
         result = StudentResult(id=submission.student, score=rounded(sum(e.score for e in exercises)),
                                max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
-        self.progress(f"{submission.student}: {result.score:g}/{result.max_score:g} "
+        self.progress(f"{safe_line(submission.student)}: {result.score:g}/{result.max_score:g} "
                       f"({time.monotonic() - started:.1f} s)")
         return result
 
     def grade_folders(self, folders: list[Path]) -> GradingRun:
         students = [self.grade_submission(collect(folder, self.course)) for folder in folders]
-        return GradingRun(course=self.course.title, grader_version=grader.__version__, sandbox="subprocess",
-                          seed=self.seed, students=students, warnings=[SANDBOX_WARNING])
+        warning = self.sandbox.warning()
+        return GradingRun(course=self.course.title, grader_version=grader.__version__, sandbox=self.sandbox.kind,
+                          seed=self.seed, students=students, warnings=[warning] if warning else [])
 
 
 def student_folders(path: Path, course: Course) -> list[Path]:

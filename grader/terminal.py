@@ -10,3 +10,10 @@ _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def plain(text: str) -> str:
     return _CONTROL.sub("", text)
+
+
+def safe_line(text: str) -> str:
+    """One line of student-controlled text for a terminal or a CI log: no control
+    characters, no line breaks, and no GitHub workflow command (``::name::``)."""
+    line = plain(text).replace("\n", " ").replace("\r", " ")
+    return line.replace("::", ":\u200b:")
