@@ -1,0 +1,79 @@
+"""Benchmark: what the bubblewrap sandbox costs per submission.
+
+Grades one full submission (all eleven exercises) with each sandbox kind, several
+times, and times an empty sandbox start. Prints a table.
+
+    python bench/sandbox_overhead.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.course import load_course  # noqa: E402
+from grader.grading import Grader  # noqa: E402
+from grader.sandbox import bwrap  # noqa: E402
+from grader.sandbox.launch import choose  # noqa: E402
+from grader.submissions import collect  # noqa: E402
+
+
+def grade_seconds(kind: str, repeat: int) -> list[float]:
+    course = load_course(ROOT)
+    times = []
+    with Grader(course, sandbox=choose(kind)) as g:
+        g.reference()  # computed once, outside the timing
+        for _ in range(repeat):
+            started = time.monotonic()
+            g.grade_submission(collect(ROOT / "examples" / "submissions" / "ada_correct", course))
+            times.append(time.monotonic() - started)
+    return times
+
+
+def start_seconds(repeat: int) -> tuple[float, float]:
+    """An empty sandbox start: `true` inside bubblewrap, against `true` outside."""
+    with tempfile.TemporaryDirectory() as tmp:
+        job = Path(tmp)
+        for name in ("submission", "out", "work"):
+            (job / name).mkdir()
+        (job / "job.json").write_text("{}")
+        inside = bwrap.command(job, bwrap.Path(bwrap.__file__), {}, ["/bin/true"])
+        results = []
+        for cmd in (inside, ["/bin/true"]):
+            runs = []
+            for _ in range(repeat):
+                started = time.monotonic()
+                subprocess.run(cmd, check=True)
+                runs.append(time.monotonic() - started)
+            results.append(statistics.median(runs))
+    return results[0], results[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    usable, why = bwrap.availability()
+    if not usable:
+        sys.exit(f"bubblewrap is not usable here: {why}")
+    plain = grade_seconds("subprocess", args.repeat)
+    wrapped = grade_seconds("bubblewrap", args.repeat)
+    empty_inside, empty_outside = start_seconds(20)
+    p, w = statistics.median(plain), statistics.median(wrapped)
+    print(f"one full submission (11 exercises, 86 checks), median of {args.repeat}")
+    print(f"{'plain subprocess':28} {p:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in plain)})")
+    print(f"{'bubblewrap sandbox':28} {w:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in wrapped)})")
+    print(f"{'overhead per submission':28} {w - p:+7.2f} s   ({100 * (w - p) / p:+.1f} %)")
+    print(f"{'empty sandbox start':28} {1000 * (empty_inside - empty_outside):7.1f} ms  (bwrap + true vs true)")
+
+
+if __name__ == "__main__":
+    main()
