@@ -113,6 +113,8 @@ def explain_error(err: dict, entry: str, file: str) -> str:
         return f"{entry} raised KeyboardInterrupt instead of returning a value"
     if kind == "MemoryError":
         return f"{entry} ran out of memory"
+    if "File too large" in message:
+        return f"{entry} printed or wrote more than the sandbox allows per file (64 MB)"
     where = ""
     if err["frames"]:
         last = err["frames"][-1]
@@ -136,7 +138,10 @@ def explain_load_error(record: dict, file: str, limits_time: float) -> tuple[str
     if err["type"] == "SyntaxError" or err["type"] == "IndentationError":
         line = err["frames"][-1]["line"] if err["frames"] else "?"
         return "error", f"{file} has a syntax error at line {line}: {err['message']}", err["frames"]
-    return "error", f"{file} could not be loaded: {err['type']}: {err['message']}", err["frames"]
+    if err["type"] == "KeyboardInterrupt":
+        return "error", f"your code in {file} raised KeyboardInterrupt while loading, before the checks ran", err["frames"]
+    detail = f": {err['message']}" if err["message"] else ""
+    return "error", f"{file} could not be loaded: {err['type']}{detail}", err["frames"]
 
 
 # ------------------------------------------------------------------ one exercise
@@ -178,6 +183,9 @@ class ExerciseGrader:
         output = self.execution.text(f"load-{name}.log")
         record = self.execution.record(f"load-{name}")
         if record is None:
+            if self.execution.outcome.how == "signal":
+                return "error", (f"code in your submission stopped the grader's process in the sandbox (for example "
+                                 f"by killing its parent process) before {self.sub.path.name} was loaded"), [], output
             if self.execution.outcome.how == "timeout":
                 return "timeout", f"the sandbox ran out of time before loading {self.sub.path.name}", [], output
             return "error", "the sandbox stopped before this file was loaded (an earlier file may have ended it)", [], output
@@ -248,6 +256,9 @@ class ExerciseGrader:
         file_record = self.execution.record(f"file-{self.ex.file}") if self.execution else None
         if (file_record or {}).get("status") == "timeout" or (self.execution and self.execution.outcome.how == "timeout"):
             return "timeout", 0.0, f"not run: the time for {self.sub.path.name} ran out before this check"
+        if self.execution and self.execution.outcome.how == "signal":
+            return "error", 0.0, ("not run: code in your submission stopped the grader's process in the sandbox "
+                                  "(for example by killing its parent process), so this check could not run")
         return "error", 0.0, "not run: the process running your file stopped before this check"
 
     def _artifacts(self, pc: PlannedCheck) -> dict[str, Any]:
@@ -365,6 +376,8 @@ class Grader:
                 raise GraderError(f"the reference solution fails check '{pc.spec.name}' of {pc.exercise.id}: "
                                   f"{detail['type']}: {detail['message'] or 'no result'} {' '.join(log)}".strip())
             values[pc.probe.call_id] = got
+        # The reference outputs are the expected answers: gone before any student runs.
+        shutil.rmtree(execution.out.parent, ignore_errors=True)
         return values
 
     def expected_for(self, pc: PlannedCheck) -> dict[str, Any] | None:
@@ -393,7 +406,10 @@ class Grader:
         return result
 
     def grade_folders(self, folders: list[Path]) -> GradingRun:
-        students = [self.grade_submission(collect(folder, self.course)) for folder in folders]
+        # Every submission is read into memory before any student code runs, so code
+        # graded earlier cannot rewrite a classmate's files.
+        submissions = [collect(folder, self.course) for folder in folders]
+        students = [self.grade_submission(sub) for sub in submissions]
         warning = self.sandbox.warning()
         return GradingRun(course=self.course.title, grader_version=grader.__version__, sandbox=self.sandbox.kind,
                           seed=self.seed, students=students, warnings=[warning] if warning else [])

@@ -7,6 +7,7 @@ the grader, and only parses JSON: no notebook code runs here.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 
@@ -30,7 +31,9 @@ def code_cells(path: Path) -> list[dict]:
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookProblem("the file is JSON but not a Jupyter notebook (no cells)")
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # e.g. missing cell ids: not the terminal's business
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises many kinds for malformed notebooks
         raise NotebookProblem(f"the notebook could not be read ({type(exc).__name__}: {exc})") from None
     cells = []
