@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from grader.checks.base import Judge, JudgeContext, Verdict, output, register
-from grader.checks.compare import describe, value_problems
+from grader.checks.base import Judge, JudgeContext, Verdict, register
+from grader.checks.compare import describe
+from grader.checks.match import compare_with_solution
 from grader.wire import TensorValue
 
 
@@ -18,10 +19,7 @@ class Autograd(Judge):
     options = {"output": "text", "atol": "number", "rtol": "number", "unchanged": "list"}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
-        name, actual = output(ctx)
-        assert ctx.expected is not None
-        problems, details = value_problems(actual, ctx.expected[name], atol=float(ctx.opt("atol", 1e-5)),
-                                           rtol=float(ctx.opt("rtol", 1e-4)))
+        actual, problems, details = compare_with_solution(ctx)
         if isinstance(actual, TensorValue) and actual.requires_grad:
             problems.append("the returned gradient still requires grad; return it detached")
         for arg in ctx.opt("unchanged", []):
