@@ -1,0 +1,154 @@
+"""Each property the bubblewrap sandbox promises, observed from inside it.
+
+A spy submission records what it can see and do while being graded; each test checks
+one property against that record. Skipped where bubblewrap cannot run (CI installs it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, exercise, results, run_grader, write_student
+
+from grader.sandbox.bwrap import availability
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not availability()[0], reason="bubblewrap cannot run here")]
+
+SPY = r'''
+import json, os, socket, sys
+
+def probe():
+    seen = {}
+    seen["pid"], seen["ppid"] = os.getpid(), os.getppid()
+    seen["session_is_new"] = os.getsid(0) != int(os.environ.get("GRADER_OUTER_SID", "-1"))
+    seen["env"] = sorted(os.environ)
+    seen["uid"] = os.getuid()
+    seen["cap_eff"] = open("/proc/self/status").read().split("CapEff:")[1].split()[0]
+    seen["pids_visible"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    seen["interfaces"] = sorted(name for _, name in socket.if_nameindex())
+    try:
+        socket.create_connection(("127.0.0.1", int(os.environ.get("PORT", "9")) or 9), timeout=1)
+        seen["connect"] = "connected"
+    except OSError as exc:
+        seen["connect"] = type(exc).__name__
+    seen["root_listing"] = sorted(os.listdir("/"))
+    seen["tmp_listing"] = os.listdir("/tmp")
+    seen["exists"] = {p: os.path.exists(p) for p in ("/work", "/home", "/etc/shadow", "/etc/passwd",
+                                                       "/sandbox/submission", "/sandbox/out")}
+    writable = {}
+    for target in (sys.prefix + "/PROBE", "/usr/PROBE", "/sandbox/submission/PROBE",
+                   "/sandbox/work/PROBE", "/tmp/PROBE"):
+        try:
+            with open(target, "w") as f:
+                f.write("x")
+            writable[target] = True
+        except OSError:
+            writable[target] = False
+    seen["writable"] = writable
+    handles = []
+    try:
+        for _ in range(1000):
+            handles.append(open("/dev/null"))
+    except OSError:
+        pass
+    seen["open_files_allowed"] = len(handles)
+    for h in handles:
+        h.close()
+    import torch
+    seen["torch_threads"] = torch.get_num_threads()
+    return seen
+
+
+def linear_forward(x, weight, bias):
+    print("SPY" + json.dumps(probe()))
+    return x @ weight.T + bias
+
+
+def column_mean(x):
+    return x.mean(dim=0)
+
+
+def row_sum(x):
+    return x.sum(dim=1)
+'''
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    subs = tmp_path_factory.mktemp("subs")
+    write_student(subs, "spy", {"tensor_ops.py": SPY})
+    out = tmp_path_factory.mktemp("out")
+    proc = run_grader("grade", str(subs), "--out", str(out), "--sandbox", "bubblewrap")
+    assert proc.returncode == 0, proc.stderr
+    data = results(out)
+    assert data["sandbox"] == "bubblewrap" and data["warnings"] == []
+    outputs = [c["output"] for c in exercise(data, "spy", "tensor-ops")["checks"] if "SPY" in c["output"]]
+    assert outputs, "the spy did not run"
+    return json.loads(outputs[0].split("SPY", 1)[1].splitlines()[0])
+
+
+def test_no_network(seen: dict):
+    assert seen["interfaces"] == ["lo"]
+    assert seen["connect"] != "connected"
+
+
+def test_own_pid_namespace(seen: dict):
+    # Inside, process ids start from 1 and only the run's own processes exist.
+    assert seen["pid"] < 50 and len(seen["pids_visible"]) < 20
+
+
+def test_cleared_environment(seen: dict):
+    assert set(seen["env"]) <= {"PWD", "PATH", "HOME", "TMPDIR", "USER", "LANG", "PYTHONHASHSEED", "PYTHONSAFEPATH",
+                                "PYTHONDONTWRITEBYTECODE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                "OPENBLAS_NUM_THREADS", "IPYTHONDIR", "MPLBACKEND", "TORCHINDUCTOR_CACHE_DIR"}
+
+
+def test_no_capabilities(seen: dict):
+    assert int(seen["cap_eff"], 16) == 0
+
+
+def test_sees_only_its_job_and_the_system(seen: dict):
+    assert not seen["exists"]["/work"] and not seen["exists"]["/home"]
+    assert not seen["exists"]["/etc/shadow"]
+    assert seen["exists"]["/sandbox/submission"] and seen["exists"]["/sandbox/out"]
+    assert seen["tmp_listing"] == []
+    assert str(ROOT) not in json.dumps(seen["root_listing"])
+
+
+def test_python_and_system_are_read_only(seen: dict):
+    read_only = [k for k in seen["writable"] if not k.startswith(("/sandbox/work", "/tmp"))]
+    assert len(read_only) == 3  # the Python prefix, /usr, the submission
+    assert not any(seen["writable"][k] for k in read_only)
+
+
+def test_private_scratch_is_writable(seen: dict):
+    assert seen["writable"]["/sandbox/work/PROBE"] and seen["writable"]["/tmp/PROBE"]
+
+
+def test_open_files_are_capped(seen: dict):
+    assert 100 < seen["open_files_allowed"] < 256
+
+
+def test_torch_runs_single_threaded(seen: dict):
+    assert seen["torch_threads"] == 1
+
+
+def test_doctor_names_the_sandbox_in_force():
+    proc = run_grader("doctor")
+    assert proc.returncode == 0 and proc.stdout.startswith("sandbox: bubblewrap")
+    env_proc = run_grader("doctor", "--sandbox", "subprocess")
+    assert env_proc.returncode == 0 and env_proc.stdout.startswith("sandbox: subprocess")
+    assert "install bubblewrap" in env_proc.stdout
+
+
+def test_fallback_warns_on_the_terminal(tmp_path: Path):
+    write_student(tmp_path / "subs", "honest", {"tensor_ops.py": (ROOT / "solutions" / "tensor_ops.py").read_text()})
+    proc = run_grader("grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--sandbox", "subprocess")
+    assert proc.returncode == 0
+    assert "WARNING: Student code ran in a plain subprocess" in proc.stderr
+    data = results(tmp_path / "out")
+    assert data["sandbox"] == "subprocess" and data["warnings"]
+    assert "plain subprocess" in (tmp_path / "out" / "honest.html").read_text()
