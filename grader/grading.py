@@ -20,7 +20,7 @@ import torch
 
 import grader
 from grader.checks import JUDGES, JudgeContext, Verdict
-from grader.course import Course, Exercise
+from grader.course import Course
 from grader.plan import Plan, PlannedCheck, build_plan
 from grader.results import (
     CheckResult,
@@ -431,6 +431,3 @@ def _evaluate_expectation(expr: str) -> Any:
     value = eval(compile(expr, "<expect>", "eval"), {"torch": torch, "math": __import__("math")})
     return TensorValue(value) if isinstance(value, torch.Tensor) else value
 
-
-def checks_for(exercise: Exercise, plan: Plan) -> list[PlannedCheck]:
-    return plan.checks.get(exercise.id, [])

@@ -8,7 +8,6 @@ names never reach the sandbox.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,14 +111,3 @@ def stage(submission: Submission, target: Path) -> None:
             (target / f"{name}.py").write_text(sub.source or "", encoding="utf-8")
         else:
             (target / f"{name}{CELLS_SUFFIX}").write_text(json.dumps(sub.cells), encoding="utf-8")
-
-
-def stage_solutions(course: Course, target: Path) -> Submission:
-    """The reference solutions, staged like a student's submission."""
-    sub = collect(course.solutions, course)
-    stage(sub, target)
-    return sub
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
