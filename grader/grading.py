@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,17 @@ def explain_load_error(record: dict, file: str, limits_time: float) -> tuple[str
 
 
 # ------------------------------------------------------------------ one exercise
+@dataclass
+class Load:
+    """How loading one student file went; status None means it loaded."""
+
+    status: str | None
+    message: str
+    frames: list[dict] = field(default_factory=list)
+    output: str = ""
+    cell_errors: list[Any] = field(default_factory=list)  # notebooks: cells that raised
+
+
 class ExerciseGrader:
     """Judges one exercise of one submission from the sandbox's outputs."""
 
@@ -165,40 +176,43 @@ class ExerciseGrader:
             checks = [self._result(pc, status, 0.0, sub.problem) for pc in self.planned]
             return ExerciseResult(score=0.0, max_score=rounded(sum(pc.spec.points for pc in self.planned)),
                                   status=status, checks=checks, message=sub.problem, **base)
-        load_status, load_message, load_frames, output = self._load()
-        if sub.kind == "ipynb" and load_status is None:
-            base["notes"] += self._cell_notes()
-        checks = [self._check(pc, load_status, load_message) for pc in self.planned]
+        load = self._load()
+        if sub.kind == "ipynb":
+            base["notes"] += self._cell_notes(load.cell_errors)
+        checks = [self._check(pc, load.status, load.message) for pc in self.planned]
         checks = self._apply_gates(self._unwritten_code_scores_nothing(checks))
         return ExerciseResult(
             score=rounded(sum(c.score for c in checks)), max_score=rounded(sum(c.max_score for c in checks)),
-            status=load_status or exercise_status(checks), checks=checks, message=load_message,
-            output=output, traceback=load_frames, **base,
+            status=load.status or exercise_status(checks), checks=checks, message=load.message,
+            output=load.output, traceback=load.frames, **base,
         )
 
-    def _load(self) -> tuple[str | None, str, list[dict], str]:
+    def _load(self) -> Load:
         if self.execution is None:
-            return "error", "the grader did not run this file", [], ""
+            return Load("error", "the grader did not run this file")
         name = self.ex.file
         output = self.execution.text(f"load-{name}.log")
         record = self.execution.record(f"load-{name}")
         if record is None:
             if self.execution.outcome.how == "signal":
-                return "error", (f"code in your submission stopped the grader's process in the sandbox (for example "
-                                 f"by killing its parent process) before {self.sub.path.name} was loaded"), [], output
+                return Load("error", f"code in your submission stopped the grader's process in the sandbox (for "
+                            f"example by killing its parent process) before {self.sub.path.name} was loaded",
+                            output=output)
             if self.execution.outcome.how == "timeout":
-                return "timeout", f"the sandbox ran out of time before loading {self.sub.path.name}", [], output
-            return "error", "the sandbox stopped before this file was loaded (an earlier file may have ended it)", [], output
+                return Load("timeout", f"the sandbox ran out of time before loading {self.sub.path.name}",
+                            output=output)
+            return Load("error", "the sandbox stopped before this file was loaded (an earlier file may have ended it)",
+                        output=output)
         if record.get("status") == "ok":
-            self._load_record = record
-            return None, "", [], output
+            errors = record.get("cell_errors", [])
+            return Load(None, "", output=output, cell_errors=errors if isinstance(errors, list) else [])
         status, message, frames = explain_load_error(record, self.sub.path.name, self.ex.limits.load_time)
-        return status, message, frames, output
+        return Load(status, message, frames, output)
 
-    def _cell_notes(self) -> list[str]:
+    @staticmethod
+    def _cell_notes(errors: list[Any]) -> list[str]:
         notes = []
-        errors = getattr(self, "_load_record", {}).get("cell_errors", [])
-        for raw in errors[:10] if isinstance(errors, list) else []:
+        for raw in errors[:10]:
             err = _clean_error(raw)
             cell = raw.get("cell") if isinstance(raw, dict) else "?"
             first = str(raw.get("first_line", ""))[:120] if isinstance(raw, dict) else ""

@@ -16,7 +16,7 @@ from grader.wire import MLPSpec, ModuleValue
 
 
 def mse_of(spec: MLPSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
-    net = MLP.build([list(layer) for layer in spec.layers])
+    net = MLP([list(layer) for layer in spec.layers])
     net.load_state_dict(state)
     net.eval()
     with torch.no_grad():

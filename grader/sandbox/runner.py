@@ -76,8 +76,6 @@ def safe_text(fn, value: object) -> str:
 
 def encode(value: object, ctx: EncodeContext, depth: int = 0) -> dict:
     """Turn a student's return value into tagged JSON; tensors go to ``ctx``."""
-    import torch
-
     if depth > 20:
         return {"t": "object", "class": _type_name(value), "repr": "<nested too deeply>"}
     cls = type(value)
@@ -107,8 +105,6 @@ def encode(value: object, ctx: EncodeContext, depth: int = 0) -> dict:
 
 
 def _encode_tensor(value, ctx: EncodeContext) -> dict:
-    import torch
-
     meta = {
         "t": "tensor",
         "class": _type_name(value),
@@ -162,15 +158,9 @@ class MLP(torch.nn.Module):
                 x = torch.relu(x)
         return x
 
-    @classmethod
-    def build(cls, layers: list[list]) -> MLP:
-        return cls(layers)
-
 
 def decode(spec: object, env: dict, tensors: dict) -> object:
     """Rebuild a probe's input value from its tagged JSON form."""
-    import torch
-
     if not isinstance(spec, dict):
         raise ValueError(f"malformed input {spec!r}")
     tag = spec["t"]
@@ -198,7 +188,7 @@ def decode(spec: object, env: dict, tensors: dict) -> object:
     if tag == "lambda":
         return eval("lambda " + spec["src"], {"torch": torch, "math": __import__("math")})
     if tag == "mlp":
-        net = MLP.build(spec["layers"])
+        net = MLP(spec["layers"])
         if "state" in spec:
             net.load_state_dict({k: decode(v, env, tensors) for k, v in spec["state"].items()})
         return net
@@ -263,8 +253,6 @@ def redirect_output(path: Path) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    import torch
-
     random.seed(seed)
     torch.manual_seed(seed)
     try:
@@ -417,8 +405,6 @@ class Runner:
 
     # The runner itself: never runs student code, only forks children that do.
     def run(self) -> None:
-        import torch
-
         torch.set_num_threads(int(self.job.get("threads", 1)))
         try:
             torch.set_num_interop_threads(1)
@@ -478,8 +464,6 @@ class Runner:
         if pid == 0:
             code = 1
             try:
-                import torch
-
                 redirect_output(self.out / f"{stem}.log")
                 set_limit(resource.RLIMIT_CPU, 30)
                 if not path.is_file() or path.is_symlink():
@@ -623,15 +607,11 @@ class CallChild:
                 scope.setdefault("torch", __import__("torch"))
                 value = eval(compile(step["expr"], "<example>", "eval"), scope)
             elif kind == "grad":
-                import torch
-
                 result = env[step["of"]]
                 if not isinstance(result, torch.Tensor) or not result.requires_grad:
                     raise NotDifferentiable()
                 (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
             elif kind == "save_state_dict":
-                import torch
-
                 state = decode(step["value"], env, inputs)
                 if isinstance(state, torch.nn.Module):
                     state = state.state_dict()  # save weights only, never a pickled module
