@@ -573,7 +573,7 @@ class CallChild:
         try:
             if self.module is None:
                 raise RuntimeError("the module did not load")
-            env = self.perform_steps()
+            env = perform_steps(self.module, self.call, self.parent.inputs, self.workdir)
             kept = {name: env[name] for name in self.call.get("keep", []) if name in env}
             write_result(out, f"call-{call_id}", kept)
         except BaseException as exc:
@@ -581,47 +581,48 @@ class CallChild:
             write_json_atomic(out / f"call-{call_id}.json", {"status": "error", "error": error})
         sys.stdout.flush()
 
-    def perform_steps(self) -> dict:
-        env: dict = {}
-        inputs = self.parent.inputs
-        namespace = self.module.__dict__
-        for step in self.call["steps"]:
-            kind = step["do"]
-            args = [decode(a, env, inputs) for a in step.get("args", [])]
-            kwargs = {k: decode(v, env, inputs) for k, v in step.get("kwargs", {}).items()}
-            if kind == "bind":
-                value = decode(step["value"], env, inputs)
-            elif kind == "call":
-                target = step["target"]
-                if target in env:
-                    fn = env[target]
-                elif target in namespace:
-                    fn = namespace[target]
-                else:
-                    raise MissingEntryPoint(target)
-                value = fn(*args, **kwargs)
-            elif kind == "method":
-                value = getattr(env[step["target"]], step["method"])(*args, **kwargs)
-            elif kind == "eval":
-                scope = dict(namespace)
-                scope.setdefault("torch", __import__("torch"))
-                value = eval(compile(step["expr"], "<example>", "eval"), scope)
-            elif kind == "grad":
-                result = env[step["of"]]
-                if not isinstance(result, torch.Tensor) or not result.requires_grad:
-                    raise NotDifferentiable()
-                (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
-            elif kind == "save_state_dict":
-                state = decode(step["value"], env, inputs)
-                if isinstance(state, torch.nn.Module):
-                    state = state.state_dict()  # save weights only, never a pickled module
-                torch.save(state, str(self.workdir / step["path"]))
-                value = None
+
+def perform_steps(module, call: dict, inputs: dict, workdir: Path) -> dict:
+    """Run one probe's steps against a loaded student module; returns the bound values."""
+    env: dict = {}
+    namespace = module.__dict__
+    for step in call["steps"]:
+        kind = step["do"]
+        args = [decode(a, env, inputs) for a in step.get("args", [])]
+        kwargs = {k: decode(v, env, inputs) for k, v in step.get("kwargs", {}).items()}
+        if kind == "bind":
+            value = decode(step["value"], env, inputs)
+        elif kind == "call":
+            target = step["target"]
+            if target in env:
+                fn = env[target]
+            elif target in namespace:
+                fn = namespace[target]
             else:
-                raise ValueError(f"unknown step {kind!r}")
-            if "as" in step:
-                env[step["as"]] = value
-        return env
+                raise MissingEntryPoint(target)
+            value = fn(*args, **kwargs)
+        elif kind == "method":
+            value = getattr(env[step["target"]], step["method"])(*args, **kwargs)
+        elif kind == "eval":
+            scope = dict(namespace)
+            scope.setdefault("torch", torch)
+            value = eval(compile(step["expr"], "<example>", "eval"), scope)
+        elif kind == "grad":
+            result = env[step["of"]]
+            if not isinstance(result, torch.Tensor) or not result.requires_grad:
+                raise NotDifferentiable()
+            (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
+        elif kind == "save_state_dict":
+            state = decode(step["value"], env, inputs)
+            if isinstance(state, torch.nn.Module):
+                state = state.state_dict()  # save weights only, never a pickled module
+            torch.save(state, str(workdir / step["path"]))
+            value = None
+        else:
+            raise ValueError(f"unknown step {kind!r}")
+        if "as" in step:
+            env[step["as"]] = value
+    return env
 
 
 class MissingEntryPoint(Exception):
