@@ -1,6 +1,10 @@
 """A course: the exercises in ``exercises/*.yaml`` and the solutions in ``solutions/``.
 
 Parsing validates every field and reports mistakes as ``file:line: key '...': ...``.
+
+The instructor's helper files (``data: hidden/x.py:fn`` and custom judges'
+``function:``) import torch; ``load_course(root, resolve_helpers=False)`` checks only
+their shape and that the file exists, and ``Course.resolve_helpers()`` imports them later.
 """
 
 from __future__ import annotations
@@ -76,6 +80,26 @@ class CheckSpec:
         return bool(self.steps)
 
 
+@dataclass(frozen=True)
+class HelperRef:
+    """A reference to a function in an instructor's helper file, e.g. ``data:
+    hidden/prepare_data.py:split_rows``, and where the exercise YAML gives it."""
+
+    ref: str  # "hidden/file.py:function"
+    folder: Path  # the exercises folder the file is relative to
+    path: str  # the YAML file, as errors show it
+    line: int  # the line of the key
+    key: str  # "data" or "function"
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import the helper file and return the function; an ExerciseError at the key
+        if the file cannot be imported or lacks the function."""
+        try:
+            return _data_function(self.ref, self.folder)
+        except ValueError as exc:
+            raise ExerciseError(self.path, self.line, f"key '{self.key}': {exc}") from None
+
+
 @dataclass
 class Limits:
     time: float = 10.0  # seconds per check
@@ -97,6 +121,7 @@ class Exercise:
     path: Path
     root: Path  # the exercises folder, for hidden helpers
     lines: dict[str, int] = field(default_factory=dict)  # line of each top-level key
+    helpers: list[HelperRef] = field(default_factory=list)  # helper functions the checks name
 
     @property
     def max_score(self) -> float:
@@ -122,8 +147,17 @@ class Course:
                 return ex
         raise KeyError(exercise_id)
 
+    def resolve_helpers(self) -> None:
+        """Import every helper file the checks name (these import torch); raise the
+        ExerciseError load_course raises by default for a broken one."""
+        for ex in self.exercises:
+            for helper in ex.helpers:
+                helper.resolve()
 
-def load_course(root: Path) -> Course:
+
+def load_course(root: Path, resolve_helpers: bool = True) -> Course:
+    """Load and check the course. With ``resolve_helpers=False`` the helper files are
+    not imported (nor torch with them) until ``Course.resolve_helpers()``."""
     folder = root / "exercises"
     if not folder.is_dir():
         raise ExerciseError(str(folder), 0, "no exercises folder here (use --course DIR to point at a course)")
@@ -131,7 +165,7 @@ def load_course(root: Path) -> Course:
     seen: dict[str, str] = {}
     files: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-        ex = load_exercise(path, root)
+        ex = load_exercise(path, root, resolve_helpers)
         shown = display_path(path, root)
         if ex.id in seen:
             raise ExerciseError(shown, ex.lines.get("id", 1), f"key 'id': '{ex.id}' is also the id of {seen[ex.id]}")
@@ -171,7 +205,7 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def load_exercise(path: Path, root: Path) -> Exercise:
+def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exercise:
     shown = display_path(path, root)
     doc = Mapping(load_yaml(path, shown), shown, "the exercise")
     doc.only({"id", "title", "file", "prompt", "points", "setup", "entry_points", "examples", "checks", "limits"})
@@ -185,7 +219,9 @@ def load_exercise(path: Path, root: Path) -> Exercise:
             raise ExerciseError(shown, Mapping(item, shown, "").line_of("name"),
                                 f"key 'name': two entry points are named '{names[i]}'")
     examples = [_example(item, doc) for item in doc.items("examples", [])]
-    checks = [_check(item, doc, names, path.parent) for item in _non_empty(doc, "checks")]
+    helpers: list[HelperRef] = []
+    checks = [_check(item, doc, names, path.parent, helpers, resolve_helpers)
+              for item in _non_empty(doc, "checks")]
     check_names = set()
     for check in checks:
         if check.name in check_names:
@@ -215,6 +251,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         path=path,
         root=path.parent,
         lines=dict(getattr(doc.data, "key_lines", {})),
+        helpers=helpers,
     )
 
 
@@ -249,7 +286,8 @@ def _example(raw: Any, doc: Mapping) -> Example:
     return Example(name=m.text("name"), code=m.text("code"), expect=m.text("expect"), line=m.line)
 
 
-def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path) -> CheckSpec:
+def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers: list[HelperRef],
+           resolve_helpers: bool = True) -> CheckSpec:
     from grader.checks import JUDGES
 
     m = Mapping(raw, doc.path, "a check", doc.line_of("checks"))
@@ -265,10 +303,7 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path) -> Chec
     opts: dict[str, Any] = dict(options.data)
     JUDGES[judge].validate_options(options)
     if judge == "custom":
-        try:
-            _data_function(str(opts["function"]), folder)
-        except ValueError as exc:
-            raise options.error("function", str(exc)) from None
+        _helper(str(opts["function"]), folder, options, "function", helpers, resolve_helpers)
     if m.has("call") and m.has("steps"):
         raise m.error("steps", "give either 'call' (arguments for the entry point) or 'steps', not both")
     steps: list[Step] = []
@@ -289,7 +324,7 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path) -> Chec
     artifacts = {str(k): str(v) for k, v in (artifacts_m.data.items() if artifacts_m else [])}
     data = m.text("data", None)
     if data is not None:
-        _data_function(data, folder, m)  # resolve now, so a typo is reported at load
+        _helper(data, folder, m, "data", helpers, resolve_helpers)
     timeout = m.number("timeout", None, minimum=0.1)
     return CheckSpec(
         name=m.text("name"), entry=entry, points=m.number("points"), judge=judge, options=opts,
@@ -337,29 +372,45 @@ def _step(raw: Any, parent: Mapping) -> Step:
     return step
 
 
-def _data_function(ref: str, folder: Path, m: Mapping | None = None) -> Callable[[int], dict[str, Any]]:
-    """Resolve ``hidden/file.py:function`` relative to the exercises folder."""
+def _helper(ref: str, folder: Path, m: Mapping, key: str, helpers: list[HelperRef],
+            resolve: bool) -> None:
+    """Check a helper reference given at ``key`` of ``m`` and record it; with ``resolve``,
+    import it now too, so that a typo is reported at load."""
+    problem = _reference_problem(ref, folder)
+    if problem:
+        raise m.error(key, problem)
+    helper = HelperRef(ref, folder, m.path, m.line_of(key), key)
+    helpers.append(helper)
+    if resolve:
+        helper.resolve()
+
+
+def _reference_problem(ref: str, folder: Path) -> str | None:
+    """What is wrong with ``hidden/file.py:function`` that shows without importing it."""
     file, _, name = ref.partition(":")
-    target = (folder / file).resolve()
-    problem = None
     if not name or not file.endswith(".py"):
-        problem = f"expected 'path/to/file.py:function', got {describe(ref)}"
-    elif not target.is_file():
-        problem = f"no file {file} beside the exercise"
-    if problem is None:
-        try:
-            module = load_helper_module(target)
-        except Exception as exc:  # the instructor's helper file is broken
-            where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
-            problem = f"{file} could not be imported{where}: {type(exc).__name__}: {exc}"
-            module = None
-        fn = getattr(module, name, None)
-        if callable(fn):
-            return fn
-        problem = problem or f"{file} defines no function '{name}'"
-    if m is not None:
-        raise m.error("data", problem)
-    raise ValueError(problem)
+        return f"expected 'path/to/file.py:function', got {describe(ref)}"
+    if not (folder / file).resolve().is_file():
+        return f"no file {file} beside the exercise"
+    return None
+
+
+def _data_function(ref: str, folder: Path) -> Callable[..., Any]:
+    """Resolve ``hidden/file.py:function`` relative to the exercises folder; a ValueError
+    says what is wrong."""
+    problem = _reference_problem(ref, folder)
+    if problem:
+        raise ValueError(problem)
+    file, _, name = ref.partition(":")
+    try:
+        module = load_helper_module((folder / file).resolve())
+    except Exception as exc:  # the instructor's helper file is broken
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
+        raise ValueError(f"{file} could not be imported{where}: {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ValueError(f"{file} defines no function '{name}'")
+    return fn
 
 
 _helpers: dict[Path, Any] = {}

@@ -22,21 +22,22 @@ given as nested Python lists).
 
 from __future__ import annotations
 
+# torch is imported inside functions: loading a course must not pay for it.
 import ast
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from grader.schema import ExerciseError, describe
 from grader.wire import Lambda, MLPSpec, Ref, WorkPath
 
+if TYPE_CHECKING:
+    import torch
+
 GENERATORS = {"randn", "rand", "uniform", "randint", "tensor", "tuple", "size", "dict", "lambda",
               "ref", "path", "mlp", "data"}
 MODIFIERS = {"dtype", "requires_grad", "scale", "shift", "as_list", "shape"}
-DTYPES = {
-    "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-    "int64": torch.int64, "int32": torch.int32, "uint8": torch.uint8, "bool": torch.bool,
-}
+# The dtypes an input may ask for, in the order error messages list them; each name is
+# also the name of the torch dtype (torch.float32, ...), see torch_dtype().
+DTYPE_NAMES = ("float32", "float64", "float16", "int64", "int32", "uint8", "bool")
 
 
 def validate(raw: Any, path: str, line: int) -> None:
@@ -59,9 +60,9 @@ def validate(raw: Any, path: str, line: int) -> None:
         if key != kind and key not in MODIFIERS:
             raise ExerciseError(path, getattr(raw, "key_lines", {}).get(key, line),
                                 f"key '{key}': unknown beside '{kind}' (allowed: {', '.join(sorted(MODIFIERS))})")
-    if "dtype" in raw and (not isinstance(raw["dtype"], str) or raw["dtype"] not in DTYPES):
+    if "dtype" in raw and (not isinstance(raw["dtype"], str) or raw["dtype"] not in DTYPE_NAMES):
         raise ExerciseError(path, raw.key_lines.get("dtype", line),
-                            f"key 'dtype': expected one of {', '.join(DTYPES)}, got {describe(raw['dtype'])}")
+                            f"key 'dtype': expected one of {', '.join(DTYPE_NAMES)}, got {describe(raw['dtype'])}")
     arg = raw[kind]
     if kind in ("randn", "rand", "size") and not _is_shape(arg):
         raise ExerciseError(path, line, f"key '{kind}': expected a shape (list of whole numbers), got {describe(arg)}")
@@ -117,15 +118,26 @@ def _is_shape(x: Any) -> bool:
     return isinstance(x, list) and all(_is_count(d) for d in x)
 
 
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of one of DTYPE_NAMES."""
+    import torch
+
+    if name not in DTYPE_NAMES:
+        raise KeyError(name)
+    return getattr(torch, name)
+
+
 def realize(raw: Any, gen: torch.Generator, data: dict[str, Any]) -> Any:
     """Build the concrete value of a validated input description."""
+    import torch
+
     if isinstance(raw, list):
         return [realize(item, gen, data) for item in raw]
     if not isinstance(raw, dict):
         return raw
     kind = next(k for k in raw if k in GENERATORS)
     arg = raw[kind]
-    dtype = DTYPES[raw["dtype"]] if "dtype" in raw else None
+    dtype = torch_dtype(raw["dtype"]) if "dtype" in raw else None
     value: Any
     if kind == "randn":
         value = torch.randn(arg, generator=gen)
@@ -172,6 +184,8 @@ def realize(raw: Any, gen: torch.Generator, data: dict[str, Any]) -> Any:
 
 def make_mlp(layers: list[tuple[str, int, int]], gen: torch.Generator) -> MLPSpec:
     """Weights for a named-layer network, drawn like nn.Linear's default init."""
+    import torch
+
     state: dict[str, torch.Tensor] = {}
     for name, fan_in, fan_out in layers:
         bound = 1.0 / max(fan_in, 1) ** 0.5

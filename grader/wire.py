@@ -8,13 +8,15 @@ from the JSON), and nothing is ever unpickled.
 
 from __future__ import annotations
 
+# torch is imported inside functions: loading a course must not pay for it.
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 MAX_JSON_BYTES = 32 * 2**20
 MAX_TENSOR_FILE_BYTES = 512 * 2**20
@@ -56,6 +58,8 @@ class Lambda:
     """A function handed to student code, written as the source of a lambda."""
 
     def __init__(self, src: str) -> None:
+        import torch
+
         self.src = src
         self.fn = eval("lambda " + src, {"torch": torch, "math": math})
 
@@ -97,6 +101,8 @@ class InputEncoder:
         return key
 
     def encode(self, value: Any) -> dict:
+        import torch
+
         if value is None:
             return {"t": "none"}
         if isinstance(value, bool):
@@ -164,6 +170,8 @@ def _expect(cond: bool, what: str) -> None:
 
 def decode(spec: Any, tensors: dict[str, torch.Tensor], depth: int = 0) -> Any:
     """Rebuild a value returned by student code. Strict: anything odd is a WireError."""
+    import torch
+
     _expect(depth <= 25 and isinstance(spec, dict) and isinstance(spec.get("t"), str), "malformed value")
     tag = spec["t"]
     if tag == "none":

@@ -4,8 +4,7 @@ values, no ``requires_grad`` and no ``.grad`` attached."""
 
 from __future__ import annotations
 
-import torch
-
+# torch is imported inside functions: loading a course must not pay for it.
 from grader.checks.base import Judge, JudgeContext, Verdict, register
 from grader.checks.compare import describe
 from grader.checks.match import compare_with_solution
@@ -19,6 +18,8 @@ class Autograd(Judge):
     options = {"output": "text", "atol": "number", "rtol": "number", "unchanged": "list"}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
+        import torch
+
         actual, problems, details = compare_with_solution(ctx)
         if isinstance(actual, TensorValue) and actual.requires_grad:
             problems.append("the returned gradient still requires grad; return it detached")

@@ -3,12 +3,14 @@ differ. Used by every judge that compares results."""
 
 from __future__ import annotations
 
+# torch is imported inside functions: loading a course must not pay for it.
 import math
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from grader.wire import ModuleValue, OpaqueValue, TensorValue
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_SHOWN = 3
 
@@ -27,6 +29,8 @@ def fmt_number(x: float) -> str:
 
 def describe(value: Any) -> str:
     """A short description of a value, for messages."""
+    import torch
+
     if isinstance(value, TensorValue):
         shape = list(value.data.shape)
         kind = "tensor" if value.exact else f"{value.cls} (a torch.Tensor subclass)"
@@ -59,6 +63,8 @@ def describe(value: Any) -> str:
 def tensor_problems(actual: Any, expected: torch.Tensor, *, atol: float, rtol: float,
                     values: bool = True, where: str = "") -> tuple[list[str], dict[str, Any]]:
     """Problems of ``actual`` against the expected tensor, and details for reports."""
+    import torch
+
     prefix = f"{where}: " if where else ""
     details: dict[str, Any] = {"expected": f"{str(expected.dtype).replace('torch.', '')} tensor of shape {list(expected.shape)}"}
     if not isinstance(actual, TensorValue):
@@ -106,6 +112,8 @@ def tensor_problems(actual: Any, expected: torch.Tensor, *, atol: float, rtol: f
 def value_problems(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5,
                    values: bool = True, where: str = "") -> tuple[list[str], dict[str, Any]]:
     """Compare any decoded value: tensors, numbers, text, containers."""
+    import torch
+
     prefix = f"{where}: " if where else ""
     if isinstance(expected, TensorValue):
         expected = expected.data

@@ -8,13 +8,16 @@ a given submission always gets the same verdict (``grader validate`` tries many 
 
 from __future__ import annotations
 
+# torch is imported inside functions: loading a course must not pay for it.
 import math
-
-import torch
+from typing import TYPE_CHECKING
 
 from grader.checks.base import Judge, JudgeContext, Verdict, output, register
 from grader.checks.compare import describe, fmt_number
 from grader.wire import TensorValue
+
+if TYPE_CHECKING:
+    import torch
 
 
 def uniform_cdf(low: float, high: float):
@@ -22,10 +25,14 @@ def uniform_cdf(low: float, high: float):
 
 
 def normal_cdf(mean: float, std: float):
+    import torch
+
     return lambda x: 0.5 * (1.0 + torch.erf((x - mean) / (std * math.sqrt(2.0))))
 
 
 def ks_statistic(samples: torch.Tensor, cdf) -> float:
+    import torch
+
     x, _ = torch.sort(samples.double().flatten())
     n = x.numel()
     f = cdf(x)
@@ -56,6 +63,8 @@ class Distribution(Judge):
                "mean": "number", "std": "number", "alpha": "number"}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
+        import torch
+
         _, actual = output(ctx)
         if not isinstance(actual, TensorValue):
             return Verdict(False, f"{ctx.entry}: got {describe(actual)}; expected a tensor of samples")
@@ -101,6 +110,8 @@ class Distribution(Judge):
 
 
 def histogram(x: torch.Tensor, bins: int = 30) -> dict:
+    import torch
+
     lo, hi = float(x.min()), float(x.max())
     if hi <= lo:
         hi = lo + 1.0

@@ -4,18 +4,23 @@ held-out set that never entered the sandbox, and compares it with a target."""
 
 from __future__ import annotations
 
+# torch is imported inside functions: loading a course must not pay for it.
 import math
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from grader.checks.base import Judge, JudgeContext, Verdict, register
 from grader.checks.compare import describe, fmt_number
-from grader.sandbox.runner import MLP
 from grader.wire import MLPSpec, ModuleValue
+
+if TYPE_CHECKING:
+    import torch
 
 
 def mse_of(spec: MLPSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
+    import torch
+
+    from grader.sandbox.runner import MLP  # defines a torch.nn.Module, so imports torch
+
     net = MLP([list(layer) for layer in spec.layers])
     net.load_state_dict(state)
     net.eval()
@@ -30,6 +35,8 @@ class Training(Judge):
                "epochs": "number"}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
+        import torch
+
         model_name = ctx.opt("model", "model")
         spec = ctx.inputs.get(model_name)
         assert isinstance(spec, MLPSpec), "the training judge needs the model bound with `bind: {mlp: ...}`"
