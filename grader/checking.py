@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.course import Course, EntryPoint, Example, Exercise, Limits, load_course
-from grader.grading import Grader, GraderError
+from grader.errors import GraderError
+from grader.grading import Grader
 from grader.plan import build_example_plan
 from grader.sandbox.launch import Sandbox
 from grader.submissions import collect
@@ -69,7 +70,7 @@ def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[s
         plan.checks = {k: v for k, v in plan.checks.items() if k in present}
         submission.files = {k: v for k, v in submission.files.items() if k in present}
         course_view = Course(course.root, [ex for ex in course.exercises if ex.id in present], course.title)
-        with Grader(course_view, plan=plan, workspace=Path(tmp), sandbox=sandbox) as g:
+        with Grader(course_view, plan=plan, sandbox=sandbox) as g:
             result = g.grade_submission(submission)
     passed = total = 0
     for ex in result.exercises:

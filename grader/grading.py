@@ -10,53 +10,66 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-import grader
 from grader.checks import JUDGES, JudgeContext, Verdict
-from grader.course import Course
+from grader.course import Course, Exercise
+from grader.errors import GraderError
 from grader.plan import Plan, PlannedCheck, build_plan
 from grader.results import (
     CheckResult,
     ExerciseResult,
-    GradingRun,
     StudentResult,
     exercise_status,
     rounded,
 )
-from grader.sandbox.launch import Limits, Outcome, Sandbox, choose, run_job
-from grader.submissions import Submission, SubmittedFile, collect, discover, stage
-from grader.terminal import safe_line
+from grader.sandbox.launch import Limits, Outcome, Sandbox, choose
+from grader.sandbox.pool import Pool
+from grader.submissions import Submission, SubmittedFile, collect, stage
 from grader.wire import WireError, read_json, read_values
 
 OUTPUT_CAP = 16 * 1024  # characters of a student's printed output kept per check
 
 
-class GraderError(Exception):
-    """The grader itself cannot go on (a broken course, a failing reference solution)."""
-
-
 @dataclass
 class Execution:
-    """What one sandbox run left behind, read defensively."""
+    """What one job left behind, read defensively (the student could have written any
+    of these files)."""
 
     out: Path
     outcome: Outcome
+    _status: dict[str, Any] | None = None
 
-    def text(self, name: str) -> str:
-        path = self.out / name
-        if not path.is_file() or path.is_symlink():
+    @property
+    def trusted(self) -> bool:
+        """The job's supervisor ended normally: every process was watched throughout."""
+        return self.outcome.how == "exited" and self.outcome.code == 0
+
+    def output(self, key: str) -> str:
+        """What the student's code printed during one item ("load-<file>", "call-<id>"):
+        a span of one of the job's output-N.log files, as the supervisor recorded it."""
+        spans = self._record_of("status").get("output")
+        span = spans.get(key) if isinstance(spans, dict) else None
+        if not (isinstance(span, list) and len(span) == 3 and all(type(v) is int and v >= 0 for v in span)):
+            return ""
+        number, start, end = span
+        path = self.out / f"output-{number}.log"
+        if not path.is_file() or path.is_symlink() or end <= start:
             return ""
         with open(path, "rb") as f:
-            data = f.read(OUTPUT_CAP + 1)
+            f.seek(start)
+            data = f.read(min(end - start, OUTPUT_CAP + 1))
         text = data[:OUTPUT_CAP].decode("utf-8", "replace")
-        if len(data) > OUTPUT_CAP:
+        if end - start > OUTPUT_CAP:
             text += f"\n[output truncated after {OUTPUT_CAP} characters]"
         return text
 
@@ -66,22 +79,39 @@ class Execution:
         except WireError:
             return {"status": "malformed"}
 
+    def _record_of(self, stem: str) -> dict:
+        if self._status is None:
+            record = self.record(stem)
+            self._status = record if isinstance(record, dict) else {}
+        return self._status
 
-def run_in_sandbox(plan: Plan, submission: Submission, workspace: Path, sandbox: Sandbox) -> Execution | None:
-    """Stage the submission and run every check of every submitted file in one sandbox."""
-    exercises = [sub.exercise for sub in submission.files.values() if sub.path is not None]
+    def status(self, call_id: str) -> dict:
+        """How one check's run ended, as the job's supervisor recorded it."""
+        calls = self._record_of("status").get("calls")
+        found = calls.get(call_id) if isinstance(calls, dict) else None
+        return found if isinstance(found, dict) else {}
+
+
+def run_job(pool: Pool, plan: Plan, inputs: str, submission: Submission, exercises: list[Exercise],
+            scratch: Path) -> Execution | None:
+    """Stage a submission and run the checks of ``exercises`` in a pool worker. The job
+    folder is moved out of the worker's box when the job is over (every process of it is
+    dead by then), so the worker is free for the next job while this one is judged."""
+    exercises = [ex for ex in exercises if submission.files[ex.id].path is not None]
     if not exercises:
         return None
-    job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=workspace))
-    stage(submission, job_dir / "submission")
-    for folder in ("out", "work"):
-        (job_dir / folder).mkdir()
     job = plan.job_for(exercises, plan.seed)
-    (job_dir / "job.json").write_text(json.dumps(job))
-    plan.write_inputs(job_dir)
-    memory = max(ex.limits.memory_mb for ex in exercises) + 1024
-    outcome = run_job(job_dir, Limits(wall_seconds=plan.wall_seconds(job), memory_mb=memory), sandbox)
-    return Execution(job_dir / "out", outcome)
+    job["inputs"] = inputs
+    name = pool.new_job_name()
+    with pool.worker() as worker:
+        job_dir = worker.job_dir(name)
+        stage(submission, job_dir / "submission")
+        for folder in ("out", "work"):
+            (job_dir / folder).mkdir()
+        (job_dir / "job.json").write_text(json.dumps(job))
+        outcome = worker.run(name, plan.wall_seconds(job))
+        done = worker.take(name, scratch / name)
+    return Execution(done / "out", outcome)
 
 
 # ------------------------------------------------------------------ untrusted records
@@ -191,7 +221,7 @@ class ExerciseGrader:
         if self.execution is None:
             return Load("error", "the grader did not run this file")
         name = self.ex.file
-        output = self.execution.text(f"load-{name}.log")
+        output = self.execution.output(f"load-{name}")
         record = self.execution.record(f"load-{name}")
         if record is None:
             if self.execution.outcome.how == "signal":
@@ -233,10 +263,19 @@ class ExerciseGrader:
             return self._result(pc, load_status, 0.0, f"not run: {load_message}")
         assert self.execution is not None
         call_id = pc.probe.call_id
-        output = self.execution.text(f"call-{call_id}.log")
-        status = self.execution.record(f"status-{call_id}") or {}
+        output = self.execution.output(f"call-{call_id}")
+        status = self.execution.status(call_id)
         seconds = status.get("seconds") if isinstance(status.get("seconds"), (int, float)) else 0.0
         extra = {"output": output, "seconds": round(float(seconds), 3)}
+        if not self.execution.trusted:
+            # The job's supervisor was killed or stopped: student code ran unwatched and
+            # could have written anything in its folder, so nothing of this job counts.
+            if self.execution.outcome.how == "timeout":
+                return self._result(pc, "timeout", 0.0, f"not scored: the time for {self.sub.path.name} ran "
+                                    "out while the grader's process in the sandbox was stopped", **extra)
+            return self._result(pc, "error", 0.0, "not scored: code in your submission stopped the grader's "
+                                "process in the sandbox (for example by killing its parent process), so no "
+                                "result of this submission can be trusted", **extra)
         try:
             record, values = read_values(self.execution.out, f"call-{call_id}")
         except WireError as exc:
@@ -267,8 +306,7 @@ class ExerciseGrader:
                 return "timeout", 0.0, f"{entry} used more CPU time than allowed ({limit:g} s)"
             return "error", 0.0, (f"{entry} was stopped by signal {status.get('code')} before returning a value "
                                   "(out of memory or CPU time, or a crash)")
-        file_record = self.execution.record(f"file-{self.ex.file}") if self.execution else None
-        if (file_record or {}).get("status") == "timeout" or (self.execution and self.execution.outcome.how == "timeout"):
+        if self.execution and self.execution.outcome.how == "timeout":
             return "timeout", 0.0, f"not run: the time for {self.sub.path.name} ran out before this check"
         if self.execution and self.execution.outcome.how == "signal":
             return "error", 0.0, ("not run: code in your submission stopped the grader's process in the sandbox "
@@ -335,63 +373,126 @@ class ExerciseGrader:
 
 
 # ------------------------------------------------------------------ a whole run
+OnResult = Callable[[Submission, list[ExerciseResult], float], None]
+
+
 class Grader:
+    """Grades submissions with a pool of sandbox workers (its own, or one shared by
+    several graders), judging every result in this process.
+
+    The reference solution runs through the same sandbox, as the first job: its
+    outputs are what `match`-style judges compare with. Student jobs run beside it;
+    only their judging waits for it.
+    """
+
     def __init__(self, course: Course, seed: int = 0, plan: Plan | None = None,
-                 workspace: Path | None = None, progress: Callable[[str], None] | None = None,
-                 sandbox: Sandbox | None = None) -> None:
+                 sandbox: Sandbox | None = None, jobs: int = 1, pool: Pool | None = None) -> None:
         self.course = course
-        self.sandbox = sandbox or choose()
+        self.sandbox = pool.sandbox if pool else (sandbox or choose())
         self.seed = seed
         self.plan = plan or build_plan(course, seed)
-        self.workspace = workspace
-        self.progress = progress or (lambda _msg: None)
-        self._reference: dict[str, dict[str, Any]] | None = None
+        self.jobs = max(1, jobs)
+        self._pool = pool
+        self._own_pool = pool is None
+        self._reference: Future[dict[str, dict[str, Any]]] | None = None
+        self._lock = threading.Lock()
+        self._reference_lock = threading.Lock()  # held while a synchronous reference run goes
+        self._inputs = ""
+        self._scratch: Path | None = None
+
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
+            memory = max((ex.limits.memory_mb for ex in self.course.exercises), default=3072) + 1024
+            self._pool = Pool(self.jobs, self.sandbox, Limits(memory_mb=memory))
+            self._pool.start()
+        return self._pool
 
     def __enter__(self) -> Grader:
-        self._tmp = Path(tempfile.mkdtemp(prefix="grader-")) if self.workspace is None else None
-        if self._tmp is not None:
-            self.workspace = self._tmp
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._own_pool and self._pool is not None:
+            self._pool.close()
 
-    # The reference solution runs through the same sandbox: its outputs are what
-    # `match`-style judges compare with. It runs once per run.
+    @property
+    def scratch(self) -> Path:
+        """Where finished job folders wait to be judged: beside the workers' boxes (same
+        file system, so moving one there is instant), never mounted in a sandbox."""
+        with self._lock:
+            if self._scratch is None:
+                self._scratch = Path(tempfile.mkdtemp(prefix="judged-", dir=self.pool.home))
+            return self._scratch
+
+    def _inputs_name(self) -> str:
+        """The plan's input tensors, written once into the pool's read-only folder."""
+        with self._lock:
+            if not self._inputs:
+                name = f"inputs-{uuid.uuid4().hex[:12]}.safetensors"
+                self.plan.write_inputs(self.pool.shared / name)
+                self._inputs = name
+        return self._inputs
+
+    def _run(self, submission: Submission, exercises: list[Exercise]) -> Execution | None:
+        return run_job(self.pool, self.plan, self._inputs_name(), submission, exercises, self.scratch)
+
+    # -------------------------------------------------------------- reference
+    def _start_reference(self, executor: ThreadPoolExecutor | None, exercises: list[Exercise]) -> None:
+        with self._reference_lock:
+            if self._reference is not None:
+                return
+            if executor is None:
+                future: Future[dict[str, dict[str, Any]]] = Future()
+                try:
+                    future.set_result(self._run_reference(exercises))
+                except BaseException as exc:
+                    future.set_exception(exc)
+                self._reference = future
+            else:
+                self._reference = executor.submit(self._run_reference, exercises)
+
     def reference(self) -> dict[str, dict[str, Any]]:
         if self._reference is None:
-            self._reference = self._run_reference()
-        return self._reference
+            self._start_reference(None, self.course.exercises)
+        assert self._reference is not None
+        return self._reference.result()
 
-    def _run_reference(self) -> dict[str, dict[str, Any]]:
-        planned = [pc for pc in self.plan.all_checks() if pc.needs_solution and pc.probe is not None]
+    def _run_reference(self, exercises: list[Exercise]) -> dict[str, dict[str, Any]]:
+        wanted = {ex.id for ex in exercises}
+        planned = [pc for pc in self.plan.all_checks()
+                   if pc.needs_solution and pc.probe is not None and pc.exercise.id in wanted]
         if not planned:
             return {}
         submission = collect(self.course.solutions, self.course)
-        wanted = {pc.exercise.id for pc in planned}
-        submission.files = {k: v for k, v in submission.files.items() if k in wanted}
-        for ex_id, sub in submission.files.items():
+        for ex_id in {pc.exercise.id for pc in planned}:
+            sub = submission.files[ex_id]
             if sub.path is None:
                 raise GraderError(f"solutions/: the reference solution for {ex_id} is missing ({sub.problem})")
-        assert self.workspace is not None
-        execution = run_in_sandbox(self.plan, submission, self.workspace, self.sandbox)
+        needed = [ex for ex in self.course.exercises if ex.id in {pc.exercise.id for pc in planned}]
+        execution = self._run(submission, needed)
         assert execution is not None
         values: dict[str, dict[str, Any]] = {}
-        for pc in planned:
-            assert pc.probe is not None
-            try:
-                record, got = read_values(execution.out, f"call-{pc.probe.call_id}")
-            except WireError as exc:
-                record, got = {"status": "error", "error": {"type": "WireError", "message": str(exc)}}, {}
-            if record is None or record.get("status") != "ok":
-                detail = _clean_error((record or {}).get("error"))
-                log = execution.outcome.log.strip().splitlines()[-3:]
-                raise GraderError(f"the reference solution fails check '{pc.spec.name}' of {pc.exercise.id}: "
-                                  f"{detail['type']}: {detail['message'] or 'no result'} {' '.join(log)}".strip())
-            values[pc.probe.call_id] = got
-        # The reference outputs are the expected answers: gone before any student runs.
-        shutil.rmtree(execution.out.parent, ignore_errors=True)
+        try:
+            if not execution.trusted:
+                raise GraderError(f"the reference solution's run ended abnormally ({execution.outcome.how} "
+                                  f"{execution.outcome.code}): {execution.outcome.log.strip()[-300:]}")
+            for pc in planned:
+                assert pc.probe is not None
+                try:
+                    record, got = read_values(execution.out, f"call-{pc.probe.call_id}")
+                except WireError as exc:
+                    record, got = {"status": "error", "error": {"type": "WireError", "message": str(exc)}}, {}
+                if record is None or record.get("status") != "ok":
+                    detail = _clean_error((record or {}).get("error"))
+                    log = execution.outcome.log.strip().splitlines()[-3:]
+                    raise GraderError(f"the reference solution fails check '{pc.spec.name}' of {pc.exercise.id}: "
+                                      f"{detail['type']}: {detail['message'] or 'no result'} {' '.join(log)}".strip())
+                values[pc.probe.call_id] = got
+        finally:
+            # The reference outputs are the expected answers: they stay in this process only.
+            shutil.rmtree(execution.out.parent, ignore_errors=True)
         return values
 
     def expected_for(self, pc: PlannedCheck) -> dict[str, Any] | None:
@@ -401,41 +502,54 @@ class Grader:
             return None
         return self.reference()[pc.probe.call_id]
 
+    # -------------------------------------------------------------- students
+    def grade_exercises(self, submission: Submission, exercises: list[Exercise]) -> list[ExerciseResult]:
+        """Run and judge ``exercises`` of one submission."""
+        execution = self._run(submission, exercises)
+        try:
+            return [ExerciseGrader(self.plan.checks.get(ex.id, []), submission.files[ex.id], execution,
+                                   self.expected_for).grade() for ex in exercises]
+        finally:
+            if execution is not None:
+                shutil.rmtree(execution.out.parent, ignore_errors=True)
+
     def grade_submission(self, submission: Submission) -> StudentResult:
-        assert self.workspace is not None
+        """Every exercise of one submission (``grader check``, ``grader validate``)."""
         if any(pc.needs_solution for pc in self.plan.all_checks()):
             self.reference()  # fail early, before any student, if the reference is broken
-        started = time.monotonic()
-        execution = run_in_sandbox(self.plan, submission, self.workspace, self.sandbox)
-        exercises = []
-        for ex in self.course.exercises:
-            planned = self.plan.checks.get(ex.id, [])
-            exercises.append(ExerciseGrader(planned, submission.files[ex.id], execution, self.expected_for).grade())
-        if execution is not None:
-            shutil.rmtree(execution.out.parent, ignore_errors=True)
-        result = StudentResult(id=submission.student, score=rounded(sum(e.score for e in exercises)),
-                               max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
-        self.progress(f"{safe_line(submission.student)}: {result.score:g}/{result.max_score:g} "
-                      f"({time.monotonic() - started:.1f} s)")
-        return result
+        return student_result(submission.student, self.grade_exercises(submission, self.course.exercises))
 
-    def grade_folders(self, folders: list[Path]) -> GradingRun:
-        # Every submission is read into memory before any student code runs, so code
-        # graded earlier cannot rewrite a classmate's files.
-        submissions = [collect(folder, self.course) for folder in folders]
-        students = [self.grade_submission(sub) for sub in submissions]
-        warning = self.sandbox.warning()
-        return GradingRun(course=self.course.title, grader_version=grader.__version__, sandbox=self.sandbox.kind,
-                          seed=self.seed, students=students, warnings=[warning] if warning else [])
+    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult) -> None:
+        """Grade many submissions in parallel (one job per submission, as many at once as
+        the pool has workers); ``on_result`` is called as each one is judged, from a
+        worker thread. Results do not depend on the number of workers or the order."""
+        if not work:
+            return
+        needed = {ex.id: ex for _, exercises in work for ex in exercises}
+        executor = ThreadPoolExecutor(max_workers=2 * len(self.pool.workers) + 1, thread_name_prefix="grade")
+        try:
+            self._start_reference(executor, list(needed.values()))
+
+            def one(item: tuple[Submission, list[Exercise]]) -> None:
+                submission, exercises = item
+                started = time.monotonic()
+                results = self.grade_exercises(submission, exercises)
+                on_result(submission, results, time.monotonic() - started)
+
+            futures = [executor.submit(one, item) for item in work]
+            assert self._reference is not None
+            self._reference.result()  # a broken reference stops the run at once
+            for future in futures:
+                future.result()
+        finally:
+            # On an error or Ctrl-C, do not wait for the jobs still running: the caller
+            # stops the workers, and nothing judged after that is kept.
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
-def student_folders(path: Path, course: Course) -> list[Path]:
-    if not path.is_dir():
-        raise GraderError(f"{path} is not a folder of submissions")
-    folders = discover(path, course)
-    if not folders:
-        raise GraderError(f"{path} holds no student folders")
-    return folders
+def student_result(student: str, exercises: list[ExerciseResult]) -> StudentResult:
+    return StudentResult(id=student, score=rounded(sum(e.score for e in exercises)),
+                         max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
 
 
 def _evaluate_expectation(expr: str) -> Any:

@@ -20,7 +20,7 @@ from grader.course import CheckSpec, Course, Exercise, Step, data_function, disp
 from grader.schema import ExerciseError
 from grader.wire import InputEncoder
 
-IMPORT_ALLOWANCE = 30.0  # seconds for the runner to start and import torch
+IMPORT_ALLOWANCE = 30.0  # seconds for a job to start and read its inputs (a busy machine)
 ARTIFACT_ALLOWANCE = 30.0
 
 
@@ -86,11 +86,11 @@ class Plan:
                           "memory_mb": ex.limits.memory_mb, "calls": calls})
         return {"seed": seed, "threads": 1, "files": files}
 
-    def write_inputs(self, job_dir: Path) -> None:
+    def write_inputs(self, path: Path) -> None:
+        """All input tensors, in one file every job of the run reads (read-only)."""
         from safetensors.torch import save_file
 
-        if self.tensors:
-            save_file(self.tensors, str(job_dir / "inputs.safetensors"))
+        save_file(self.tensors, str(path))
 
     @staticmethod
     def wall_seconds(job: dict) -> float:

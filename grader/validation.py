@@ -16,7 +16,8 @@ from grader.course import Course
 from grader.grading import Grader
 from grader.plan import build_example_plan, build_plan
 from grader.results import StudentResult
-from grader.sandbox.launch import Sandbox
+from grader.sandbox.launch import Limits, Sandbox, choose
+from grader.sandbox.pool import Pool
 from grader.submissions import collect
 
 RANDOM_JUDGES = ("distribution", "training")
@@ -36,22 +37,26 @@ def validate(course: Course, seeds: int, say: Callable[[str], None], sandbox: Sa
     from grader.build import build_bundle
 
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+    memory = max((ex.limits.memory_mb for ex in course.exercises), default=3072) + 1024
+    # One pool of workers for every pass: torch is imported once.
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp, \
+            Pool(1, sandbox or choose(), Limits(memory_mb=memory)) as pool:
         workspace = Path(tmp)
+        pool.start()
         solutions = collect(course.solutions, course)
-        with Grader(course, seed=0, workspace=workspace, sandbox=sandbox) as g:
+        with Grader(course, seed=0, pool=pool) as g:
             result = g.grade_submission(solutions)
         problems += _shortfalls(result, "solution")
         say(f"solutions: {result.score:g}/{result.max_score:g}")
 
-        with Grader(course, seed=0, plan=build_example_plan(course, 0), workspace=workspace, sandbox=sandbox) as g:
+        with Grader(course, seed=0, plan=build_example_plan(course, 0), pool=pool) as g:
             examples = g.grade_submission(solutions)
         problems += _shortfalls(examples, "visible example")
         say(f"visible examples on the solutions: {examples.score:g}/{examples.max_score:g}")
 
         bundle = workspace / "bundle"
         build_bundle(course, bundle)
-        with Grader(course, seed=0, workspace=workspace, sandbox=sandbox) as g:
+        with Grader(course, seed=0, pool=pool) as g:
             stubs = g.grade_submission(collect(bundle, course))
         for ex in stubs.exercises:
             if ex.score > 0:
@@ -64,7 +69,7 @@ def validate(course: Course, seeds: int, say: Callable[[str], None], sandbox: Sa
                 plan = build_plan(course, seed)
                 for ex_id, planned in plan.checks.items():
                     plan.checks[ex_id] = [pc for pc in planned if pc.spec.judge in RANDOM_JUDGES]
-                with Grader(course, seed=seed, plan=plan, workspace=workspace, sandbox=sandbox) as g:
+                with Grader(course, seed=seed, plan=plan, pool=pool) as g:
                     problems += _shortfalls(g.grade_submission(solutions), f"seed {seed}")
             say(f"{random_checks} random checks tried on {seeds} seeds")
     for problem in problems:

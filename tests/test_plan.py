@@ -42,7 +42,7 @@ def test_job_holds_only_steps_and_inputs(plan, tmp_path: Path):
 def test_held_out_data_never_enters_the_inputs(plan, tmp_path: Path):
     from safetensors.torch import load_file
 
-    plan.write_inputs(tmp_path)
+    plan.write_inputs(tmp_path / "inputs.safetensors")
     sent = list(load_file(str(tmp_path / "inputs.safetensors")).values())
     held_out = [pc.data[pc.spec.options.get(k, f"{k.upper()}_test")]
                 for pc in plan.all_checks() if pc.spec.judge == "training" for k in ("x", "y")]

@@ -6,8 +6,9 @@ What the student's code gets:
 - a cleared environment (only the variables the runner needs);
 - read-only: the system's /usr (and its /lib, /bin links) and the Python environment
   that runs the grader (its prefix and site-packages), plus the runner script;
-- read-only: its own submission, job.json and inputs; writable: out/ and work/;
-- an empty /tmp. Nothing else: not the course (exercises, solutions, hidden helpers),
+- its worker's box, where the grader puts one job folder at a time (writable), and the
+  shared inputs (read-only);
+- an empty /tmp and /dev/shm, emptied between jobs. Nothing else: not the course (exercises, solutions, hidden helpers),
   not other students, not reports/, not the grader's working files, not /root or /home.
 """
 
@@ -21,7 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-INSIDE_JOB = "/sandbox"
+INSIDE_HOME = "/sandbox"
+INSIDE_BOX = "/sandbox/box"  # the worker's job folders
+INSIDE_SHARED = "/sandbox/shared"  # read-only inputs shared by all jobs
 INSIDE_RUNNER = "/opt/torch-grader/runner.py"
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
@@ -41,7 +44,9 @@ def python_paths() -> list[str]:
     return [p for p in kept if not any(p != q and p.startswith(q + "/") for q in kept)]
 
 
-def command(job_dir: Path, runner: Path, env: dict[str, str], argv: list[str]) -> list[str]:
+def command(box: Path, shared: Path, runner: Path, env: dict[str, str], argv: list[str]) -> list[str]:
+    """A worker's sandbox: ``box`` (the current job's folder lives in it) is the only
+    writable folder of this machine it sees; ``shared`` (inputs) is read-only."""
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
            "--hostname", "sandbox", "--clearenv"]
     for folder in SYSTEM_DIRS:
@@ -53,14 +58,15 @@ def command(job_dir: Path, runner: Path, env: dict[str, str], argv: list[str]) -
         cmd += ["--ro-bind-try", path, path]
     for path in python_paths():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", INSIDE_JOB]
-    cmd += ["--ro-bind", str(job_dir / "submission"), f"{INSIDE_JOB}/submission",
-            "--ro-bind", str(job_dir / "job.json"), f"{INSIDE_JOB}/job.json",
-            "--ro-bind-try", str(job_dir / "inputs.safetensors"), f"{INSIDE_JOB}/inputs.safetensors",
-            "--bind", str(job_dir / "out"), f"{INSIDE_JOB}/out",
-            "--bind", str(job_dir / "work"), f"{INSIDE_JOB}/work",
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
+            "--dir", INSIDE_HOME,
+            "--bind", str(box), INSIDE_BOX,
+            "--ro-bind", str(shared), INSIDE_SHARED,
             "--ro-bind", str(runner), INSIDE_RUNNER,
-            "--chdir", f"{INSIDE_JOB}/work"]
+            # Nothing else is writable, so nothing can pass from one job to the next
+            # except through /tmp and /dev/shm, which the worker empties between jobs.
+            "--remount-ro", "/dev", "--remount-ro", "/",
+            "--chdir", INSIDE_BOX]
     for key, value in sorted(env.items()):
         cmd += ["--setenv", key, value]
     return [*cmd, "--", *argv]

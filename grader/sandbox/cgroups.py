@@ -1,4 +1,4 @@
-"""A control group per sandbox run: a cap on processes and memory for the whole tree,
+"""A control group per sandbox worker: a cap on processes and memory for the whole tree,
 and a way to find and kill every process the run started, wherever it moved.
 
 rlimits alone cannot do this: RLIMIT_NPROC does not apply to root (CI runs as root),
@@ -67,17 +67,19 @@ class RunCgroup:
                 except OSError:  # still busy for a moment after the last process exits
                     time.sleep(0.02)
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
+        """How many processes of the group the kernel has killed for memory so far."""
+        total = 0
         for folder in self.folders:
             for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
                 try:
                     for line in (folder / name).read_text().splitlines():
                         parts = line.split()
-                        if len(parts) == 2 and parts[0] == key and int(parts[1]) > 0:
-                            return True
+                        if len(parts) == 2 and parts[0] == key:
+                            total += int(parts[1])
                 except (OSError, ValueError):
                     continue
-        return False
+        return total
 
 
 def _own_path(controller: str) -> str:

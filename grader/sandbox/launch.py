@@ -1,7 +1,7 @@
-"""Starts the sandbox runner on a prepared job folder and makes sure it ends.
+"""Which sandbox student code runs in, and the limits every sandboxed run gets.
 
-Grader side of the trust boundary: this module decides how the untrusted process is
-isolated and limited; it reads nothing the process produced.
+Grader side of the trust boundary: this module (with pool.py, bwrap.py and cgroups.py)
+decides how the untrusted processes are isolated and limited.
 
 Two kinds of sandbox:
 - ``bubblewrap`` (Linux): namespaces, read-only system, only the job folder visible
@@ -9,27 +9,19 @@ Two kinds of sandbox:
 - ``subprocess``: the fallback where bubblewrap is missing or cannot run. The same
   limits, but student code sees this machine's files and network. Said loudly.
 
-Limits for every run: wall time (then the whole tree is killed), CPU time per check
-(set by the runner), memory (a cgroup for the tree where available, RLIMIT_AS per
-file), number of processes (a cgroup's pids.max; RLIMIT_NPROC for non-root users),
-file size, open files, no core dumps.
+Limits for every worker: wall time per job and per check (then the processes are
+killed), memory (a cgroup per worker where available, RLIMIT_AS for student code),
+number of processes (a cgroup's pids.max; RLIMIT_NPROC for non-root users), file
+size, open files, no core dumps.
 """
 
 from __future__ import annotations
 
 import os
-import resource
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from grader.sandbox import bwrap, cgroups
+from grader.sandbox import bwrap
 
-RUNNER = Path(__file__).with_name("runner.py")
-LOG_CAP = 64 * 1024  # bytes of the runner's own stderr we keep
 KINDS = ("auto", "bubblewrap", "subprocess")
 
 
@@ -39,7 +31,6 @@ class SandboxUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    wall_seconds: float
     memory_mb: int = 6144  # the whole process tree, where a cgroup is available
     max_pids: int = 256  # processes and threads of the whole tree
     file_size_mb: int = 64
@@ -48,9 +39,9 @@ class Limits:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How the runner process ended; never used to decide a score."""
+    """How a job ended in its worker; never used to decide a score."""
 
-    how: str  # "exited", "timeout" or "signal"
+    how: str  # "exited", "timeout" or "signal" (the worker itself was killed)
     code: int
     seconds: float
     log: str
@@ -89,9 +80,9 @@ def choose(requested: str | None = None) -> Sandbox:
     return Sandbox("subprocess", why)
 
 
-def environment(job: str) -> dict[str, str]:
-    """The only environment variables student code sees; ``job`` as seen inside."""
-    home = f"{job}/work"
+def environment(home: str) -> dict[str, str]:
+    """The only environment variables student code sees (each job's supervisor points
+    HOME and TMPDIR at its own scratch folder); ``home`` as seen inside."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
@@ -108,63 +99,3 @@ def environment(job: str) -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor",
     }
-
-
-def _prepare_child(limits: Limits, group: cgroups.RunCgroup | None):
-    def apply() -> None:
-        if group is not None:
-            group.enter()
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        size = limits.file_size_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        if group is None and os.geteuid() != 0:
-            # Counts all of this user's processes: generous, but a fork bomb still stops.
-            cap = limits.max_pids + 512
-            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
-
-    return apply
-
-
-def run_job(job_dir: Path, limits: Limits, sandbox: Sandbox) -> Outcome:
-    """Run the runner on ``job_dir``; afterwards nothing it started is left alive."""
-    if sandbox.isolated:
-        env = environment(bwrap.INSIDE_JOB)
-        argv = [sys.executable, "-s", bwrap.INSIDE_RUNNER, bwrap.INSIDE_JOB]
-        cmd = bwrap.command(job_dir, RUNNER, env, argv)
-        outer_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    else:
-        cmd = [sys.executable, "-s", str(RUNNER), str(job_dir)]
-        outer_env = environment(str(job_dir))
-    group = cgroups.create(limits.max_pids, limits.memory_mb * 2**20)
-    log_path = job_dir / "runner.log"
-    started = time.monotonic()
-    try:
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=job_dir / "work", env=outer_env, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=log, start_new_session=True,
-                                    preexec_fn=_prepare_child(limits, group))
-            try:
-                code = proc.wait(timeout=limits.wall_seconds)
-                how = "exited" if code >= 0 else "signal"
-            except subprocess.TimeoutExpired:
-                how, code = "timeout", -1
-            finally:
-                _kill_group(proc.pid)
-                proc.wait()
-        leftovers = group.kill_all() if group else 0
-        oom = group.oom_killed() if group else False
-    finally:
-        if group is not None:
-            group.remove()
-    with open(log_path, "rb") as log:
-        text = log.read(LOG_CAP).decode("utf-8", "replace")
-    return Outcome(how=how, code=code, seconds=time.monotonic() - started, log=text,
-                   leftovers=leftovers, out_of_memory=oom)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

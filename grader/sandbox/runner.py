@@ -1,25 +1,27 @@
 """The only grader code that runs inside the sandbox, beside the student's code.
 
 It is a self-contained script (standard library, torch, safetensors; IPython for
-notebooks) and knows nothing about expected answers: it receives a job folder holding
+notebooks) and knows nothing about expected answers: it receives job folders holding
 inputs, calls the student's entry points on them, and writes back plain data (JSON and
 safetensors). Everything it writes is untrusted by the grader, which validates it.
 
-Process tree, so that one bad function costs only itself:
+Process tree inside one sandbox (one worker of the grader's pool):
 
-    runner (imports torch once, never runs student code)
-      +- file child per exercise file (loads the student's module)
-      |    +- call child per probe (runs one probe, writes its result, exits)
-      +- clean child per saved artifact (reads a file the student wrote, with no
-         student code in memory)
+    worker (imports torch once; never runs student code, never reads a job)
+      +- supervisor, forked per job (one submission; never runs student code)
+           +- student process: loads each file, runs its checks in order; after a
+           |  timeout or crash the supervisor starts a fresh one at the next check
+           +- clean child for saved artifacts (no student code in memory)
 
-Job folder layout::
+Job folder layout (in the worker's box)::
 
-    job.json             what to run (see grader/sandbox/protocol.md)
-    inputs.safetensors   input tensors, referenced by key from job.json
-    submission/          the student's files (read-only)
-    out/                 results written here
-    work/                a scratch folder per call (the call's working directory)
+    job.json      what to run (files, checks, their steps and time limits)
+    submission/   the student's files
+    out/          results: load-<file>.json/.log, call-<id>.json/.safetensors/.log,
+                  status.json (how each check ended), artifact-*.json
+    work/         a scratch folder per check (the check's working directory)
+
+Inputs are read from the shared read-only folder named on the command line.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import os
 import random
 import re
 import resource
+import select
 import signal
 import sys
 import time
@@ -242,9 +245,9 @@ def write_result(out: Path, stem: str, values: dict) -> None:
     write_json_atomic(out / f"{stem}.json", {"status": "ok", "values": encoded})
 
 
-def redirect_output(path: Path) -> None:
+def redirect_output(path: Path, append: bool = False) -> None:
     """Send fd 1 and 2 (and Python's streams) to ``path``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -254,7 +257,9 @@ def redirect_output(path: Path) -> None:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    torch.manual_seed(seed)
+    # The CPU generator only: torch.manual_seed also queues a lazy seeding call (with a
+    # formatted stack) for every accelerator backend, which costs more than most checks.
+    torch.default_generator.manual_seed(seed)
     try:
         import numpy
 
@@ -345,24 +350,43 @@ def _display(*objs, **kwargs) -> None:
 
 
 # --------------------------------------------------------------------------- processes
+def _how(status: int) -> tuple[str, int]:
+    if os.WIFSIGNALED(status):
+        return "signal", os.WTERMSIG(status)
+    return "exited", os.WEXITSTATUS(status)
+
+
 def wait_for(pid: int, deadline: float) -> tuple[str, int]:
-    """Wait for ``pid`` until ``deadline``; kill it then. Returns (how, code)."""
-    delay = 0.001
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            if os.WIFSIGNALED(status):
-                return "signal", os.WTERMSIG(status)
-            return "exited", os.WEXITSTATUS(status)
-        if time.monotonic() >= deadline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-            return "timeout", -1
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
+    """Wait for child ``pid`` until ``deadline`` (monotonic clock); kill it then.
+    Returns (how, code). A pidfd wakes us the moment the child ends."""
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return _how(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _kill(pid)
+                os.waitpid(pid, 0)
+                return "timeout", -1
+            if fd is not None:
+                select.select([fd], [], [], left)
+            else:
+                time.sleep(min(left, 0.005))
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def set_limit(which: int, value: int) -> None:
@@ -377,7 +401,7 @@ def set_limit(which: int, value: int) -> None:
 
 def warm_up() -> None:
     """Pay torch's first-use costs (the autograd engine; optimizers import torch._dynamo,
-    about 1.5 s) once, before forking, rather than in every child that trains."""
+    about 1 s) once in the worker, rather than in every job that trains."""
     layer = torch.nn.Linear(2, 1)
     optimizer = torch.optim.Adam(layer.parameters())
     layer(torch.zeros(1, 2)).sum().backward()
@@ -385,201 +409,496 @@ def warm_up() -> None:
     optimizer.zero_grad()
 
 
-class Runner:
-    def __init__(self, job_dir: Path) -> None:
-        self.job_dir = job_dir
-        self.job = json.loads((job_dir / "job.json").read_text())
-        self.submission = (job_dir / "submission").resolve()
-        self.out = job_dir / "out"
-        self.work = job_dir / "work"
-        self.out.mkdir(exist_ok=True)
-        self.work.mkdir(exist_ok=True)
+def reset_state(seed: int) -> None:
+    """The same starting point for every check, whatever earlier checks changed."""
+    seed_everything(seed)
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
 
-    def load_inputs(self) -> dict:
-        path = self.job_dir / "inputs.safetensors"
-        if not path.exists():
-            return {}
-        from safetensors.torch import load_file
 
-        return load_file(str(path))
+# --------------------------------------------------------------------------- worker
+JOB_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
-    # The runner itself: never runs student code, only forks children that do.
-    def run(self) -> None:
-        torch.set_num_threads(int(self.job.get("threads", 1)))
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def make_undumpable() -> None:
+    """Processes of a job cannot ptrace or read the memory of a non-dumpable process
+    (without CAP_SYS_PTRACE, which the sandbox drops), so they cannot tamper with the
+    worker or with the supervisor of their own job."""
+    _prctl(PR_SET_DUMPABLE, 0)
+
+
+class Worker:
+    """A long-lived sandboxed process that has imported torch and serves jobs.
+
+    It never runs student code and never reads a job: for each job it forks a fresh
+    supervisor, so no job runs in a process that ran another job's code, and all jobs
+    share torch's pages. Between jobs it kills everything the job left behind and
+    empties the scratch file systems, so nothing passes from one job to the next.
+
+    Protocol: one JSON line per job on stdin ({"job": NAME, "wall": SECONDS}), one JSON
+    line per result on stdout; stdout carries nothing else.
+    """
+
+    def __init__(self, box: Path, shared: Path, isolated: bool) -> None:
+        self.box = box
+        self.shared = shared
+        # In bubblewrap's PID namespace the worker is PID 2 under bubblewrap's init:
+        # kill(-1) then reaches every process of the sandbox and nothing outside it.
+        self.own_namespace = isolated and os.getpid() == 2
+
+    def serve(self) -> None:
+        if not self.own_namespace:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # bubblewrap does this with --die-with-parent
+        torch.set_num_threads(1)
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:
             pass
-        inputs = self.load_inputs()
         warm_up()
-        for file_job in self.job["files"]:
-            self.run_file(file_job, inputs)
-        for file_job in self.job["files"]:
-            for call in file_job["calls"]:
-                for artifact in call.get("artifacts", []):
-                    self.read_artifact(call, artifact)
+        make_undumpable()
+        import gc
 
-    def run_file(self, file_job: dict, inputs: dict) -> None:
-        module_name = file_job["module"]
-        loaded_flag = self.out / f"loaded-{module_name}"
-        budget = float(file_job["load_timeout"]) + sum(float(c["timeout"]) + 0.5 for c in file_job["calls"]) + 1
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                FileChild(self, file_job, inputs).run(loaded_flag)
-                code = 0
-            finally:
-                os._exit(code)
-        start = time.monotonic()
-        load_deadline = start + float(file_job["load_timeout"])
-        # Two deadlines: loading the module, then the whole file.
-        while not loaded_flag.exists():
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                self.note_file_end(module_name, status)
+        gc.collect()
+        gc.freeze()  # fewer copy-on-write faults in the children: forks share more pages
+        self.reply({"ready": True, "pid": os.getpid()})
+        stdin = os.fdopen(0, "rb", buffering=0, closefd=False)
+        while True:
+            line = stdin.readline()
+            if not line:
                 return
-            if time.monotonic() >= load_deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                write_json_atomic(self.out / f"load-{module_name}.json", {"status": "timeout"})
-                return
-            time.sleep(0.005)
-        how, code = wait_for(pid, start + budget)
-        if how == "timeout":
-            write_json_atomic(self.out / f"file-{module_name}.json", {"status": "timeout"})
-
-    def note_file_end(self, module_name: str, status: int) -> None:
-        load = self.out / f"load-{module_name}.json"
-        if not load.exists():
-            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
-            write_json_atomic(load, {"status": "exited", "code": code})
-
-    def read_artifact(self, call: dict, artifact: dict) -> None:
-        """Read a state_dict the student saved, in a child with no student code loaded:
-        ``torch.load(weights_only=True)`` refuses anything but tensors and containers."""
-        stem = f"artifact-{call['id']}-{artifact['name']}"
-        path = self.work / call["id"] / artifact["path"]
-        pid = os.fork()
-        if pid == 0:
-            code = 1
             try:
-                redirect_output(self.out / f"{stem}.log")
-                set_limit(resource.RLIMIT_CPU, 30)
-                if not path.is_file() or path.is_symlink():
-                    write_json_atomic(self.out / f"{stem}.json",
-                                      {"status": "error", "error": {"type": "FileNotFoundError",
-                                       "message": f"no file was written at {artifact['path']}", "frames": []}})
-                else:
-                    try:
-                        data = torch.load(str(path), weights_only=True, map_location="cpu")
-                        if not isinstance(data, dict):
-                            raise TypeError(f"the file holds a {type(data).__name__}, not a state_dict")
-                        state = {}
-                        for key, value in data.items():
-                            if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-                                raise TypeError("a state_dict maps parameter names to tensors")
-                            state[key] = value
-                        write_result(self.out, stem, {"state_dict": state})
-                    except Exception as exc:
-                        error = describe_error(exc, "")
-                        if "Weights only load failed" in error["message"]:
-                            # torch's message is long and about trusting files; say what it means here.
-                            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", error["message"])
-                            what = f" (it contains a {found.group(1)})" if found else ""
-                            error["message"] = ("it holds pickled Python objects, such as a whole model, "
-                                                f"not only tensors{what}")
-                        write_json_atomic(self.out / f"{stem}.json", {"status": "error", "error": error})
-                code = 0
-            finally:
-                os._exit(code)
-        wait_for(pid, time.monotonic() + 30)
+                command = json.loads(line)
+                name = str(command["job"])
+                wall = float(command["wall"])
+                if not JOB_NAME.fullmatch(name):
+                    raise ValueError(f"bad job name {name!r}")
+            except (ValueError, KeyError, TypeError) as exc:
+                self.reply({"error": str(exc)})
+                continue
+            self.reply(self.run_job(name, wall))
 
-
-class FileChild:
-    """Loads one student module, then runs each probe in a child of its own."""
-
-    def __init__(self, runner: Runner, file_job: dict, inputs: dict) -> None:
-        self.runner = runner
-        self.file_job = file_job
-        self.inputs = inputs
-        self.out = runner.out
-
-    def run(self, loaded_flag: Path) -> None:
-        name = self.file_job["module"]
-        memory = int(self.file_job.get("memory_mb", 0))
-        if memory:
-            set_limit(resource.RLIMIT_AS, memory * 2**20)
-        redirect_output(self.out / f"load-{name}.log")
-        seed_everything(int(self.runner.job.get("seed", 0)))
-        sys.path.insert(0, str(self.runner.submission))
-        sys.meta_path.append(NotebookFinder(self.runner.submission))
-        sys.argv = [name]
-        os.chdir(self.runner.work)
-        module = None
-        try:
-            module = self.load(name)
-            record = {"status": "ok"}
-            cell_errors = module.__dict__.get("__notebook_errors__") or []
-            if cell_errors:
-                record["cell_errors"] = cell_errors
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt too
-            record = {"status": "error", "error": describe_error(exc, str(self.runner.submission))}
-        write_json_atomic(self.out / f"load-{name}.json", record)
-        loaded_flag.touch()
-        for call in self.file_job["calls"]:
-            self.run_call(module, call)
-
-    def load(self, name: str) -> types.ModuleType:
-        import importlib
-
-        sys.modules.pop(name, None)
-        return importlib.import_module(name)
-
-    def run_call(self, module, call: dict) -> None:
-        call_id = call["id"]
-        workdir = self.runner.work / call_id
-        workdir.mkdir(parents=True, exist_ok=True)
+    def run_job(self, name: str, wall: float) -> dict:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                CallChild(self, module, call, workdir).run()
+                self.enter_job(name)
+                Supervisor(self.box / name, self.shared).run()
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        how, code = wait_for(pid, started + wall)
+        leftovers = self.sweep(pid)
+        self.clear_scratch()
+        return {"job": name, "how": how, "code": code, "leftovers": leftovers,
+                "seconds": round(time.monotonic() - started, 4)}
+
+    def enter_job(self, name: str) -> None:
+        """In the job's supervisor: its own session, and no way back to the protocol pipes."""
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.close(null)
+        redirect_output(self.box / name / "runner.log")
+
+    def sweep(self, job_pid: int) -> int:
+        """Kill whatever the job left running; returns how many processes that was."""
+        if not self.own_namespace:
+            # Fallback: the job's session; the grader also sweeps this worker's cgroup.
+            try:
+                os.killpg(job_pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            return 0
+        left = _living_processes()
+        if left:
+            try:
+                os.kill(-1, signal.SIGKILL)  # every process we may signal, except init and us
+            except ProcessLookupError:
+                pass
+            for _ in range(500):  # wait until bubblewrap's init has reaped them
+                if not _living_processes(include_zombies=True):
+                    break
+                time.sleep(0.002)
+        return len(left)
+
+    def clear_scratch(self) -> None:
+        """Empty the sandbox's own tmpfs folders (only in bubblewrap: in the fallback,
+        /tmp is this machine's)."""
+        if not self.own_namespace:
+            return
+        import shutil
+
+        for folder in (Path("/tmp"), Path("/dev/shm")):
+            try:
+                entries = list(folder.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    try:
+                        entry.unlink()
+                    except OSError:
+                        pass
+
+    @staticmethod
+    def reply(data: dict) -> None:
+        os.write(1, (json.dumps(data) + "\n").encode())
+
+
+def _living_processes(include_zombies: bool = False) -> list[int]:
+    """Processes of this PID namespace other than init and the caller."""
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, me):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if include_zombies or state not in (b"Z", b"X"):
+            found.append(int(entry))
+    return found
+
+
+# --------------------------------------------------------------------------- one job
+class Item:
+    """One unit of a job: loading a file, or one check (a call) of it."""
+
+    def __init__(self, kind: str, file: int, call: int | None, timeout: float) -> None:
+        self.kind = kind
+        self.file = file
+        self.call = call
+        self.timeout = timeout
+
+
+class Supervisor:
+    """Runs one job (one submission's files and checks); never runs student code.
+
+    The student's code runs in one child that loads each file and runs its checks in
+    order, announcing each item on a pipe. The supervisor holds each item to its time
+    limit; after a timeout or a crash it records what happened to that item and starts a
+    fresh child at the next one, so one bad check costs only itself and a normal
+    submission costs one fork.
+    """
+
+    GAP = 5.0  # seconds allowed between two items (writing one result, starting the next)
+
+    def __init__(self, job_dir: Path, shared: Path) -> None:
+        self.job_dir = job_dir
+        self.job = json.loads((job_dir / "job.json").read_text())
+        self.shared = shared
+        self.submission = (job_dir / "submission").resolve()
+        self.out = job_dir / "out"
+        self.work = job_dir / "work"
+        self.out.mkdir(exist_ok=True)
+        self.work.mkdir(exist_ok=True)
+        self.files = self.job["files"]
+        self.items: list[Item] = []
+        for f, file_job in enumerate(self.files):
+            self.items.append(Item("load", f, None, float(file_job["load_timeout"])))
+            for c, call in enumerate(file_job["calls"]):
+                self.items.append(Item("call", f, c, float(call["timeout"])))
+        self.status: dict[str, dict] = {}
+        # "load-<module>"/"call-<id>" -> [N, start, end]: bytes of output-N.log it printed
+        self.spans: dict[str, list[int]] = {}
+
+    def call_of(self, item: Item) -> dict:
+        assert item.call is not None
+        return self.files[item.file]["calls"][item.call]
+
+    def load_inputs(self) -> dict:
+        name = self.job.get("inputs")
+        if not name:
+            return {}
+        from safetensors.torch import load_file
+
+        return load_file(str(self.shared / Path(name).name))
+
+    def run(self) -> None:
+        home = str(self.work)
+        os.environ.update({"HOME": home, "TMPDIR": home, "IPYTHONDIR": f"{home}/.ipython",
+                           "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor"})
+        inputs = self.load_inputs()
+        start = 0
+        while start < len(self.items):
+            start = self.run_from(start, inputs)
+        self.write_status()
+        self.read_artifacts()
+
+    def run_from(self, start: int, inputs: dict) -> int:
+        """Run items from ``start`` in a fresh child; returns where the next child starts."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(read_end)
+                StudentProcess(self, inputs, start, write_end).run()
                 code = 0
             finally:
                 os._exit(code)
-        how, code = wait_for(pid, started + float(call["timeout"]))
-        write_json_atomic(self.out / f"status-{call_id}.json",
-                          {"how": how, "code": code, "seconds": round(time.monotonic() - started, 4)})
+        os.close(write_end)
+        try:
+            return self.watch(pid, read_end, start)
+        finally:
+            os.close(read_end)
+
+    def watch(self, pid: int, pipe: int, start: int) -> int:
+        current: int | None = None  # the item in progress
+        last = start - 1  # the last item that finished
+        began = time.monotonic()
+        first = self.items[start]
+        # A child that resumes inside a file loads that file again first.
+        deadline = began + (self.files[first.file]["load_timeout"] if first.kind == "call" else self.GAP)
+        pending = b""
+        output_start = (0, 0)  # (which output-N.log, offset) where the current item's output starts
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                _kill(pid)
+                os.waitpid(pid, 0)
+                return self.after_exit("timeout", -1, start, current, last, began, output_start)
+            chunk = os.read(pipe, 4096)
+            if not chunk:  # the child closed its end: it is exiting (or misbehaving)
+                how, code = wait_for(pid, time.monotonic() + self.GAP)
+                return self.after_exit(how, code, start, current, last, began, output_start)
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                try:
+                    kind, number, log, offset = line.split(b" ")
+                    index, log_index, size = int(number), int(log), int(offset)
+                except ValueError:
+                    continue
+                now = time.monotonic()
+                if kind == b"S" and current is None and last < index < len(self.items):
+                    current, began, output_start = index, now, (log_index, size)
+                    deadline = now + self.items[index].timeout
+                elif kind == b"D" and index == current:
+                    if log_index == output_start[0]:
+                        self.spans[self.output_key(self.items[index])] = [*output_start, size]
+                    if self.items[index].kind == "call":
+                        self.finished(self.items[index], "done", 0, now - began)
+                    last, current = index, None
+                    deadline = now + self.GAP
+
+    def after_exit(self, how: str, code: int, start: int, current: int | None, last: int,
+                   began: float, output_start: tuple[int, int]) -> int:
+        if current is None:
+            if how == "exited" and code == 0 and last == len(self.items) - 1:
+                return len(self.items)
+            if last + 1 >= len(self.items):
+                return len(self.items)
+            current = last + 1  # it died between items: blame the next, so we always move on
+        item = self.items[current]
+        try:
+            size = (self.out / f"output-{output_start[0]}.log").stat().st_size
+        except OSError:
+            size = output_start[1]
+        self.spans[self.output_key(item)] = [*output_start, size]
+        if item.kind == "load":
+            module = self.files[item.file]["module"]
+            record = {"status": "timeout"} if how == "timeout" else {
+                "status": "exited", "code": code if how == "exited" else -code}
+            write_json_atomic(self.out / f"load-{module}.json", record)
+            # The file did not load: its checks cannot run. Go on with the next file.
+            following = [i for i, it in enumerate(self.items) if i > current and it.file != item.file]
+            return following[0] if following else len(self.items)
+        self.finished(item, how, code, time.monotonic() - began)
+        self.write_status()
+        return current + 1
+
+    def output_key(self, item: Item) -> str:
+        if item.kind == "load":
+            return f"load-{self.files[item.file]['module']}"
+        return f"call-{self.call_of(item)['id']}"
+
+    def finished(self, item: Item, how: str, code: int, seconds: float) -> None:
+        self.status[self.call_of(item)["id"]] = {"how": how, "code": code, "seconds": round(seconds, 4)}
+
+    def write_status(self) -> None:
+        write_json_atomic(self.out / "status.json", {"calls": self.status, "output": self.spans})
+
+    def read_artifacts(self) -> None:
+        """Read the state_dicts the student saved, in one child with no student code
+        loaded: ``torch.load(weights_only=True)`` refuses anything but tensors."""
+        wanted = [(call, artifact) for file_job in self.files for call in file_job["calls"]
+                  for artifact in call.get("artifacts", [])]
+        if not wanted:
+            return
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                set_limit(resource.RLIMIT_CPU, 30 * len(wanted))
+                redirect_output(self.out / "artifacts.log")
+                for call, artifact in wanted:
+                    self.read_artifact(call, artifact)
+                code = 0
+            finally:
+                os._exit(code)
+        wait_for(pid, time.monotonic() + 30 * len(wanted))
+
+    def read_artifact(self, call: dict, artifact: dict) -> None:
+        stem = f"artifact-{call['id']}-{artifact['name']}"
+        path = self.work / call["id"] / artifact["path"]
+        if not path.is_file() or path.is_symlink():
+            write_json_atomic(self.out / f"{stem}.json",
+                              {"status": "error", "error": {"type": "FileNotFoundError",
+                               "message": f"no file was written at {artifact['path']}", "frames": []}})
+            return
+        try:
+            data = torch.load(str(path), weights_only=True, map_location="cpu")
+            if not isinstance(data, dict):
+                raise TypeError(f"the file holds a {type(data).__name__}, not a state_dict")
+            state = {}
+            for key, value in data.items():
+                if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+                    raise TypeError("a state_dict maps parameter names to tensors")
+                state[key] = value
+            write_result(self.out, stem, {"state_dict": state})
+        except Exception as exc:
+            error = describe_error(exc, "")
+            if "Weights only load failed" in error["message"]:
+                # torch's message is long and about trusting files; say what it means here.
+                found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", error["message"])
+                what = f" (it contains a {found.group(1)})" if found else ""
+                error["message"] = ("it holds pickled Python objects, such as a whole model, "
+                                    f"not only tensors{what}")
+            write_json_atomic(self.out / f"{stem}.json", {"status": "error", "error": error})
 
 
-class CallChild:
-    """Runs one probe: its steps, then writes the values it was asked to keep."""
+class StudentProcess:
+    """The one process of a job that runs student code: loads each file, then runs its
+    checks, from item ``start`` on, announcing each item to the supervisor."""
 
-    def __init__(self, parent: FileChild, module, call: dict, workdir: Path) -> None:
-        self.parent = parent
-        self.module = module
-        self.call = call
-        self.workdir = workdir
+    def __init__(self, supervisor: Supervisor, inputs: dict, start: int, pipe: int) -> None:
+        self.sup = supervisor
+        self.inputs = inputs
+        self.start = start
+        self.pipe = pipe
+        self.modules: dict[int, types.ModuleType | None] = {}
+
+    LOG_ROTATE = 8 * 2**20  # a new output file after this much, so each check can print
+
+    def open_log(self) -> None:
+        """Send all output to output-N.log. Items share a file (one file per check costs
+        more than most checks); a new file starts once one is large, so a check that
+        floods its output never takes the room a later check needs (RLIMIT_FSIZE)."""
+        self.log_index += 1
+        path = self.sup.out / f"output-{self.log_index}.log"
+        redirect_output(path, append=True)
+        if self.log is not None:
+            os.close(self.log)
+        self.log = os.open(path, os.O_RDONLY)  # our own handle: student code may move fd 1
+
+    def announce(self, kind: bytes, index: int) -> None:
+        """Tell the supervisor an item starts or ends, and where its output starts or
+        ends in which output file."""
+        try:
+            size = os.fstat(self.log).st_size
+            if kind == b"S" and size > self.LOG_ROTATE:
+                self.open_log()
+                size = 0
+            os.write(self.pipe, b"%s %d %d %d\n" % (kind, index, self.log_index, size))
+        except OSError:
+            pass
 
     def run(self) -> None:
-        out = self.parent.out
-        call_id = self.call["id"]
-        redirect_output(out / f"call-{call_id}.log")
-        os.chdir(self.workdir)
-        set_limit(resource.RLIMIT_CPU, int(float(self.call["timeout"])) + 1)
-        seed_everything(int(self.call.get("seed", 0)))
+        sup = self.sup
+        items = sup.items[self.start:]
+        memory = max((int(f.get("memory_mb", 0)) for f in sup.files), default=0)
+        if memory:
+            set_limit(resource.RLIMIT_AS, memory * 2**20)
+        # CPU time is a backstop only: the supervisor holds each item to its wall time.
+        set_limit(resource.RLIMIT_CPU, int(sum(it.timeout for it in items)) + 10)
+        sys.path.insert(0, str(sup.submission))
+        sys.meta_path.append(NotebookFinder(sup.submission))
+        self.log_index = self.start * 1000  # a fresh run (after a crash) writes new files
+        self.log: int | None = None
+        self.open_log()
+        first = items[0]
+        if first.kind == "call":
+            module, _ = self.load(sup.files[first.file]["module"])
+            self.modules[first.file] = module
+        for index, item in enumerate(items, start=self.start):
+            if item.kind == "call" and self.modules.get(item.file) is None:
+                continue  # the file did not load; the grader reports that once
+            self.announce(b"S", index)
+            if item.kind == "load":
+                self.modules[item.file] = self.load_file(item)
+            else:
+                self.run_call(self.modules[item.file], sup.call_of(item))
+            self.announce(b"D", index)
+        os.close(self.pipe)
+
+    def load(self, name: str) -> tuple[types.ModuleType | None, dict]:
+        import importlib
+
+        reset_state(int(self.sup.job.get("seed", 0)))
+        sys.argv = [name]
+        os.chdir(self.sup.work)
         try:
-            if self.module is None:
+            sys.modules.pop(name, None)
+            module = importlib.import_module(name)
+            record: dict = {"status": "ok"}
+            cell_errors = module.__dict__.get("__notebook_errors__") or []
+            if cell_errors:
+                record["cell_errors"] = cell_errors
+            return module, record
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt too
+            return None, {"status": "error", "error": describe_error(exc, str(self.sup.submission))}
+
+    def load_file(self, item: Item) -> types.ModuleType | None:
+        name = self.sup.files[item.file]["module"]
+        module, record = self.load(name)
+        write_json_atomic(self.sup.out / f"load-{name}.json", record)
+        sys.stdout.flush()
+        return module
+
+    def run_call(self, module: types.ModuleType | None, call: dict) -> None:
+        out = self.sup.out
+        call_id = call["id"]
+        workdir = self.sup.work
+        if uses_files(call):  # a folder of its own, where the grader looks for saved files
+            workdir = workdir / call_id
+            workdir.mkdir(parents=True, exist_ok=True)
+        os.chdir(workdir)
+        reset_state(int(call.get("seed", 0)))
+        try:
+            if module is None:
                 raise RuntimeError("the module did not load")
-            env = perform_steps(self.module, self.call, self.parent.inputs, self.workdir)
-            kept = {name: env[name] for name in self.call.get("keep", []) if name in env}
+            env = perform_steps(module, call, self.inputs, workdir)
+            kept = {name: env[name] for name in call.get("keep", []) if name in env}
             write_result(out, f"call-{call_id}", kept)
         except BaseException as exc:
-            error = describe_error(exc, str(self.parent.runner.submission))
+            error = describe_error(exc, str(self.sup.submission))
             write_json_atomic(out / f"call-{call_id}.json", {"status": "error", "error": error})
         sys.stdout.flush()
+
+
+def uses_files(call: dict) -> bool:
+    """Whether a probe saves or reads files by name (artifacts, or a path input)."""
+    return bool(call.get("artifacts")) or '"path"' in json.dumps(call["steps"])
 
 
 def perform_steps(module, call: dict, inputs: dict, workdir: Path) -> dict:
@@ -636,7 +955,12 @@ class NotDifferentiable(Exception):
 
 
 def main() -> None:
-    Runner(Path(sys.argv[1])).run()
+    """``runner.py serve BOX SHARED [--isolated]``: serve jobs from folders in BOX, with
+    shared read-only inputs in SHARED."""
+    args = sys.argv[1:]
+    if len(args) < 3 or args[0] != "serve":
+        sys.exit("usage: runner.py serve BOX SHARED [--isolated]")
+    Worker(Path(args[1]), Path(args[2]), isolated="--isolated" in args[3:]).serve()
 
 
 if __name__ == "__main__":

@@ -235,7 +235,7 @@ def test_submissions_folder_is_untouched(ev: Evidence):
 
 def test_reports_folder_holds_only_the_reports(ev: Evidence):
     names = report_filenames(s["id"] for s in ev.data["students"])
-    expected = {"results.json", "grades.csv", "index.html", *names.values()}
+    expected = {"results.json", "grades.csv", "index.html", "grades.sqlite", *names.values()}
     found = {p.name for p in ev.out.iterdir()}
     assert found == expected, (found - expected, expected - found)
     for path in ev.out.iterdir():

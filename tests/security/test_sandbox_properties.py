@@ -36,11 +36,15 @@ def probe():
         seen["connect"] = type(exc).__name__
     seen["root_listing"] = sorted(os.listdir("/"))
     seen["tmp_listing"] = os.listdir("/tmp")
-    seen["exists"] = {p: os.path.exists(p) for p in ("/work", "/home", "/etc/shadow", "/etc/passwd",
-                                                       "/sandbox/submission", "/sandbox/out")}
+    job = os.path.dirname(os.environ["HOME"])  # the job's folder: HOME is its work/
+    seen["job"] = job
+    seen["box_listing"] = sorted(os.listdir(os.path.dirname(job)))
+    seen["exists"] = {p: os.path.exists(p) for p in ("/work", "/home", "/etc/shadow", "/etc/passwd")}
+    seen["exists"]["job/submission"] = os.path.exists(job + "/submission")
+    seen["exists"]["job/out"] = os.path.exists(job + "/out")
     writable = {}
-    for target in (sys.prefix + "/PROBE", "/usr/PROBE", "/sandbox/submission/PROBE",
-                   "/sandbox/work/PROBE", "/tmp/PROBE"):
+    for target in (sys.prefix + "/PROBE", "/usr/PROBE", "/PROBE", "/sandbox/PROBE", "/dev/PROBE",
+                   "/sandbox/shared/PROBE", job + "/work/PROBE", "/tmp/PROBE", "/dev/shm/PROBE"):
         try:
             with open(target, "w") as f:
                 f.write("x")
@@ -113,19 +117,24 @@ def test_no_capabilities(seen: dict):
 def test_sees_only_its_job_and_the_system(seen: dict):
     assert not seen["exists"]["/work"] and not seen["exists"]["/home"]
     assert not seen["exists"]["/etc/shadow"]
-    assert seen["exists"]["/sandbox/submission"] and seen["exists"]["/sandbox/out"]
+    assert seen["exists"]["job/submission"] and seen["exists"]["job/out"]
+    # The worker's box holds this job only: no other student's job, no reference run.
+    assert seen["box_listing"] == [Path(seen["job"]).name]
     assert seen["tmp_listing"] == []
     assert str(ROOT) not in json.dumps(seen["root_listing"])
 
 
 def test_python_and_system_are_read_only(seen: dict):
-    read_only = [k for k in seen["writable"] if not k.startswith(("/sandbox/work", "/tmp"))]
-    assert len(read_only) == 3  # the Python prefix, /usr, the submission
-    assert not any(seen["writable"][k] for k in read_only)
+    # Nothing outside the job's folder, /tmp and /dev/shm (emptied between jobs) is
+    # writable, so nothing can be left behind for the next job of the same worker.
+    scratch = (seen["job"] + "/work/PROBE", "/tmp/PROBE", "/dev/shm/PROBE")
+    read_only = [k for k in seen["writable"] if k not in scratch]
+    assert len(read_only) == 6  # the Python prefix, /usr, /, /sandbox, /dev, the shared inputs
+    assert not any(seen["writable"][k] for k in read_only), seen["writable"]
 
 
 def test_private_scratch_is_writable(seen: dict):
-    assert seen["writable"]["/sandbox/work/PROBE"] and seen["writable"]["/tmp/PROBE"]
+    assert all(seen["writable"][k] for k in (seen["job"] + "/work/PROBE", "/tmp/PROBE", "/dev/shm/PROBE"))
 
 
 def test_open_files_are_capped(seen: dict):
