@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,11 +23,11 @@ class UsageError(Exception):
     pass
 
 
-def _course(args: argparse.Namespace) -> Course:
+def _course(args: argparse.Namespace, resolve_helpers: bool = True) -> Course:
     root = Path(args.course)
     if not (root / "exercises").is_dir():
         raise UsageError(f"{root.resolve()} is not a course folder (no exercises/); use --course DIR")
-    return load_course(root)
+    return load_course(root, resolve_helpers=resolve_helpers)
 
 
 def _say(message: str) -> None:
@@ -66,25 +65,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.grading import Grader, student_folders
-    from grader.reports import write_reports
+    from grader.gradebook import Interrupted, grade_course
+    from grader.submissions import student_folders
 
-    course = _course(args)
+    course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
     folders = student_folders(Path(args.submissions), course)
     sandbox = _sandbox(args)
-    started = time.monotonic()
-    _say(f"grading {len(folders)} submission(s) of {len(course.exercises)} exercises "
-         f"in the {sandbox.kind} sandbox")
-    with Grader(course, seed=args.seed, progress=_say, sandbox=sandbox) as g:
-        run = g.grade_folders(folders)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_reports(run, out)
-    for warning in run.warnings:
+    try:
+        outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
+                               force=args.force, stream=sys.stderr)
+    except Interrupted as exc:
+        _say(f"grader: {exc}")
+        return 130
+    for warning in outcome.run.warnings:
         _say(f"warning: {warning}")
-    elapsed = time.monotonic() - started
-    _say(f"graded {len(folders)} submission(s) in {elapsed:.1f} s; wrote {len(written)} files to {out}/ "
-         f"(open {out / 'index.html'})")
+    _say(f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})")
     return 0
 
 
@@ -127,10 +125,18 @@ def parser() -> argparse.ArgumentParser:
                         help="where student code runs: bubblewrap, or a plain subprocess; auto (default, "
                              "or $GRADER_SANDBOX) uses bubblewrap when it works here")
 
-    g = sub.add_parser("grade", help="grade submissions and write reports")
+    g = sub.add_parser("grade", help="grade submissions and write reports",
+                       description="Grade every submission and write reports. Only what changed since "
+                                   "the last run (a student's files, an exercise, the grader) is graded "
+                                   "again; results are kept in OUT/grades.sqlite. An interrupted run "
+                                   "resumes where it stopped.")
     g.add_argument("submissions", help="a folder of student folders, or one student's folder")
     g.add_argument("--out", default="reports", help="where reports go (default: reports/)")
     g.add_argument("--seed", type=int, default=0, help="seed for the hidden checks' inputs (default 0)")
+    g.add_argument("-j", "--jobs", type=int, default=None,
+                   help="submissions graded at once (default: the number of CPU cores)")
+    g.add_argument("--force", action="store_true",
+                   help="grade everything again, ignoring results kept from earlier runs")
     course_opt(g)
     sandbox_opt(g)
     g.set_defaults(fn=cmd_grade)
@@ -160,13 +166,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from grader.grading import GraderError
+    from grader.errors import GraderError
+    from grader.store import StoreError
 
     try:
         return int(args.fn(args))
     except ExerciseError as exc:
         _say(f"grader: {exc}")
-    except (UsageError, GraderError, SandboxUnavailable, OSError) as exc:
+    except (UsageError, GraderError, StoreError, SandboxUnavailable, OSError) as exc:
         _say(f"grader: {exc}")
     except KeyboardInterrupt:
         _say("grader: interrupted")
@@ -174,6 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def run() -> None:
+    """The console entry point: run, flush, and leave without tearing down torch's
+    modules one by one (about half a second, after all the work is done)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.course import Course, Exercise
+from grader.errors import GraderError
 
 MAX_SOURCE_BYTES = 2 * 2**20  # a .py file; notebooks may be larger (images)
 MAX_NOTEBOOK_BYTES = 100 * 2**20
@@ -43,6 +44,16 @@ def discover(path: Path, course: Course) -> list[Path]:
         return [path]
     return sorted((p for p in path.iterdir() if p.is_dir() and not p.is_symlink()
                    and not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def student_folders(path: Path, course: Course) -> list[Path]:
+    """The student folders to grade under ``path``, or a clear error."""
+    if not path.is_dir():
+        raise GraderError(f"{path} is not a folder of submissions")
+    folders = discover(path, course)
+    if not folders:
+        raise GraderError(f"{path} holds no student folders")
+    return folders
 
 
 def collect(folder: Path, course: Course) -> Submission:

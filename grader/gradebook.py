@@ -1,0 +1,150 @@
+"""``grader grade``: grade what changed, keep every result in the store, write reports.
+
+A submission's exercise is graded again only when its fingerprint changed: the
+student's files, the exercise (its YAML, solution, hidden helpers), the seed, the
+sandbox kind or the grader itself (see fingerprint.py). Everything else is read from
+the store (store.py), which commits each student as soon as it is judged: a run that
+is interrupted or killed resumes where it stopped, with nothing lost or counted twice.
+
+This module imports torch only when something must be graded, so a re-run with nothing
+changed takes a fraction of a second; when there is work, the sandbox workers start
+before the grader itself imports torch, so the two overlap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import grader
+from grader.course import Course, Exercise
+from grader.fingerprint import exercise_fingerprint, run_key, submission_fingerprint
+from grader.progress import Progress, summary
+from grader.results import ExerciseResult, GradingRun, StudentResult, rounded
+from grader.sandbox.launch import Limits, Sandbox
+from grader.sandbox.pool import Pool
+from grader.store import Store
+from grader.submissions import Submission, collect
+
+
+@dataclass
+class Outcome:
+    run: GradingRun
+    graded: int  # submissions run through the sandbox now
+    reused: int  # submissions read entirely from the store
+    seconds: float
+    written: list[Path] = field(default_factory=list)
+    summary: str = ""
+
+
+class Interrupted(Exception):
+    """Ctrl-C: what was judged is saved; the same command resumes."""
+
+    def __init__(self, saved: int, total: int) -> None:
+        super().__init__(f"interrupted: {saved} of {total} submission(s) to grade were saved in the store; "
+                         "run the same command again to go on from there")
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, *, seed: int = 0,
+                 jobs: int | None = None, force: bool = False, stream: TextIO | None = None,
+                 say: Callable[[str], None] = print) -> Outcome:
+    started = time.monotonic()
+    jobs = jobs or default_jobs()
+    memory = max((ex.limits.memory_mb for ex in course.exercises), default=3072) + 1024
+    # One worker starts at once, on a bet that there is work: it imports torch while
+    # this process reads the submissions. It is stopped if nothing changed.
+    with Pool(jobs, sandbox, Limits(memory_mb=memory)) as pool:
+        pool.start(1)
+        return _grade_course(course, folders, out, sandbox, pool, seed, jobs, force, stream, started)
+
+
+def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, pool: Pool, seed: int,
+                  jobs: int, force: bool, stream: TextIO | None, started: float) -> Outcome:
+    # Every submission is read into memory before any student code runs, so code
+    # graded earlier cannot rewrite a classmate's files.
+    submissions = [collect(folder, course) for folder in folders]
+    key = run_key(seed, sandbox.kind)
+    exercise_fps = {ex.id: exercise_fingerprint(ex, course, key) for ex in course.exercises}
+    submission_fps = {s.student: submission_fingerprint(s) for s in submissions}
+    out.mkdir(parents=True, exist_ok=True)
+    with Store.open(out) as store:
+        cached: dict[str, dict[str, ExerciseResult]] = {} if force else store.cached_many(
+            {s.student: (submission_fps[s.student], exercise_fps) for s in submissions})
+        work = [(s, [ex for ex in course.exercises if ex.id not in cached.get(s.student, {})])
+                for s in submissions]
+        work = [(s, exercises) for s, exercises in work if exercises]
+        run_id = store.start_run(course.title, grader.__version__, sandbox.kind, seed,
+                                 [s.student for s in submissions])
+        if not work:
+            pool.close()
+        fresh = _grade(course, work, sandbox, pool, store, seed, jobs, exercise_fps, submission_fps, stream)
+        students = []
+        for s in submissions:
+            results = {**cached.get(s.student, {}), **fresh.get(s.student, {})}
+            students.append(_student(s.student, [results[ex.id] for ex in course.exercises]))
+        warning = sandbox.warning()
+        run = GradingRun(course=course.title, grader_version=grader.__version__, sandbox=sandbox.kind,
+                         seed=seed, students=students, warnings=[warning] if warning else [])
+        from grader.reports import write_reports
+
+        written = write_reports(run, out)
+        store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
+    seconds = time.monotonic() - started
+    text = summary(len(work), len(submissions) - len(work), seconds)
+    return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text)
+
+
+def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox, pool: Pool,
+           store: Store, seed: int, jobs: int, exercise_fps: dict[str, str], submission_fps: dict[str, str],
+           stream: TextIO | None) -> dict[str, dict[str, ExerciseResult]]:
+    """Grade ``work`` in the sandbox; each student is saved the moment it is judged."""
+    fresh: dict[str, dict[str, ExerciseResult]] = {}
+    if not work:
+        return fresh
+    positions = {ex.id: i for i, ex in enumerate(course.exercises)}
+    order = [ex.id for ex in course.exercises]
+    lock = threading.Lock()
+    stopping = threading.Event()
+    # Workers first: they import torch while this process does the same below.
+    pool.limit(min(jobs, len(work)))
+    pool.start()
+    with Progress(len(work), stream=stream) as progress:
+        course.resolve_helpers()
+        from grader.grading import Grader
+
+        def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
+            if stopping.is_set():
+                return  # a job cut short by Ctrl-C says nothing about the student
+            store.save_student(submission.student, submission_fps[submission.student],
+                               [(positions[r.id], exercise_fps[r.id], r) for r in results], order)
+            with lock:
+                fresh[submission.student] = {r.id: r for r in results}
+            score = rounded(sum(r.score for r in results))
+            most = rounded(sum(r.max_score for r in results))
+            progress.done(f"{submission.student}: {score:g}/{most:g} ({seconds:.1f} s)")
+
+        with Grader(course, seed=seed, sandbox=sandbox, pool=pool) as g:
+            try:
+                g.grade_many(work, on_result)
+            except KeyboardInterrupt:
+                stopping.set()
+                pool.close()
+                raise Interrupted(len(fresh), len(work)) from None
+    return fresh
+
+
+def _student(student: str, exercises: list[ExerciseResult]) -> StudentResult:
+    return StudentResult(id=student, score=rounded(sum(e.score for e in exercises)),
+                         max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
