@@ -3,7 +3,7 @@ of a ``GradingRun``; nothing else is read when writing reports."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "error", "timeout", "missing"]
@@ -59,7 +59,9 @@ class GradingRun:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The same as ``dataclasses.asdict``, without its deep copies of every value
+        (several times faster for a class of hundreds of students)."""
+        return plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradingRun:
@@ -71,6 +73,19 @@ class GradingRun:
                 exercises.append(ExerciseResult(**{**e, "checks": checks}))
             students.append(StudentResult(**{**s, "exercises": exercises}))
         return cls(**{**data, "students": students})
+
+
+def plain(value: Any) -> Any:
+    """A results dataclass as plain dicts and lists (``asdict`` without deep copies)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def exercise_status(checks: list[CheckResult]) -> Status:

@@ -39,6 +39,11 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser, when PyYAML has it: several times faster. Errors are reported
+    by parsing again with the pure-Python loader, whose messages the tests pin down."""
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     mapping = Located()
     mapping.line = node.start_mark.line + 1
@@ -66,8 +71,9 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList
     return items
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+for _cls in (_Loader, _FastLoader):
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load_yaml(path: Path, display: str) -> Any:
@@ -78,6 +84,15 @@ def load_yaml(path: Path, display: str) -> Any:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ExerciseError(display, line, f"the file is not UTF-8 text ({exc.reason})") from None
+    if _FastLoader is not _Loader:
+        fast = _FastLoader(text)
+        fast.name = display
+        try:
+            return fast.get_single_data()
+        except yaml.YAMLError:
+            pass  # parse again below, for the precise message
+        finally:
+            fast.dispose()
     loader = None
     try:
         loader = _Loader(text)  # checks the characters of the text already

@@ -15,13 +15,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, rounded
+from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, plain, rounded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -74,7 +73,7 @@ def _dump(result: ExerciseResult) -> str:
     # ensure_ascii (the default): student output may hold lone surrogates, which SQLite
     # cannot store as UTF-8 text; escaped, they round-trip. NaN is kept (allow_nan) so a
     # result comes back exactly as it was graded; strict JSON is the reports' business.
-    return json.dumps(asdict(result), allow_nan=True)
+    return json.dumps(plain(result), allow_nan=True)
 
 
 def _load(text: str) -> ExerciseResult:
@@ -156,6 +155,16 @@ class Store:
             yield self._conn
 
     # -- results ---------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        with self._locked() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._locked() as conn, conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                         "SET value = excluded.value", (key, value))
 
     def cached(self, student: str, submission_fp: str,
                exercise_fps: dict[str, str]) -> dict[str, ExerciseResult]:

@@ -19,10 +19,11 @@ __all__ = [
 ]
 
 
-def write_reports(run: GradingRun, out_dir: Path) -> list[Path]:
-    """Write results.json, grades.csv, one HTML page per student and index.html
-    directly into ``out_dir`` (created if needed); return the paths written."""
+def write_reports(run: GradingRun, out_dir: Path, pages: set[str] | None = None) -> list[Path]:
+    """Write results.json, grades.csv, the HTML pages of the students in ``pages`` (all
+    when None) and index.html directly into ``out_dir`` (created if needed); return the
+    paths written."""
     out_dir = Path(out_dir)
     # Validate ids before touching the disk: duplicates would overwrite each other.
     report_filenames(s.id for s in run.students)
-    return [write_json(run, out_dir), write_csv(run, out_dir), *write_html(run, out_dir)]
+    return [write_json(run, out_dir), write_csv(run, out_dir), *write_html(run, out_dir, pages)]
