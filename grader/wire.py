@@ -9,8 +9,11 @@ from the JSON), and nothing is ever unpickled.
 from __future__ import annotations
 
 # torch is imported inside functions: loading a course must not pay for it.
+import errno
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,14 +138,44 @@ class InputEncoder:
 
 
 # ------------------------------------------------------------------ outputs
+def _read_capped(path: Path, cap: int) -> bytes | None:
+    """A regular file's bytes (None if absent or a link), refusing more than ``cap``:
+    one open, no following of links, one fstat."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink
+            return None
+        raise WireError(f"{path.name} cannot be read: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if info.st_size > cap:
+            raise WireError(f"{path.name} is larger than {cap} bytes")
+        chunks, total = [], 0
+        while total <= cap:
+            chunk = os.read(fd, max(info.st_size - total, 0) + 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > cap:
+            raise WireError(f"{path.name} is larger than {cap} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_json(path: Path) -> dict | None:
     """An output JSON file, or None if it is absent. Raises WireError if malformed."""
-    if not path.is_file() or path.is_symlink():
+    raw = _read_capped(path, MAX_JSON_BYTES)
+    if raw is None:
         return None
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise WireError(f"{path.name} is larger than {MAX_JSON_BYTES} bytes")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireError(f"{path.name} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -151,14 +184,13 @@ def read_json(path: Path) -> dict | None:
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file() or path.is_symlink():
+    raw = _read_capped(path, MAX_TENSOR_FILE_BYTES)
+    if raw is None:
         return {}
-    if path.stat().st_size > MAX_TENSOR_FILE_BYTES:
-        raise WireError(f"{path.name} is larger than {MAX_TENSOR_FILE_BYTES} bytes")
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     try:
-        return load_file(str(path))
+        return load(raw)  # from bytes: for small files, much cheaper than a memory map
     except Exception as exc:  # a malformed file must not stop grading
         raise WireError(f"{path.name} is not a valid safetensors file: {exc}") from None
 

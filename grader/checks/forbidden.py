@@ -8,6 +8,7 @@ syntax tree, never by running it, whatever the spelling: ``torch.sigmoid``,
 from __future__ import annotations
 
 import ast
+import functools
 
 from grader.checks.base import Judge, JudgeContext, Verdict, register
 from grader.schema import Mapping
@@ -53,6 +54,13 @@ def _bound_names(node: ast.stmt) -> list[str]:
 def find_forbidden(source: str, functions: list[str], forbidden: set[str]) -> dict[str, list[tuple[str, int]]]:
     """For each function in ``functions``: the forbidden uses it reaches, directly or
     through module-level names (helpers, aliases) it refers to."""
+    found = _find_forbidden(source, tuple(functions), frozenset(forbidden))
+    return {fn: list(uses) for fn, uses in found.items()}
+
+
+@functools.lru_cache(maxsize=256)  # several checks of a file read the same source
+def _find_forbidden(source: str, functions: tuple[str, ...],
+                    forbidden: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
     tree = ast.parse(source)
     # What each module-level name is bound to (function bodies, assignments, imports).
     bindings: dict[str, list[ast.stmt]] = {}
@@ -75,7 +83,7 @@ def find_forbidden(source: str, functions: list[str], forbidden: set[str]) -> di
             seen.add(name)
             uses += direct.get(name, [])
             todo += sorted(refs.get(name, set()) - seen)
-        report[fn] = sorted(set(uses), key=lambda u: u[1])
+        report[fn] = tuple(sorted(set(uses), key=lambda u: u[1]))
     return report
 
 
