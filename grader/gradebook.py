@@ -23,7 +23,13 @@ from typing import TextIO
 
 import grader
 from grader.course import Course, Exercise
-from grader.fingerprint import exercise_fingerprint, run_key, submission_fingerprint
+from grader.fingerprint import (
+    digest,
+    exercise_fingerprint,
+    grader_fingerprint,
+    run_key,
+    submission_fingerprint,
+)
 from grader.progress import Progress, summary
 from grader.results import ExerciseResult, GradingRun, StudentResult, rounded
 from grader.sandbox.launch import Limits, Sandbox
@@ -97,9 +103,17 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         warning = sandbox.warning()
         run = GradingRun(course=course.title, grader_version=grader.__version__, sandbox=sandbox.kind,
                          seed=seed, students=students, warnings=[warning] if warning else [])
-        from grader.reports import write_reports
+        from grader.reports import report_filenames, write_reports
 
-        written = write_reports(run, out)
+        # A student's page is written again only when it could have changed: the student
+        # was graded now, the page is missing, or what every page shows of the run did.
+        context = digest([run.course, run.grader_version, run.sandbox, run.seed, *run.warnings,
+                          grader_fingerprint()])
+        names = report_filenames(s.id for s in run.students)
+        pages = None if store.meta("pages") != context else {
+            s.id for s in run.students if s.id in fresh or not (out / names[s.id]).is_file()}
+        written = write_reports(run, out, pages)
+        store.set_meta("pages", context)
         store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
     seconds = time.monotonic() - started
     text = summary(len(work), len(submissions) - len(work), seconds)
@@ -122,7 +136,12 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
     pool.start()
     with Progress(len(work), stream=stream) as progress:
         course.resolve_helpers()
+        import torch
+
         from grader.grading import Grader
+
+        # Judging works on small tensors: the cores are the workers'.
+        torch.set_num_threads(1)
 
         def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
             if stopping.is_set():

@@ -8,6 +8,7 @@ from plain data.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -94,24 +95,45 @@ class Execution:
 
 def run_job(pool: Pool, plan: Plan, inputs: str, submission: Submission, exercises: list[Exercise],
             scratch: Path) -> Execution | None:
-    """Stage a submission and run the checks of ``exercises`` in a pool worker. The job
-    folder is moved out of the worker's box when the job is over (every process of it is
-    dead by then), so the worker is free for the next job while this one is judged."""
+    """Stage a submission and run the checks of ``exercises`` in a pool worker.
+
+    The job folder is written before a worker is taken and moved into its box (same
+    file system: instant), and moved out when the job is over (every process of it is
+    dead by then), so a worker never waits for the grader's file work."""
     exercises = [ex for ex in exercises if submission.files[ex.id].path is not None]
     if not exercises:
         return None
-    job = plan.job_for(exercises, plan.seed)
-    job["inputs"] = inputs
+    text, schedule, wall = _job_text(plan, inputs, tuple(ex.id for ex in exercises), exercises)
     name = pool.new_job_name()
+    staged = scratch / f"{name}.staged"
+    stage(submission, staged / "submission")
+    for folder in ("out", "work"):
+        (staged / folder).mkdir()
+    (staged / "job.json").write_text(text)
+    (staged / "schedule.json").write_text(schedule)
     with pool.worker() as worker:
-        job_dir = worker.job_dir(name)
-        stage(submission, job_dir / "submission")
-        for folder in ("out", "work"):
-            (job_dir / folder).mkdir()
-        (job_dir / "job.json").write_text(json.dumps(job))
-        outcome = worker.run(name, plan.wall_seconds(job))
+        worker.wait_ready()  # (it empties its box once started)
+        os.rename(staged, worker.job_dir(name))
+        outcome = worker.run(name, wall)
         done = worker.take(name, scratch / name)
     return Execution(done / "out", outcome)
+
+
+def _job_text(plan: Plan, inputs: str, key: tuple[str, ...],
+              exercises: list[Exercise]) -> tuple[str, str, float]:
+    """job.json (steps and inputs, for the student process), schedule.json (what the
+    worker supervises: files, check ids, time limits) and the job's wall time; the same
+    for every submission of the same exercises, so made once per run."""
+    found = plan.job_texts.get((inputs, key))
+    if found is None:
+        job = plan.job_for(exercises, plan.seed)
+        job["inputs"] = inputs
+        schedule = {"files": [
+            {"module": f["module"], "load_timeout": f["load_timeout"], "memory_mb": f["memory_mb"],
+             "calls": [{"id": c["id"], "timeout": c["timeout"], "artifacts": c["artifacts"]} for c in f["calls"]]}
+            for f in job["files"]]}
+        found = plan.job_texts[(inputs, key)] = (json.dumps(job), json.dumps(schedule), plan.wall_seconds(job))
+    return found
 
 
 # ------------------------------------------------------------------ untrusted records

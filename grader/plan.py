@@ -74,6 +74,7 @@ class Plan:
         self.seed = seed
         self.checks = checks  # exercise id -> planned checks, in YAML order
         self.tensors = encoder.tensors
+        self.job_texts: dict[tuple[str, tuple[str, ...]], tuple[str, str, float]] = {}  # see grading.run_job
 
     def all_checks(self) -> list[PlannedCheck]:
         return [pc for ex in self.course.exercises for pc in self.checks.get(ex.id, [])]

@@ -90,6 +90,7 @@ class WorkerProcess:
         if not ok:
             self.stop()
             raise SandboxUnavailable(f"a {self.sandbox.kind} worker did not start: {self.log_tail()}")
+        self._empty_box()  # what starting up wrote there is not the first job's
         self.ready = True
 
     def stop(self) -> None:
@@ -148,13 +149,16 @@ class WorkerProcess:
         """Move a finished job's folder out of the box (to be judged), and empty the box:
         nothing a job wrote there is seen by the next one."""
         moved = Path(shutil.move(str(self.job_dir(name)), dest))
+        self._empty_box()
+        return moved
+
+    def _empty_box(self) -> None:
         for entry in list(self.box.iterdir()):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 with contextlib.suppress(OSError):
                     entry.unlink()
-        return moved
 
     def _sweep(self) -> int:
         """The fallback has no PID namespace for the worker to clear: kill whatever else

@@ -27,6 +27,7 @@ Inputs are read from the shared read-only folder named on the command line.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import linecache
@@ -441,10 +442,12 @@ def make_undumpable() -> None:
 class Worker:
     """A long-lived sandboxed process that has imported torch and serves jobs.
 
-    It never runs student code and never reads a job: for each job it forks a fresh
-    supervisor, so no job runs in a process that ran another job's code, and all jobs
-    share torch's pages. Between jobs it kills everything the job left behind and
-    empties the scratch file systems, so nothing passes from one job to the next.
+    It never runs student code and never reads a job's inputs or steps: it supervises
+    each job from its schedule (files, check ids, time limits) and forks a fresh
+    student process for it, so no job runs in a process that ran another job's code,
+    and all jobs share torch's pages. Between jobs it kills everything the job left
+    behind and empties the scratch file systems, so nothing passes from one job to the
+    next.
 
     Protocol: one JSON line per job on stdin ({"job": NAME, "wall": SECONDS}), one JSON
     line per result on stdout; stdout carries nothing else.
@@ -471,6 +474,7 @@ class Worker:
 
         gc.collect()
         gc.freeze()  # fewer copy-on-write faults in the children: forks share more pages
+        self.clear_scratch()  # what starting up wrote there (caches) is not the first job's
         self.reply({"ready": True, "pid": os.getpid()})
         stdin = os.fdopen(0, "rb", buffering=0, closefd=False)
         while True:
@@ -490,40 +494,25 @@ class Worker:
 
     def run_job(self, name: str, wall: float) -> dict:
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                self.enter_job(name)
-                Supervisor(self.box / name, self.shared).run()
-                code = 0
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        how, code = wait_for(pid, started + wall)
-        leftovers = self.sweep(pid)
+        job_dir = self.box / name
+        how, code = "exited", 0
+        try:
+            supervisor = Supervisor(job_dir, self.shared, deadline=started + wall)
+            if not supervisor.run():
+                how, code = "timeout", -1
+        except Exception:  # a malformed job: say so in its log, keep serving
+            how, code = "exited", 1
+            with contextlib.suppress(OSError), open(job_dir / "runner.log", "a") as log:
+                traceback.print_exc(file=log)
+        leftovers = self.sweep()
         self.clear_scratch()
         return {"job": name, "how": how, "code": code, "leftovers": leftovers,
                 "seconds": round(time.monotonic() - started, 4)}
 
-    def enter_job(self, name: str) -> None:
-        """In the job's supervisor: its own session, and no way back to the protocol pipes."""
-        os.setsid()
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.close(null)
-        redirect_output(self.box / name / "runner.log")
-
-    def sweep(self, job_pid: int) -> int:
+    def sweep(self) -> int:
         """Kill whatever the job left running; returns how many processes that was."""
         if not self.own_namespace:
-            # Fallback: the job's session; the grader also sweeps this worker's cgroup.
-            try:
-                os.killpg(job_pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            return 0
+            return 0  # fallback: the supervisor killed each student session; the grader sweeps the cgroup
         left = _living_processes()
         if left:
             try:
@@ -591,7 +580,9 @@ class Item:
 
 
 class Supervisor:
-    """Runs one job (one submission's files and checks); never runs student code.
+    """Runs one job (one submission's files and checks) in the worker; never runs
+    student code, and reads only the job's schedule (schedule.json: files, check ids,
+    time limits), never its steps or inputs (job.json, read by the student process).
 
     The student's code runs in one child that loads each file and runs its checks in
     order, announcing each item on a pipe. The supervisor holds each item to its time
@@ -602,10 +593,11 @@ class Supervisor:
 
     GAP = 5.0  # seconds allowed between two items (writing one result, starting the next)
 
-    def __init__(self, job_dir: Path, shared: Path) -> None:
+    def __init__(self, job_dir: Path, shared: Path, deadline: float) -> None:
         self.job_dir = job_dir
-        self.job = json.loads((job_dir / "job.json").read_text())
+        self.job = json.loads((job_dir / "schedule.json").read_text())
         self.shared = shared
+        self.deadline = deadline
         self.submission = (job_dir / "submission").resolve()
         self.out = job_dir / "out"
         self.work = job_dir / "work"
@@ -625,26 +617,19 @@ class Supervisor:
         assert item.call is not None
         return self.files[item.file]["calls"][item.call]
 
-    def load_inputs(self) -> dict:
-        name = self.job.get("inputs")
-        if not name:
-            return {}
-        from safetensors.torch import load_file
-
-        return load_file(str(self.shared / Path(name).name))
-
-    def run(self) -> None:
-        home = str(self.work)
-        os.environ.update({"HOME": home, "TMPDIR": home, "IPYTHONDIR": f"{home}/.ipython",
-                           "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor"})
-        inputs = self.load_inputs()
+    def run(self) -> bool:
+        """Run every item; False when the job's own deadline passed first."""
         start = 0
         while start < len(self.items):
-            start = self.run_from(start, inputs)
+            if time.monotonic() >= self.deadline:
+                self.write_status()
+                return False
+            start = self.run_from(start)
         self.write_status()
         self.read_artifacts()
+        return True
 
-    def run_from(self, start: int, inputs: dict) -> int:
+    def run_from(self, start: int) -> int:
         """Run items from ``start`` in a fresh child; returns where the next child starts."""
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -652,7 +637,7 @@ class Supervisor:
             code = 1
             try:
                 os.close(read_end)
-                StudentProcess(self, inputs, start, write_end).run()
+                StudentProcess(self, start, write_end).run()
                 code = 0
             finally:
                 os._exit(code)
@@ -661,6 +646,8 @@ class Supervisor:
             return self.watch(pid, read_end, start)
         finally:
             os.close(read_end)
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)  # whatever it started in its session
 
     def watch(self, pid: int, pipe: int, start: int) -> int:
         current: int | None = None  # the item in progress
@@ -672,7 +659,7 @@ class Supervisor:
         pending = b""
         output_start = (0, 0)  # (which output-N.log, offset) where the current item's output starts
         while True:
-            left = deadline - time.monotonic()
+            left = min(deadline, self.deadline) - time.monotonic()
             if left <= 0 or not select.select([pipe], [], [], left)[0]:
                 _kill(pid)
                 os.waitpid(pid, 0)
@@ -749,8 +736,8 @@ class Supervisor:
         if pid == 0:
             code = 1
             try:
+                leave_worker(self.out / "artifacts.log")
                 set_limit(resource.RLIMIT_CPU, 30 * len(wanted))
-                redirect_output(self.out / "artifacts.log")
                 for call, artifact in wanted:
                     self.read_artifact(call, artifact)
                 code = 0
@@ -787,16 +774,27 @@ class Supervisor:
             write_json_atomic(self.out / f"{stem}.json", {"status": "error", "error": error})
 
 
+def leave_worker(log: Path) -> None:
+    """In a child of the worker: its own session, and no way back to the worker's
+    protocol pipes (fd 0 and 1)."""
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.close(null)
+    redirect_output(log, append=True)
+
+
 class StudentProcess:
     """The one process of a job that runs student code: loads each file, then runs its
-    checks, from item ``start`` on, announcing each item to the supervisor."""
+    checks, from item ``start`` on, announcing each item to the supervisor. It reads
+    the job's steps and inputs itself: the worker never holds them."""
 
-    def __init__(self, supervisor: Supervisor, inputs: dict, start: int, pipe: int) -> None:
+    def __init__(self, supervisor: Supervisor, start: int, pipe: int) -> None:
         self.sup = supervisor
-        self.inputs = inputs
         self.start = start
         self.pipe = pipe
         self.modules: dict[int, types.ModuleType | None] = {}
+        self.ended = b""  # the last item's end, not sent yet
 
     LOG_ROTATE = 8 * 2**20  # a new output file after this much, so each check can print
 
@@ -813,18 +811,38 @@ class StudentProcess:
 
     def announce(self, kind: bytes, index: int) -> None:
         """Tell the supervisor an item starts or ends, and where its output starts or
-        ends in which output file."""
+        ends in which output file. An end is sent with the next start (one wake-up of
+        the supervisor per check instead of two)."""
         try:
             size = os.fstat(self.log).st_size
-            if kind == b"S" and size > self.LOG_ROTATE:
+            if kind == b"D":
+                self.ended = b"D %d %d %d\n" % (index, self.log_index, size)
+                return
+            if size > self.LOG_ROTATE:
                 self.open_log()
                 size = 0
-            os.write(self.pipe, b"%s %d %d %d\n" % (kind, index, self.log_index, size))
+            os.write(self.pipe, self.ended + b"S %d %d %d\n" % (index, self.log_index, size))
+            self.ended = b""
         except OSError:
             pass
 
+    def flush(self) -> None:
+        if self.ended:
+            with contextlib.suppress(OSError):
+                os.write(self.pipe, self.ended)
+            self.ended = b""
+
     def run(self) -> None:
         sup = self.sup
+        self.log_index = self.start * 1000  # a fresh run (after a crash) writes new files
+        self.log: int | None = None
+        leave_worker(sup.out / "runner.log")
+        self.open_log()
+        home = str(sup.work)
+        os.environ.update({"HOME": home, "TMPDIR": home, "IPYTHONDIR": f"{home}/.ipython",
+                           "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor"})
+        self.job = json.loads((sup.job_dir / "job.json").read_text())
+        self.inputs = self.load_inputs()
         items = sup.items[self.start:]
         memory = max((int(f.get("memory_mb", 0)) for f in sup.files), default=0)
         if memory:
@@ -833,9 +851,6 @@ class StudentProcess:
         set_limit(resource.RLIMIT_CPU, int(sum(it.timeout for it in items)) + 10)
         sys.path.insert(0, str(sup.submission))
         sys.meta_path.append(NotebookFinder(sup.submission))
-        self.log_index = self.start * 1000  # a fresh run (after a crash) writes new files
-        self.log: int | None = None
-        self.open_log()
         first = items[0]
         if first.kind == "call":
             module, _ = self.load(sup.files[first.file]["module"])
@@ -847,14 +862,28 @@ class StudentProcess:
             if item.kind == "load":
                 self.modules[item.file] = self.load_file(item)
             else:
-                self.run_call(self.modules[item.file], sup.call_of(item))
+                self.run_call(self.modules[item.file], self.call_of(item))
             self.announce(b"D", index)
+        self.flush()
         os.close(self.pipe)
+
+    def load_inputs(self) -> dict:
+        name = self.job.get("inputs")
+        if not name:
+            return {}
+        from safetensors.torch import load_file
+
+        return load_file(str(self.sup.shared / Path(name).name))
+
+    def call_of(self, item: Item) -> dict:
+        """The check's full description (steps, inputs), from job.json."""
+        assert item.call is not None
+        return self.job["files"][item.file]["calls"][item.call]
 
     def load(self, name: str) -> tuple[types.ModuleType | None, dict]:
         import importlib
 
-        reset_state(int(self.sup.job.get("seed", 0)))
+        reset_state(int(self.job.get("seed", 0)))
         sys.argv = [name]
         os.chdir(self.sup.work)
         try:

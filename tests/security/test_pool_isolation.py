@@ -63,15 +63,15 @@ FINDER = SOLUTION + r'''
 import os
 
 MARK = "LEFT-BY-A"
+SKIP = {"/proc", "/sys", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/root", "/dev/pts"}
 
 
 def _found():
     job = os.path.dirname(os.environ["HOME"])
     hits = []
     for top in ("/tmp", "/dev/shm", os.path.dirname(job), "/", "/sandbox"):
-        for folder, _, files in os.walk(top):
-            if folder.startswith(("/proc", "/sys", "/usr")):
-                continue
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if os.path.join(folder, d) not in SKIP]
             hits += [os.path.join(folder, f) for f in files if f == MARK]
     alive = [p for p in os.listdir("/proc") if p.isdigit() and int(p) > 1
              and MARK not in open(f"/proc/{p}/cmdline", "rb").read().decode(errors="replace")
