@@ -1,7 +1,8 @@
 """Benchmark: what the bubblewrap sandbox costs per submission.
 
 Grades one full submission (all eleven exercises) with each sandbox kind, several
-times, and times an empty sandbox start. Prints a table.
+times through a started worker (so torch's import is not counted), and times an empty
+sandbox start (paid once per worker). Prints a table.
 
     python bench/sandbox_overhead.py [--repeat 5]
 """
@@ -41,11 +42,10 @@ def grade_seconds(kind: str, repeat: int) -> list[float]:
 def start_seconds(repeat: int) -> tuple[float, float]:
     """An empty sandbox start: `true` inside bubblewrap, against `true` outside."""
     with tempfile.TemporaryDirectory() as tmp:
-        job = Path(tmp)
-        for name in ("submission", "out", "work"):
-            (job / name).mkdir()
-        (job / "job.json").write_text("{}")
-        inside = bwrap.command(job, bwrap.Path(bwrap.__file__), {}, ["/bin/true"])
+        box, shared = Path(tmp) / "box", Path(tmp) / "shared"
+        box.mkdir()
+        shared.mkdir()
+        inside = bwrap.command(box, shared, Path(bwrap.__file__), {}, ["/bin/true"])
         results = []
         for cmd in (inside, ["/bin/true"]):
             runs = []
