@@ -24,7 +24,7 @@ NO_TORCH = textwrap.dedent("""
     from pathlib import Path
 
     import grader.course, grader.fingerprint, grader.reports, grader.results, grader.store
-    import grader.submissions
+    import grader.gradebook, grader.progress, grader.sandbox.pool, grader.submissions
     from grader.course import load_course
     from grader.fingerprint import exercise_fingerprint, run_key, submission_fingerprint
     from grader.submissions import collect
