@@ -65,18 +65,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.gradebook import Interrupted, grade_course
+    from grader.gradebook import Interrupted, grade_course, start_pool
     from grader.submissions import student_folders
 
-    course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
-    folders = student_folders(Path(args.submissions), course)
-    sandbox = _sandbox(args)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if not (Path(args.course) / "exercises").is_dir():
+        _course(args)  # the usual one-line error
+    sandbox = _sandbox(args)
     out = Path(args.out)
     try:
-        outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
-                               force=args.force, stream=sys.stderr)
+        with start_pool(sandbox, args.jobs) as pool:  # a worker starts first: torch takes a while
+            course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
+            folders = student_folders(Path(args.submissions), course)
+            outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
+                                   force=args.force, stream=sys.stderr, pool=pool)
     except Interrupted as exc:
         _say(f"grader: {exc}")
         return 130

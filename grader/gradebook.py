@@ -13,10 +13,10 @@ before the grader itself imports torch, so the two overlap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -63,16 +63,29 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def start_pool(sandbox: Sandbox, jobs: int | None = None) -> Pool:
+    """A pool for ``grade_course`` with one worker already starting: a bet that there is
+    work, so it imports torch while the course and the submissions are read. It is
+    stopped unused when nothing changed."""
+    pool = Pool(jobs or default_jobs(), sandbox, Limits())
+    pool.start(1)
+    return pool
+
+
+def memory_mb(course: Course) -> int:
+    """A worker's cap: the most any exercise allows its code, plus the worker itself."""
+    return max((ex.limits.memory_mb for ex in course.exercises), default=3072) + 1024
+
+
 def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, *, seed: int = 0,
                  jobs: int | None = None, force: bool = False, stream: TextIO | None = None,
-                 say: Callable[[str], None] = print) -> Outcome:
+                 pool: Pool | None = None) -> Outcome:
     started = time.monotonic()
     jobs = jobs or default_jobs()
-    memory = max((ex.limits.memory_mb for ex in course.exercises), default=3072) + 1024
-    # One worker starts at once, on a bet that there is work: it imports torch while
-    # this process reads the submissions. It is stopped if nothing changed.
-    with Pool(jobs, sandbox, Limits(memory_mb=memory)) as pool:
-        pool.start(1)
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(start_pool(sandbox, jobs))
+        pool.set_memory(memory_mb(course))
         return _grade_course(course, folders, out, sandbox, pool, seed, jobs, force, stream, started)
 
 

@@ -67,6 +67,12 @@ class RunCgroup:
                 except OSError:  # still busy for a moment after the last process exits
                     time.sleep(0.02)
 
+    def set_memory(self, memory_bytes: int) -> None:
+        for folder in self.folders:
+            for name in ("memory.max", "memory.limit_in_bytes"):
+                if (folder / name).exists():
+                    _try_write(folder / name, str(memory_bytes))
+
     def oom_kills(self) -> int:
         """How many processes of the group the kernel has killed for memory so far."""
         total = 0

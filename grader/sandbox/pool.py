@@ -15,6 +15,7 @@ charged with what happened.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -282,6 +283,14 @@ class Pool:
         self._idle = queue.Queue()
         for w in keep:
             self._idle.put(w)
+
+    def set_memory(self, memory_mb: int) -> None:
+        """The memory cap of every worker's cgroup, known once the course is read (a
+        worker may have started before)."""
+        for w in self.workers:
+            w.limits = dataclasses.replace(w.limits, memory_mb=memory_mb)
+            if w.group is not None:
+                w.group.set_memory(memory_mb * 2**20)
 
     @property
     def restarts(self) -> int:
