@@ -118,19 +118,31 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
                          seed=seed, students=students, warnings=[warning] if warning else [])
         from grader.reports import report_filenames, write_reports
 
-        # A student's page is written again only when it could have changed: the student
-        # was graded now, the page is missing, or what every page shows of the run did.
+        # A student's page is written again only when it could have changed: the page is
+        # older than the student's newest result (graded now, or by a run that was
+        # interrupted before its reports), or what every page shows of the run changed.
         context = digest([run.course, run.grader_version, run.sandbox, run.seed, *run.warnings,
                           grader_fingerprint()])
         names = report_filenames(s.id for s in run.students)
+        graded = store.last_graded()
         pages = None if store.meta("pages") != context else {
-            s.id for s in run.students if s.id in fresh or not (out / names[s.id]).is_file()}
+            s.id for s in run.students
+            if s.id in fresh or _older(out / names[s.id], graded.get(s.id, float("inf")))}
         written = write_reports(run, out, pages)
         store.set_meta("pages", context)
         store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
     seconds = time.monotonic() - started
     text = summary(len(work), len(submissions) - len(work), seconds)
     return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text)
+
+
+def _older(page: Path, graded: float) -> bool:
+    """The page is missing, or may predate the result it should show (``graded`` has
+    one-second resolution: a page from the same second is written again, to be safe)."""
+    try:
+        return page.stat().st_mtime < graded + 1
+    except OSError:
+        return True
 
 
 def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox, pool: Pool,

@@ -156,6 +156,12 @@ class Store:
 
     # -- results ---------------------------------------------------------------------
 
+    def last_graded(self) -> dict[str, float]:
+        """student -> when their newest result was saved (seconds since the epoch)."""
+        with self._locked() as conn:
+            rows = conn.execute("SELECT student, MAX(graded_at) FROM results GROUP BY student").fetchall()
+        return {student: datetime.fromisoformat(when).timestamp() for student, when in rows}
+
     def meta(self, key: str) -> str | None:
         with self._locked() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -87,11 +87,16 @@ def test_rerun_grades_only_what_changed(tmp_path: Path):
     rows = stored_rows(out)
     assert len(rows) == 3 * 11  # one row per student and exercise, never more
 
-    # Nothing changed: nothing runs, the outputs are the same.
+    # Nothing changed: nothing runs, the outputs are the same. A page older than its
+    # student's results (as after a run killed before its reports) is written again.
     time.sleep(1.1)  # graded_at has one-second resolution
+    page = out / "ada_correct.html"
+    page.write_text("stale")
+    os.utime(page, (time.time() - 3600, time.time() - 3600))
     again = grade(subs, out, course=course)
     assert "nothing to grade: all 3 submissions unchanged" in again.stderr
     assert comparable(out) == before and stored_rows(out) == rows
+    assert "ada_correct" in page.read_text()
 
     # One student's file changes: only that student is graded again.
     target = subs / "ben_typical_mistakes" / "tensor_ops.py"
