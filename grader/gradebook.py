@@ -133,6 +133,8 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
     seconds = time.monotonic() - started
     text = summary(len(work), len(submissions) - len(work), seconds)
+    if pool.restarts:  # student code killed or stopped its sandbox; worth knowing
+        text += f"; {pool.restarts} sandbox worker(s) restarted after a submission stopped theirs"
     return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text)
 
 

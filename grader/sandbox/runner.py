@@ -7,19 +7,23 @@ safetensors). Everything it writes is untrusted by the grader, which validates i
 
 Process tree inside one sandbox (one worker of the grader's pool):
 
-    worker (imports torch once; never runs student code, never reads a job)
-      +- supervisor, forked per job (one submission; never runs student code)
-           +- student process: loads each file, runs its checks in order; after a
-           |  timeout or crash the supervisor starts a fresh one at the next check
-           +- clean child for saved artifacts (no student code in memory)
+    worker: imports torch once, then per job (one submission) supervises it from its
+    |       schedule; never runs student code, never reads steps or inputs
+      +- student process: reads job.json and the inputs, loads each file, runs its
+      |  checks in order; after a timeout or crash the worker starts a fresh one at
+      |  the next check
+      +- clean child for saved artifacts (no student code in memory)
 
 Job folder layout (in the worker's box)::
 
-    job.json      what to run (files, checks, their steps and time limits)
-    submission/   the student's files
-    out/          results: load-<file>.json/.log, call-<id>.json/.safetensors/.log,
-                  status.json (how each check ended), artifact-*.json
-    work/         a scratch folder per check (the check's working directory)
+    schedule.json  what the worker supervises: files, check ids, time limits
+    job.json       what the student process runs: the checks' steps and inputs
+    submission/    the student's files
+    out/           results: load-<file>.json, call-<id>.json/.safetensors,
+                   status.json (how each check ended, where its output is),
+                   output-N.log (what the student's code printed), artifact-*.json
+    work/          the checks' working folder (a folder of its own for a check that
+                   saves or reads files)
 
 Inputs are read from the shared read-only folder named on the command line.
 """
@@ -435,7 +439,7 @@ def _prctl(option: int, value: int) -> None:
 def make_undumpable() -> None:
     """Processes of a job cannot ptrace or read the memory of a non-dumpable process
     (without CAP_SYS_PTRACE, which the sandbox drops), so they cannot tamper with the
-    worker or with the supervisor of their own job."""
+    worker that supervises their job."""
     _prctl(PR_SET_DUMPABLE, 0)
 
 
@@ -512,7 +516,7 @@ class Worker:
     def sweep(self) -> int:
         """Kill whatever the job left running; returns how many processes that was."""
         if not self.own_namespace:
-            return 0  # fallback: the supervisor killed each student session; the grader sweeps the cgroup
+            return 0  # fallback: each student session was killed; the grader sweeps the cgroup
         left = _living_processes()
         if left:
             try:

@@ -110,6 +110,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("out")
     proc = run_grader("grade", str(subs), "--out", str(out), "--jobs", "1", "--sandbox", "bubblewrap")
     assert proc.returncode == 0, proc.stderr
+    # The killer's worker was replaced, and the instructor is told.
+    assert "1 sandbox worker(s) restarted" in proc.stderr, proc.stderr
     return results(out)
 
 
