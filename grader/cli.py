@@ -23,11 +23,15 @@ class UsageError(Exception):
     pass
 
 
-def _course(args: argparse.Namespace, resolve_helpers: bool = True) -> Course:
+def _course_root(args: argparse.Namespace) -> Path:
     root = Path(args.course)
     if not (root / "exercises").is_dir():
         raise UsageError(f"{root.resolve()} is not a course folder (no exercises/); use --course DIR")
-    return load_course(root, resolve_helpers=resolve_helpers)
+    return root
+
+
+def _course(args: argparse.Namespace, resolve_helpers: bool = True) -> Course:
+    return load_course(_course_root(args), resolve_helpers=resolve_helpers)
 
 
 def _say(message: str) -> None:
@@ -70,8 +74,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if not (Path(args.course) / "exercises").is_dir():
-        _course(args)  # the usual one-line error
+    _course_root(args)  # a wrong folder is said before any worker starts
     sandbox = _sandbox(args)
     out = Path(args.out)
     try:

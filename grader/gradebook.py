@@ -72,11 +72,6 @@ def start_pool(sandbox: Sandbox, jobs: int | None = None) -> Pool:
     return pool
 
 
-def memory_mb(course: Course) -> int:
-    """A worker's cap: the most any exercise allows its code, plus the worker itself."""
-    return max((ex.limits.memory_mb for ex in course.exercises), default=3072) + 1024
-
-
 def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, *, seed: int = 0,
                  jobs: int | None = None, force: bool = False, stream: TextIO | None = None,
                  pool: Pool | None = None) -> Outcome:
@@ -85,7 +80,7 @@ def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbo
     with contextlib.ExitStack() as stack:
         if pool is None:
             pool = stack.enter_context(start_pool(sandbox, jobs))
-        pool.set_memory(memory_mb(course))
+        pool.set_memory(Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises).memory_mb)
         return _grade_course(course, folders, out, sandbox, pool, seed, jobs, force, stream, started)
 
 
@@ -112,7 +107,7 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         students = []
         for s in submissions:
             results = {**cached.get(s.student, {}), **fresh.get(s.student, {})}
-            students.append(_student(s.student, [results[ex.id] for ex in course.exercises]))
+            students.append(StudentResult.of(s.student, [results[ex.id] for ex in course.exercises]))
         warning = sandbox.warning()
         run = GradingRun(course=course.title, grader_version=grader.__version__, sandbox=sandbox.kind,
                          seed=seed, students=students, warnings=[warning] if warning else [])
@@ -189,8 +184,3 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
                 pool.close()
                 raise Interrupted(len(fresh), len(work)) from None
     return fresh
-
-
-def _student(student: str, exercises: list[ExerciseResult]) -> StudentResult:
-    return StudentResult(id=student, score=rounded(sum(e.score for e in exercises)),
-                         max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)

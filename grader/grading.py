@@ -425,8 +425,8 @@ class Grader:
     @property
     def pool(self) -> Pool:
         if self._pool is None:
-            memory = max((ex.limits.memory_mb for ex in self.course.exercises), default=3072) + 1024
-            self._pool = Pool(self.jobs, self.sandbox, Limits(memory_mb=memory))
+            limits = Limits.for_student_code(ex.limits.memory_mb for ex in self.course.exercises)
+            self._pool = Pool(self.jobs, self.sandbox, limits)
             self._pool.start()
         return self._pool
 
@@ -539,7 +539,7 @@ class Grader:
         """Every exercise of one submission (``grader check``, ``grader validate``)."""
         if any(pc.needs_solution for pc in self.plan.all_checks()):
             self.reference()  # fail early, before any student, if the reference is broken
-        return student_result(submission.student, self.grade_exercises(submission, self.course.exercises))
+        return StudentResult.of(submission.student, self.grade_exercises(submission, self.course.exercises))
 
     def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult) -> None:
         """Grade many submissions in parallel (one job per submission, as many at once as
@@ -567,11 +567,6 @@ class Grader:
             # On an error or Ctrl-C, do not wait for the jobs still running: the caller
             # stops the workers, and nothing judged after that is kept.
             executor.shutdown(wait=False, cancel_futures=True)
-
-
-def student_result(student: str, exercises: list[ExerciseResult]) -> StudentResult:
-    return StudentResult(id=student, score=rounded(sum(e.score for e in exercises)),
-                         max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
 
 
 def _evaluate_expectation(expr: str) -> Any:

@@ -40,6 +40,11 @@ class ExerciseResult:
     output: str = ""  # what the student's code printed while loading
     traceback: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:
+        """The inverse of ``plain`` (and of ``asdict``), exactly."""
+        return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]]})
+
 
 @dataclass
 class StudentResult:
@@ -47,6 +52,12 @@ class StudentResult:
     score: float
     max_score: float
     exercises: list[ExerciseResult]
+
+    @classmethod
+    def of(cls, student: str, exercises: list[ExerciseResult]) -> StudentResult:
+        """A student's result: their exercises, with the totals summed from them."""
+        return cls(id=student, score=rounded(sum(e.score for e in exercises)),
+                   max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
 
 
 @dataclass
@@ -65,13 +76,8 @@ class GradingRun:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradingRun:
-        students = []
-        for s in data["students"]:
-            exercises = []
-            for e in s["exercises"]:
-                checks = [CheckResult(**c) for c in e["checks"]]
-                exercises.append(ExerciseResult(**{**e, "checks": checks}))
-            students.append(StudentResult(**{**s, "exercises": exercises}))
+        students = [StudentResult(**{**s, "exercises": [ExerciseResult.from_dict(e) for e in s["exercises"]]})
+                    for s in data["students"]]
         return cls(**{**data, "students": students})
 
 

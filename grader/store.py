@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, plain, rounded
+from grader.results import ExerciseResult, GradingRun, StudentResult, plain
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -63,12 +62,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def exercise_from_dict(data: dict[str, Any]) -> ExerciseResult:
-    """Rebuild an ExerciseResult from ``asdict`` output (the inverse, exactly)."""
-    checks = [CheckResult(**c) for c in data["checks"]]
-    return ExerciseResult(**{**data, "checks": checks})
-
-
 def _dump(result: ExerciseResult) -> str:
     # ensure_ascii (the default): student output may hold lone surrogates, which SQLite
     # cannot store as UTF-8 text; escaped, they round-trip. NaN is kept (allow_nan) so a
@@ -77,7 +70,7 @@ def _dump(result: ExerciseResult) -> str:
 
 
 def _load(text: str) -> ExerciseResult:
-    return exercise_from_dict(json.loads(text))
+    return ExerciseResult.from_dict(json.loads(text))
 
 
 class Store:
@@ -230,7 +223,7 @@ class Store:
         stored = dict(rows)
         if any(ex not in stored for ex in exercises):
             return None
-        return _student(student, [_load(stored[ex]) for ex in exercises])
+        return StudentResult.of(student, [_load(stored[ex]) for ex in exercises])
 
     # -- runs ------------------------------------------------------------------------
 
@@ -270,11 +263,6 @@ class Store:
         for student, result in rows:
             if student in wanted:
                 texts.setdefault(student, []).append(result)
-        students = [_student(s, [_load(t) for t in texts[s]]) for s in order if s in texts]
+        students = [StudentResult.of(s, [_load(t) for t in texts[s]]) for s in order if s in texts]
         return GradingRun(course=course, grader_version=grader_version, sandbox=sandbox,
                           seed=seed, students=students, warnings=json.loads(warnings_json or "[]"))
-
-
-def _student(student: str, exercises: list[ExerciseResult]) -> StudentResult:
-    return StudentResult(id=student, score=rounded(sum(e.score for e in exercises)),
-                         max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)

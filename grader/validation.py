@@ -37,10 +37,10 @@ def validate(course: Course, seeds: int, say: Callable[[str], None], sandbox: Sa
     from grader.build import build_bundle
 
     problems: list[str] = []
-    memory = max((ex.limits.memory_mb for ex in course.exercises), default=3072) + 1024
+    limits = Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises)
     # One pool of workers for every pass: torch is imported once.
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp, \
-            Pool(1, sandbox or choose(), Limits(memory_mb=memory)) as pool:
+            Pool(1, sandbox or choose(), limits) as pool:
         workspace = Path(tmp)
         pool.start()
         solutions = collect(course.solutions, course)

@@ -18,7 +18,9 @@ size, open files, no core dumps.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from grader.sandbox import bwrap
 
@@ -35,6 +37,14 @@ class Limits:
     max_pids: int = 256  # processes and threads of the whole tree
     file_size_mb: int = 64
     open_files: int = 256
+
+    WORKER_MB: ClassVar[int] = 1024  # the worker itself: torch, imported once
+
+    @classmethod
+    def for_student_code(cls, memory_mb: Iterable[int]) -> Limits:
+        """A worker's limits when student code may use up to the most of ``memory_mb``
+        (the exercises' own limits), plus what the worker needs."""
+        return cls(memory_mb=max(memory_mb, default=3072) + cls.WORKER_MB)
 
 
 @dataclass(frozen=True)

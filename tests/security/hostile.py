@@ -171,6 +171,20 @@ class Attacker:
         return self.folder or self.slug
 
 
+def assert_explained(ex: dict, attacker: Attacker) -> None:
+    """The report says in words what happened: the exercise's message holds the
+    attacker's load words, and every check has a message holding its words."""
+    for word in attacker.load_words:
+        assert word in ex["message"], f"exercise message {ex['message']!r} lacks {word!r}"
+    for c in ex["checks"]:
+        assert c["message"].strip(), f"{c['name']}: {c['status']} with no message"
+        for part, words in attacker.checks.items():
+            if part in c["name"]:
+                for word in words:  # "a|b": either will do
+                    assert any(w.lower() in c["message"].lower() for w in word.split("|")), (
+                        f"{c['name']}: {c['status']}: {c['message']!r} lacks {word!r}")
+
+
 def write_folder(root: Path, attacker: Attacker) -> Path:
     folder = root / attacker.student
     folder.mkdir(parents=True, exist_ok=True)

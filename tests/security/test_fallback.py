@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 from conftest import exercise, results
-from hostile import FALLBACK_ATTACKS, start_fallback_runs
+from hostile import FALLBACK_ATTACKS, assert_explained, start_fallback_runs
 
 pytestmark = pytest.mark.slow
 
@@ -47,16 +47,7 @@ def test_attack_earns_nothing_without_bubblewrap(runs: dict, slug: str):
     student = next(s for s in runs["data"]["students"] if s["id"] == attacker.student)
     passed = [(e["id"], c["name"]) for e in student["exercises"] for c in e["checks"] if c["status"] == "passed"]
     assert student["score"] == 0 and not passed, f"{attacker.what}: earned {student['score']}: {passed}"
-    ex = exercise(runs["data"], attacker.student, attacker.exercise)
-    for word in attacker.load_words:
-        assert word in ex["message"], ex["message"]
-    for c in ex["checks"]:
-        assert c["message"].strip(), f"{c['name']}: {c['status']} with no message"
-        for part, words in attacker.checks.items():
-            if part in c["name"]:
-                for word in words:  # "a|b": either will do
-                    assert any(w.lower() in c["message"].lower() for w in word.split("|")), (
-                        c["name"], c["message"])
+    assert_explained(exercise(runs["data"], attacker.student, attacker.exercise), attacker)
 
 
 def test_honest_student_still_gets_full_marks(runs: dict):
