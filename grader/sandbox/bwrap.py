@@ -27,7 +27,8 @@ INSIDE_BOX = "/sandbox/box"  # the worker's job folders
 INSIDE_SHARED = "/sandbox/shared"  # read-only inputs shared by all jobs
 INSIDE_RUNNER = "/opt/torch-grader/runner.py"
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
-SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+# /etc/fonts: matplotlib asks fontconfig for the system's fonts.
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts")
 
 
 def python_paths() -> list[str]:

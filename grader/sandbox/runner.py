@@ -30,11 +30,9 @@ Inputs are read from the shared read-only folder named on the command line.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
-import linecache
 import os
 import random
 import re
@@ -209,7 +207,7 @@ def describe_error(exc: BaseException, student_root: str) -> dict:
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
         name = frame.filename
-        if name.startswith(student_root):
+        if student_root and name.startswith(student_root):
             shown = os.path.relpath(name, student_root)
         elif name.startswith("<cell "):
             shown = name.strip("<>")
@@ -219,7 +217,7 @@ def describe_error(exc: BaseException, student_root: str) -> dict:
                        "code": (frame.line or "")[:300]})
     if isinstance(exc, SyntaxError) and exc.filename:
         shown = exc.filename
-        if shown.startswith(student_root):
+        if student_root and shown.startswith(student_root):
             shown = os.path.relpath(shown, student_root)
         frames.append({"file": shown.strip("<>"), "line": exc.lineno or 0,
                        "function": "<module>", "code": (exc.text or "").rstrip()[:300]})
@@ -274,84 +272,162 @@ def seed_everything(seed: int) -> None:
 
 
 # --------------------------------------------------------------------------- notebooks
-class NotebookFinder:
-    """Makes ``import NAME`` find a student's notebook, staged as NAME.cells.json."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def find_spec(self, name, path=None, target=None):
-        import importlib.machinery
-
-        if "." in name:
-            return None
-        cells = self.root / f"{name}{CELLS_SUFFIX}"
-        if not cells.is_file() or (self.root / f"{name}.py").exists():
-            return None
-        return importlib.machinery.ModuleSpec(name, NotebookLoader(cells), origin=str(cells))
+# A notebook runs the way ipykernel runs it (nbclient with a real kernel is the
+# reference, and tests/test_notebook_agreement.py holds this code to it): one IPython
+# shell, cells in order through run_cell (magics, shell escapes, display, top-level
+# await inside a running event loop), as __main__, with no stdin.
+NO_STDIN = "{} was called, but this frontend does not support input requests."
+INSTALL = re.compile(r"\s*(?:sudo\s+)?(?:\S*python[\d.]*\s+-m\s+)?"
+                     r"(?:pip[\d.]*|conda|mamba|micromamba|uv\s+pip|apt-get|apt)\s+install\b")
+PACKAGES = ("torch", "numpy", "matplotlib")
 
 
-class NotebookLoader:
-    def __init__(self, cells_path: Path) -> None:
-        self.cells_path = cells_path
+def offline_installs(shell) -> None:
+    """Package installs (``!pip install``, ``%pip install``, conda, apt) are not run:
+    grading is offline, with the packages already installed. The cell prints a line that
+    says so and goes on. The reference kernel gets the same rule (the agreement tests)."""
+    system, getoutput = shell.system, shell.getoutput
 
-    def create_module(self, spec):
-        return None
+    def guarded_system(cmd: str):
+        return skipped_install(cmd) if INSTALL.match(cmd) else system(cmd)
 
-    def exec_module(self, module) -> None:
-        errors = run_notebook_cells(module, self.cells_path)
-        module.__dict__["__notebook_errors__"] = errors
+    def guarded_getoutput(cmd: str, *args, **kwargs):
+        if INSTALL.match(cmd):
+            skipped_install(cmd)
+            from IPython.utils.text import SList
+
+            return SList()
+        return getoutput(cmd, *args, **kwargs)
+
+    shell.system, shell.getoutput = guarded_system, guarded_getoutput
+    for name in ("pip", "conda", "mamba", "micromamba"):
+        original = shell.find_line_magic(name)
+
+        def magic(line: str, _name: str = name, _original=original):
+            if _original is None or INSTALL.match(f"{_name} {line}"):
+                return skipped_install(f"{_name} {line}")
+            return _original(line)
+
+        shell.register_magic_function(magic, "line", name)
 
 
-_shell = None
+def skipped_install(cmd: str) -> None:
+    from importlib import metadata
+
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    print(f"[grader] not run: {cmd.strip()!r}. Grading is offline, with these packages "
+          f"installed: {', '.join(found)}; any other package cannot be imported.", flush=True)
 
 
-def get_shell(namespace: dict):
-    """An IPython shell for magics and shell escapes, sharing the notebook's namespace."""
-    global _shell
-    if _shell is None:
+def no_stdin(what: str):
+    """input() or getpass() as a kernel without stdin has them (nbclient's way)."""
+
+    def refuse(*args, **kwargs):
+        from IPython.core.error import StdinNotImplementedError
+
+        raise StdinNotImplementedError(NO_STDIN.format(what))
+
+    return refuse
+
+
+_shell_class = None
+
+
+def kernel_shell():
+    """IPython's shell with what ipykernel's adds that a notebook can notice:
+    ``%matplotlib inline`` needs no GUI event loop."""
+    global _shell_class
+    if _shell_class is None:
         from IPython.core.interactiveshell import InteractiveShell
 
-        _shell = InteractiveShell.instance(user_ns=namespace)
-        _shell.history_manager.enabled = False
-    return _shell
+        class KernelShell(InteractiveShell):
+            def enable_gui(self, gui=None) -> None:
+                pass
+
+        _shell_class = KernelShell
+    return _shell_class
 
 
-def run_notebook_cells(module: types.ModuleType, cells_path: Path) -> list[dict]:
-    """Run a notebook's code cells in order, like a kernel; a failing cell is recorded
-    and the following cells still run."""
-    import asyncio
+class NotebookRun:
+    """Runs one notebook's code cells in a fresh namespace, as a kernel would; a cell
+    that raises is recorded and the following cells still run.
 
-    from IPython.core.inputtransformer2 import TransformerManager
+    ``before_cell(number)`` is called as each cell starts (the supervisor learns which
+    cell hung or ended the process); with ``show_tracebacks`` False, errors are only
+    recorded, not printed (the agreement tests compare printed output with a kernel's,
+    which sends tracebacks apart)."""
 
-    cells = json.loads(cells_path.read_text())
-    namespace = module.__dict__
-    namespace["get_ipython"] = lambda: get_shell(namespace)
-    namespace.setdefault("display", _display)
-    transformer = TransformerManager()
-    errors = []
-    for cell in cells:
-        label = f"<cell {cell['number']}>"
-        source = transformer.transform_cell(cell["source"])
-        linecache.cache[label] = (len(source), None, source.splitlines(True), label)
+    def __init__(self, before_cell=None, show_tracebacks: bool = True) -> None:
+        import builtins
+        import getpass
+
+        from traitlets.config import Config
+
+        self.before_cell = before_cell
+        # As ipykernel sets it: figures are shown inline (as text in the output log).
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        self.module = types.ModuleType("__main__")  # a kernel runs a notebook as __main__
+        config = Config()
+        config.HistoryManager.enabled = False
+        config.InteractiveShell.colors = "NoColor"
+        shell_class = kernel_shell()
+        shell_class.clear_instance()  # one namespace per notebook, as one kernel each
+        self.shell = shell = shell_class.instance(config=config, user_module=self.module)
+        self.cell = 0
+        # Tracebacks name the cell ("<cell 5>"), as ipykernel names its cells' code.
+        shell.compile.get_code_name = lambda raw, code, number: f"<cell {self.cell}>"
+        if not show_tracebacks:
+            shell._showtraceback = lambda *args: None
+        offline_installs(shell)
+        builtins.input, getpass.getpass = no_stdin("raw_input"), no_stdin("getpass")  # as nbclient runs kernels
+        sys.argv = ["ipykernel_launcher.py", "-f", "kernel.json"]  # what a kernel has
+
+    def run(self, cells: list[dict]) -> list[dict]:
+        import asyncio
+
+        errors: list[dict] = []
+        asyncio.run(self._run_all(cells, errors))  # cells run inside a running loop, as in a kernel
+        return errors
+
+    async def _run_all(self, cells: list[dict], errors: list[dict]) -> None:
+        for cell in cells:
+            source = cell["source"]
+            if not source.strip():
+                continue  # nbclient does not send empty cells to the kernel
+            self.cell = cell["number"]
+            if self.before_cell is not None:
+                self.before_cell(self.cell)
+            error = await self._run_cell(source)
+            if error is not None:
+                info = describe_error(error, "")
+                info["cell"] = self.cell
+                errors.append(info)
+            sys.stdout.flush()
+
+    async def _run_cell(self, source: str) -> BaseException | None:
+        """One cell, the way ipykernel's do_execute runs it."""
+        shell = self.shell
+        failed = None
         try:
-            code = compile(source, label, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-            if code.co_flags & 0x80:  # CO_COROUTINE: the cell uses top-level await
-                asyncio.run(eval(code, namespace))
-            else:
-                exec(code, namespace)
-        except BaseException as exc:  # a cell that raises is reported, the rest still run
-            info = describe_error(exc, "")
-            info["cell"] = cell["number"]
-            info["first_line"] = cell["source"].strip().splitlines()[0][:200] if cell["source"].strip() else ""
-            errors.append(info)
-            traceback.print_exc()
-    return errors
-
-
-def _display(*objs, **kwargs) -> None:
-    for obj in objs:
-        print(safe_text(repr, obj))
+            transformed = shell.transform_cell(source)
+        except Exception:
+            transformed, failed = source, sys.exc_info()
+        if shell.should_run_async(source, transformed_cell=transformed, preprocessing_exc_tuple=failed):
+            result = None
+            try:
+                result = await shell.run_cell_async(source, store_history=True, transformed_cell=transformed,
+                                                    preprocessing_exc_tuple=failed)
+            finally:
+                shell.events.trigger("post_execute")
+                shell.events.trigger("post_run_cell", result)
+        else:
+            result = shell.run_cell(source, store_history=True)
+        return result.error_before_exec or result.error_in_exec
 
 
 # --------------------------------------------------------------------------- processes
@@ -616,6 +692,7 @@ class Supervisor:
         self.status: dict[str, dict] = {}
         # "load-<module>"/"call-<id>" -> [N, start, end]: bytes of output-N.log it printed
         self.spans: dict[str, list[int]] = {}
+        self.cells: dict[int, int] = {}  # load item -> the notebook cell it last started
 
     def call_of(self, item: Item) -> dict:
         assert item.call is not None
@@ -623,6 +700,10 @@ class Supervisor:
 
     def run(self) -> bool:
         """Run every item; False when the job's own deadline passed first."""
+        if any((self.submission / f"{f['module']}{CELLS_SUFFIX}").is_file() for f in self.files):
+            # Imported once into the worker (0.3 s), so every later notebook job's
+            # fork starts with IPython loaded.
+            import IPython.core.interactiveshell  # noqa: F401
         start = 0
         while start < len(self.items):
             if time.monotonic() >= self.deadline:
@@ -684,6 +765,8 @@ class Supervisor:
                 if kind == b"S" and current is None and last < index < len(self.items):
                     current, began, output_start = index, now, (log_index, size)
                     deadline = now + self.items[index].timeout
+                elif kind == b"C" and index == current:
+                    self.cells[index] = log_index  # a notebook's cell starts: its number
                 elif kind == b"D" and index == current:
                     if log_index == output_start[0]:
                         self.spans[self.output_key(self.items[index])] = [*output_start, size]
@@ -710,6 +793,8 @@ class Supervisor:
             module = self.files[item.file]["module"]
             record = {"status": "timeout"} if how == "timeout" else {
                 "status": "exited", "code": code if how == "exited" else -code}
+            if current in self.cells:
+                record["cell"] = self.cells[current]
             write_json_atomic(self.out / f"load-{module}.json", record)
             # The file did not load: its checks cannot run. Go on with the next file.
             following = [i for i, it in enumerate(self.items) if i > current and it.file != item.file]
@@ -798,6 +883,7 @@ class StudentProcess:
         self.start = start
         self.pipe = pipe
         self.modules: dict[int, types.ModuleType | None] = {}
+        self.current = start  # the item in progress
         self.ended = b""  # the last item's end, not sent yet
 
     LOG_ROTATE = 8 * 2**20  # a new output file after this much, so each check can print
@@ -854,7 +940,6 @@ class StudentProcess:
         # CPU time is a backstop only: the supervisor holds each item to its wall time.
         set_limit(resource.RLIMIT_CPU, int(sum(it.timeout for it in items)) + 10)
         sys.path.insert(0, str(sup.submission))
-        sys.meta_path.append(NotebookFinder(sup.submission))
         first = items[0]
         if first.kind == "call":
             module, _ = self.load(sup.files[first.file]["module"])
@@ -862,6 +947,7 @@ class StudentProcess:
         for index, item in enumerate(items, start=self.start):
             if item.kind == "call" and self.modules.get(item.file) is None:
                 continue  # the file did not load; the grader reports that once
+            self.current = index
             self.announce(b"S", index)
             if item.kind == "load":
                 self.modules[item.file] = self.load_file(item)
@@ -885,21 +971,34 @@ class StudentProcess:
         return self.job["files"][item.file]["calls"][item.call]
 
     def load(self, name: str) -> tuple[types.ModuleType | None, dict]:
-        import importlib
-
         reset_state(int(self.job.get("seed", 0)))
         sys.argv = [name]
         os.chdir(self.sup.work)
+        cells = self.sup.submission / f"{name}{CELLS_SUFFIX}"
+        if cells.is_file():
+            return self.load_notebook(name, json.loads(cells.read_text(encoding="utf-8")))
+        import importlib
+
         try:
             sys.modules.pop(name, None)
-            module = importlib.import_module(name)
-            record: dict = {"status": "ok"}
-            cell_errors = module.__dict__.get("__notebook_errors__") or []
-            if cell_errors:
-                record["cell_errors"] = cell_errors
-            return module, record
+            return importlib.import_module(name), {"status": "ok"}
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too
             return None, {"status": "error", "error": describe_error(exc, str(self.sup.submission))}
+
+    def load_notebook(self, name: str, cells: list[dict]) -> tuple[types.ModuleType, dict]:
+        run = NotebookRun(before_cell=self.announce_cell)
+        errors = run.run(cells)
+        sys.modules[name] = run.module
+        record: dict = {"status": "ok", "notebook": True}
+        if errors:
+            record["cell_errors"] = errors
+        return run.module, record
+
+    def announce_cell(self, number: int) -> None:
+        """Tell the supervisor which cell of the notebook being loaded starts, so a
+        cell that hangs or ends the process can be named."""
+        with contextlib.suppress(OSError):
+            os.write(self.pipe, b"C %d %d 0\n" % (self.current, number))
 
     def load_file(self, item: Item) -> types.ModuleType | None:
         name = self.sup.files[item.file]["module"]
