@@ -25,6 +25,7 @@ import torch
 from grader.checks import JUDGES, JudgeContext, Verdict
 from grader.course import Course, Exercise
 from grader.errors import GraderError
+from grader.notebooks import Notebook
 from grader.plan import Plan, PlannedCheck, build_plan
 from grader.results import (
     CheckResult,
@@ -174,14 +175,27 @@ def explain_error(err: dict, entry: str, file: str) -> str:
     return f"{entry} raised {kind}{where}: {message}" if message else f"{entry} raised {kind}{where}"
 
 
-def explain_load_error(record: dict, file: str, limits_time: float) -> tuple[str, str, list[dict]]:
+def explain_load_error(record: dict, file: str, limits_time: float,
+                       notebook: Notebook | None = None) -> tuple[str, str, list[dict]]:
     """(status, message, frames) for a file that did not load."""
     status = record.get("status")
+    cell = notebook.cell(record["cell"]) if notebook and type(record.get("cell")) is int else None
     if status == "timeout":
+        if notebook is not None:
+            where = f"{cell.label()} of {file}" if cell else f"a cell of {file}"
+            return "timeout", (f"{where} was still running after {limits_time:g} s, the time allowed for "
+                               "running the whole notebook, so no check could run. Is there an endless "
+                               "loop, or a long training run? Keep the notebook quick to run from the top"), []
         return "timeout", (f"loading {file} took longer than {limits_time:g} s, so no check could run. Is "
                            "there a long loop or training run at the top level? Put it under "
                            "`if __name__ == \"__main__\":`"), []
     if status == "exited":
+        if notebook is not None:
+            where = f"{cell.label()} of {file}" if cell else f"a cell of {file}"
+            code = record.get("code")
+            how = f"exit code {code}" if type(code) is int and code >= 0 else f"signal {-code}" if type(code) is int else "a crash"
+            return "error", (f"{where} ended the kernel's process ({how}: os._exit, a crash, or running out "
+                             "of memory), so the cells after it did not run and no check could run"), []
         return "error", (f"your code in {file} ended the process while loading (sys.exit, os._exit or a "
                          "crash), before the checks ran"), []
     err = _clean_error(record.get("error"))
@@ -258,19 +272,25 @@ class ExerciseGrader:
         if record.get("status") == "ok":
             errors = record.get("cell_errors", [])
             return Load(None, "", output=output, cell_errors=errors if isinstance(errors, list) else [])
-        status, message, frames = explain_load_error(record, self.sub.path.name, self.ex.limits.load_time)
+        status, message, frames = explain_load_error(record, self.sub.path.name, self.ex.limits.load_time,
+                                                     self.sub.notebook)
         return Load(status, message, frames, output)
 
-    @staticmethod
-    def _cell_notes(errors: list[Any]) -> list[str]:
+    def _cell_notes(self, errors: list[Any]) -> list[str]:
         notes = []
+        notebook = self.sub.notebook
         for raw in errors[:10]:
             err = _clean_error(raw)
-            cell = raw.get("cell") if isinstance(raw, dict) else "?"
-            first = str(raw.get("first_line", ""))[:120] if isinstance(raw, dict) else ""
-            line = err["frames"][-1]["line"] if err["frames"] else "?"
-            notes.append(f"cell {cell} (starting `{first}`) raised {err['type']} at line {line} of the cell: "
-                         f"{err['message'][:300]}; the following cells still ran")
+            number = raw.get("cell") if isinstance(raw, dict) else None
+            cell = notebook.cell(number) if notebook and type(number) is int else None
+            where = cell.label() if cell else "a cell"
+            line = next((f["line"] for f in reversed(err["frames"]) if cell and f["file"] == f"cell {cell.number}"), None)
+            at = f" at line {line}" if line else ""
+            hint = (" (nothing can be typed in while grading: put the value in the code)"
+                    if err["type"] == "StdinNotImplementedError" else "")
+            notes.append(f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; the following cells still ran")
+        if len(errors) > 10:
+            notes.append(f"{len(errors) - 10} more cells raised errors")
         return notes
 
     def _result(self, pc: PlannedCheck, status: str, score: float, message: str, **extra: Any) -> CheckResult:
@@ -307,8 +327,11 @@ class ExerciseGrader:
             return self._result(pc, *self._no_result(pc, status), **extra)
         if record.get("status") != "ok":
             err = _clean_error(record.get("error"))
-            return self._result(pc, "error", 0.0, explain_error(err, pc.spec.entry, self.sub.path.name),
-                                traceback=err["frames"], **extra)
+            message = explain_error(err, pc.spec.entry, self.sub.path.name)
+            made_for = self.sub.notebook.cell_made_for(pc.spec.entry) if self.sub.notebook else None
+            if err["type"] == "MissingEntryPoint" and made_for is not None:
+                message += f" (the stub's cell for it is now {made_for.label()})"
+            return self._result(pc, "error", 0.0, message, traceback=err["frames"], **extra)
         artifacts = self._artifacts(pc)
         ctx = JudgeContext(self.ex, pc.spec, values, self.expected(pc), pc.bound, pc.data, artifacts,
                            source=self.sub.source)

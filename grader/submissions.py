@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grader.course import Course, Exercise
 from grader.errors import GraderError
+from grader.notebooks import Notebook
 
 MAX_SOURCE_BYTES = 2 * 2**20  # a .py file; notebooks may be larger (images)
 MAX_NOTEBOOK_BYTES = 100 * 2**20
@@ -26,7 +27,7 @@ class SubmittedFile:
     kind: str = ""  # "py" or "ipynb"
     problem: str = ""  # why the file cannot be graded, in words for the student
     notes: list[str] = field(default_factory=list)
-    cells: list[dict] | None = None  # notebooks: code cells, extracted by the grader
+    notebook: Notebook | None = None  # notebooks: the code cells, as the grader read them
     source: str | None = None  # the code, for judges that read it
 
 
@@ -94,13 +95,18 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
             return SubmittedFile(ex, None, kind, f"{path.name} is not UTF-8 text (byte {exc.start}); "
                                  "save it as UTF-8", notes)
         return SubmittedFile(ex, path, kind, "", notes, source=source)
-    from grader.notebooks import NotebookProblem, cells_to_source, code_cells
+    from grader.notebooks import NotebookProblem, cells_to_source, read_notebook
 
     try:
-        cells = code_cells(path)
+        notebook = read_notebook(path.read_bytes())
     except NotebookProblem as exc:
-        return SubmittedFile(ex, None, kind, f"{path.name}: {exc}", notes)
-    return SubmittedFile(ex, path, kind, "", notes, cells=cells, source=cells_to_source(cells))
+        return SubmittedFile(ex, None, kind, f"{path.name} cannot be graded: {exc}", notes)
+    notes += notebook.notes
+    others = notebook.made_for() - {ex.id}
+    if others:
+        notes.append(f"{path.name} holds cells of the stub for {', '.join(sorted(others))}, not {ex.id}: "
+                     "was the wrong notebook submitted under this name?")
+    return SubmittedFile(ex, path, kind, "", notes, notebook=notebook, source=cells_to_source(notebook.cells))
 
 
 def _is_untouched_stub(py: Path, ex: Exercise) -> bool:
@@ -121,4 +127,5 @@ def stage(submission: Submission, target: Path) -> None:
         if sub.kind == "py":
             (target / f"{name}.py").write_text(sub.source or "", encoding="utf-8")
         else:
-            (target / f"{name}{CELLS_SUFFIX}").write_text(json.dumps(sub.cells), encoding="utf-8")
+            assert sub.notebook is not None
+            (target / f"{name}{CELLS_SUFFIX}").write_text(json.dumps(sub.notebook.staged()), encoding="utf-8")

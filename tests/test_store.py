@@ -448,19 +448,20 @@ def test_exercise_fingerprint_ignores_helpers_outside_the_exercises_folder(cours
 
 def test_submission_fingerprint(tmp_path: Path) -> None:
     from grader.course import load_course
+    from grader.notebooks import Cell, Notebook
     from grader.submissions import Submission, SubmittedFile
 
     course = load_course(ROOT)
     a, b, c = (course.exercise(e) for e in ("tensor-init", "tensor-ops", "derivative"))
 
     def submission(folder: str, source: str = "def f():\n    return 1\n",
-                   cells: list[dict] | None = None, notes: list[str] | None = None) -> Submission:
+                   cells: list[Cell] | None = None, notes: list[str] | None = None) -> Submission:
         base = tmp_path / folder
-        cells = cells if cells is not None else [{"number": 1, "source": "x = 1"}]
+        cells = cells if cells is not None else [Cell(1, 1, "x = 1")]
         files = {
             a.id: SubmittedFile(a, base / f"{a.file}.py", "py", notes=list(notes or []),
                                 source=source),
-            b.id: SubmittedFile(b, base / f"{b.file}.ipynb", "ipynb", cells=cells, source="x = 1\n"),
+            b.id: SubmittedFile(b, base / f"{b.file}.ipynb", "ipynb", notebook=Notebook(cells), source="x = 1\n"),
             c.id: SubmittedFile(c, None, problem=f"not submitted: no {c.file}.py or {c.file}.ipynb"),
         }
         return Submission(student=folder, folder=base, files=files)
@@ -469,10 +470,13 @@ def test_submission_fingerprint(tmp_path: Path) -> None:
     assert submission_fingerprint(submission("alice")) == base
     assert submission_fingerprint(submission("renamed-folder")) == base
     assert submission_fingerprint(submission("alice", source="def f():\n    return 2\n")) != base
-    assert submission_fingerprint(submission("alice", cells=[{"number": 1, "source": "x = 2"}])) != base
+    assert submission_fingerprint(submission("alice", cells=[Cell(1, 1, "x = 2")])) != base
+    assert submission_fingerprint(submission("alice", cells=[Cell(2, 1, "x = 1")])) != base  # messages name cells
+    # the grader's cell tags name cells in messages: they count; key order inside them does not
+    tagged = submission_fingerprint(submission("alice", cells=[Cell(1, 1, "x = 1", {"entry": "f", "role": "s"})]))
+    assert tagged != base
+    assert submission_fingerprint(submission("alice", cells=[Cell(1, 1, "x = 1", {"role": "s", "entry": "f"})])) == tagged
     assert submission_fingerprint(submission("alice", notes=["both files; .py graded"])) != base
-    # key order inside a cell is not content
-    assert submission_fingerprint(submission("alice", cells=[{"source": "x = 1", "number": 1}])) == base
     # same files, different order in the dict: same fingerprint
     sub = submission("alice")
     sub.files = dict(reversed(list(sub.files.items())))
