@@ -151,7 +151,7 @@ def _clean_error(raw: Any) -> dict:
             "frames": frames}
 
 
-def explain_error(err: dict, entry: str, file: str) -> str:
+def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = None) -> str:
     kind, message = err["type"], err["message"]
     if kind == "NotImplementedError":
         return f"{entry} is not written yet: it still raises NotImplementedError"
@@ -171,7 +171,10 @@ def explain_error(err: dict, entry: str, file: str) -> str:
     where = ""
     if err["frames"]:
         last = err["frames"][-1]
-        where = f" at line {last['line']} of {last['file']}"
+        shown = last["file"]
+        number = shown.removeprefix("cell ")
+        cell = notebook.cell(int(number)) if notebook and number.isdigit() else None
+        where = f" at line {last['line']} of {cell.label() if cell else shown}"
     return f"{entry} raised {kind}{where}: {message}" if message else f"{entry} raised {kind}{where}"
 
 
@@ -327,7 +330,7 @@ class ExerciseGrader:
             return self._result(pc, *self._no_result(pc, status), **extra)
         if record.get("status") != "ok":
             err = _clean_error(record.get("error"))
-            message = explain_error(err, pc.spec.entry, self.sub.path.name)
+            message = explain_error(err, pc.spec.entry, self.sub.path.name, self.sub.notebook)
             made_for = self.sub.notebook.cell_made_for(pc.spec.entry) if self.sub.notebook else None
             if err["type"] == "MissingEntryPoint" and made_for is not None:
                 message += f" (the stub's cell for it is now {made_for.label()})"
