@@ -48,8 +48,6 @@ import json
 import os
 import platform
 import random
-import shlex
-import signal
 import struct
 import subprocess
 import sys
@@ -66,6 +64,9 @@ sys.path.insert(0, str(ROOT))
 from grader.build import notebook as stub_notebook  # noqa: E402
 from grader.course import Course, Exercise, load_course  # noqa: E402
 from grader.notebooks import cells_to_source, read_notebook  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import Run, grade_cmd, measure  # noqa: E402
 
 KINDS = ("py", "ipynb")
 KERNEL_FILES = ("training_loop", "tensor_ops")  # notebooks run through a real kernel
@@ -183,54 +184,6 @@ def generate(course: Course, root: Path, n: int) -> Classes:
 
 
 # --------------------------------------------------------------------------- runs
-@dataclass
-class Run:
-    cmd: list[str]
-    seconds: float
-    code: int
-    log: Path
-    problem: str = ""  # exit 0 but not a valid measurement (no results, not full marks)
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0 and not self.problem
-
-    def failure(self) -> str:
-        tail = self.log.read_text(errors="replace").strip().splitlines()[-8:] if self.log.exists() else []
-        why = f"exit {self.code}" if self.code != 0 else self.problem
-        return (f"FAILED ({why}): {shlex.join(self.cmd)}\n  log: {self.log}\n"
-                + "".join(f"    {line}\n" for line in tail))
-
-
-def run(cmd: list[str], log: Path, timeout: float) -> Run:
-    """Run ``cmd`` from the course folder, its output to ``log``; time it."""
-    with open(log, "wb") as out:
-        started = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # our own child's session only
-            code = proc.wait()
-            out.write(f"\nnotebooks.py: killed after {timeout:.0f} s\n".encode())
-        except BaseException:  # Ctrl-C: the child runs in its own session, so stop it too
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-        elapsed = time.monotonic() - started
-    return Run(cmd, elapsed, code, log)
-
-
-def grade_cmd(subs: Path, out: Path, jobs: int | None = None, force: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out)]
-    if jobs is not None:
-        cmd += ["--jobs", str(jobs)]
-    if force:
-        cmd.append("--force")
-    return cmd
-
-
 def marks_problem(out: Path, students: list[str], kind: str, files: list[str]) -> str:
     """Why OUT/results.json does not show every student with full marks, every file
     graded as ``kind`` ("" when it does)."""
@@ -378,9 +331,10 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
     def graded(label: str, subs: Path, kind: str, students: list[str], **options) -> Run:
         print(f"  {label} ...", file=sys.stderr, flush=True)
         out = runs / f"out-{label}"
-        result = run(grade_cmd(subs, out, **options), runs / f"{label}.log", timeout)
-        if result.code == 0:
-            result.problem = marks_problem(out, students, kind, classes.files)
+        result = measure(grade_cmd(subs, out, **options), runs / f"{label}.log", timeout, sample=False)
+        problem = marks_problem(out, students, kind, classes.files) if result.ok else ""
+        if problem:
+            result.fail(problem)
         if not result.ok:
             failures.append(result.failure())
         return result
