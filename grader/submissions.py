@@ -28,7 +28,16 @@ class SubmittedFile:
     problem: str = ""  # why the file cannot be graded, in words for the student
     notes: list[str] = field(default_factory=list)
     notebook: Notebook | None = None  # notebooks: the code cells, as the grader read them
-    source: str | None = None  # the code, for judges that read it
+    source: str | None = None  # a .py file's text; a notebook's code once code() made it
+
+    def code(self) -> str | None:
+        """The code, for judges that read it: a notebook's cells as one Python text
+        (magics turned into calls), made when first asked (it imports IPython)."""
+        if self.source is None and self.notebook is not None:
+            from grader.notebooks import cells_to_source
+
+            self.source = cells_to_source(self.notebook.cells)
+        return self.source
 
 
 @dataclass
@@ -95,7 +104,7 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
             return SubmittedFile(ex, None, kind, f"{path.name} is not UTF-8 text (byte {exc.start}); "
                                  "save it as UTF-8", notes)
         return SubmittedFile(ex, path, kind, "", notes, source=source)
-    from grader.notebooks import NotebookProblem, cells_to_source, read_notebook
+    from grader.notebooks import NotebookProblem, read_notebook
 
     try:
         notebook = read_notebook(path.read_bytes())
@@ -106,7 +115,7 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
     if others:
         notes.append(f"{path.name} holds cells of the stub for {', '.join(sorted(others))}, not {ex.id}: "
                      "was the wrong notebook submitted under this name?")
-    return SubmittedFile(ex, path, kind, "", notes, notebook=notebook, source=cells_to_source(notebook.cells))
+    return SubmittedFile(ex, path, kind, "", notes, notebook=notebook)
 
 
 def _is_untouched_stub(py: Path, ex: Exercise) -> bool:

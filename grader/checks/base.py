@@ -33,7 +33,7 @@ class JudgeContext:
     inputs: dict[str, Any] = field(default_factory=dict)  # values bound by `bind` steps
     data: dict[str, Any] = field(default_factory=dict)  # the check's hidden data
     artifacts: dict[str, Any] = field(default_factory=dict)  # name -> state_dict (or error text)
-    source: str | None = None  # the student's source, for judges that read code
+    source: str | None = None  # the student's code, for judges that read it (needs_run False)
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.check.options.get(key, default)
