@@ -303,7 +303,7 @@ class ExerciseGrader:
     def _check(self, pc: PlannedCheck, load_status: str | None, load_message: str) -> CheckResult:
         if pc.probe is None:
             return self._judged(pc, JudgeContext(self.ex, pc.spec, {}, None, pc.bound, pc.data,
-                                                 source=self.sub.code()))
+                                                 read_source=self.sub.code))
         if load_status is not None:
             return self._result(pc, load_status, 0.0, f"not run: {load_message}")
         assert self.execution is not None
@@ -336,7 +336,8 @@ class ExerciseGrader:
                 message += f" (the stub's cell for it is now {made_for.label()})"
             return self._result(pc, "error", 0.0, message, traceback=err["frames"], **extra)
         artifacts = self._artifacts(pc)
-        ctx = JudgeContext(self.ex, pc.spec, values, self.expected(pc), pc.bound, pc.data, artifacts)
+        ctx = JudgeContext(self.ex, pc.spec, values, self.expected(pc), pc.bound, pc.data, artifacts,
+                           read_source=self.sub.code)
         return self._judged(pc, ctx, **extra)
 
     def _no_result(self, pc: PlannedCheck, status: dict) -> tuple[str, float, str]:

@@ -7,6 +7,7 @@ is called or trusted here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,7 +34,13 @@ class JudgeContext:
     inputs: dict[str, Any] = field(default_factory=dict)  # values bound by `bind` steps
     data: dict[str, Any] = field(default_factory=dict)  # the check's hidden data
     artifacts: dict[str, Any] = field(default_factory=dict)  # name -> state_dict (or error text)
-    source: str | None = None  # the student's code, for judges that read it (needs_run False)
+    read_source: Callable[[], str | None] = field(default=lambda: None, repr=False)
+
+    @property
+    def source(self) -> str | None:
+        """The student's code, for judges that read it; made when first asked (a
+        notebook's cells become one Python text through IPython, slow to import)."""
+        return self.read_source()
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.check.options.get(key, default)
