@@ -19,7 +19,7 @@ Then, on this machine, with the real CLI in subprocesses:
 and in this process:
 
 - ``grader.notebooks.read_notebook`` on one of the class's notebooks (alone, and with
-  ``cells_to_source`` as ``collect`` calls it) and on one with 50 MB of base64 PNG
+  ``cells_to_source``, which judges that read code ask for) and on one with 50 MB of base64 PNG
   outputs; ``cells_to_source``'s import of IPython, paid once per grader process, is
   timed apart in a fresh interpreter;
 - the reference path, for context: executing two of the class's notebooks with nbclient
@@ -389,7 +389,7 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
     parts.add(f"read_notebook, {sample.name} of the class ({len(raw) / 1000:.0f} KB)",
               f"{ms:.3f} ms", f"mean of {PARSE_LOOPS} calls, best of {repeat}")
     ms = best_ms(lambda: cells_to_source(read_notebook(raw).cells), PARSE_LOOPS, repeat)
-    parts.add("  read_notebook + cells_to_source (what collect does)", f"{ms:.3f} ms",
+    parts.add("  read_notebook + cells_to_source (for judges that read code)", f"{ms:.3f} ms",
               f"{len(parsed.cells)} code cell(s); warm")
     if full_py is not None and full_nb is not None:
         extra = (full_nb - full_py) / n * 1000
@@ -406,7 +406,7 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
               f"best of {repeat}; the grader's limit is 100 MB")
     seconds = import_seconds("IPython.core.inputtransformer2", repeat)
     parts.add("import IPython.core.inputtransformer2 (cells_to_source)", f"{seconds * 1000:.0f} ms",
-              "once per grader process with a notebook; fresh interpreter")
+              "once per grader process that judges a notebook's code; fresh interpreter")
     seconds = import_seconds("torch", repeat)
     parts.add("import torch, for scale", f"{seconds:.2f} s", "fresh interpreter")
     kernel_times = []
