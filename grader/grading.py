@@ -178,6 +178,13 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
     return f"{entry} raised {kind}{where}: {message}" if message else f"{entry} raised {kind}{where}"
 
 
+CELL_HINTS = {  # what a student at the deadline needs to hear about a cell's error
+    "StdinNotImplementedError": " (nothing can be typed in while grading: put the value in the code)",
+    "ModuleNotFoundError": (" (grading offers torch, numpy, matplotlib and Python's standard library; "
+                            "Colab's google.colab exists only on Colab)"),
+}
+
+
 def explain_load_error(record: dict, file: str, limits_time: float,
                        notebook: Notebook | None = None) -> tuple[str, str, list[dict]]:
     """(status, message, frames) for a file that did not load."""
@@ -289,8 +296,7 @@ class ExerciseGrader:
             where = cell.label() if cell else "a cell"
             line = next((f["line"] for f in reversed(err["frames"]) if cell and f["file"] == f"cell {cell.number}"), None)
             at = f" at line {line}" if line else ""
-            hint = (" (nothing can be typed in while grading: put the value in the code)"
-                    if err["type"] == "StdinNotImplementedError" else "")
+            hint = CELL_HINTS.get(err["type"], "")
             notes.append(f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; the following cells still ran")
         if len(errors) > 10:
             notes.append(f"{len(errors) - 10} more cells raised errors")
