@@ -10,6 +10,7 @@ their shape and that the file exists, and ``Course.resolve_helpers()`` imports t
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,9 @@ class CheckSpec:
     data: str | None = None  # "hidden/file.py:function" giving hidden data
     timeout: float | None = None
     gate: bool = False  # failing it zeroes the entry's other checks
+    # Who sees the check's result when: Gradescope's four words, which the other
+    # outputs read as "shown" (visible) or "held back" (the rest).
+    visibility: str = "visible"
     line: int = 0
 
     @property
@@ -208,7 +212,8 @@ def display_path(path: Path, root: Path) -> str:
 def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exercise:
     shown = display_path(path, root)
     doc = Mapping(load_yaml(path, shown), shown, "the exercise")
-    doc.only({"id", "title", "file", "prompt", "points", "setup", "entry_points", "examples", "checks", "limits"})
+    doc.only({"id", "title", "file", "prompt", "points", "setup", "entry_points", "examples", "checks", "limits",
+              "visibility"})
     ex_id = doc.text("id", pattern=EXERCISE_ID, what="an id of lower-case letters, digits and dashes")
     file = doc.text("file", pattern=IDENTIFIER, what="a Python module name")
     declared = doc.number("points") if doc.has("points") else None
@@ -220,7 +225,8 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
                                 f"key 'name': two entry points are named '{names[i]}'")
     examples = [_example(item, doc) for item in doc.items("examples", [])]
     helpers: list[HelperRef] = []
-    checks = [_check(item, doc, names, path.parent, helpers, resolve_helpers)
+    visibility = doc.text("visibility", "visible", pattern=VISIBILITY, what=VISIBILITY_WHAT)
+    checks = [_check(item, doc, names, path.parent, helpers, resolve_helpers, visibility)
               for item in _non_empty(doc, "checks")]
     check_names = set()
     for check in checks:
@@ -286,13 +292,17 @@ def _example(raw: Any, doc: Mapping) -> Example:
     return Example(name=m.text("name"), code=m.text("code"), expect=m.text("expect"), line=m.line)
 
 
+VISIBILITY = re.compile(r"^(visible|hidden|after_due_date|after_published)$")
+VISIBILITY_WHAT = "one of visible, hidden, after_due_date, after_published"
+
+
 def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers: list[HelperRef],
-           resolve_helpers: bool = True) -> CheckSpec:
+           resolve_helpers: bool = True, visibility: str = "visible") -> CheckSpec:
     from grader.checks import JUDGES
 
     m = Mapping(raw, doc.path, "a check", doc.line_of("checks"))
     m.only({"name", "entry", "points", "hint", "judge", "with", "call", "kwargs", "steps", "keep",
-            "artifacts", "data", "timeout", "gate"})
+            "artifacts", "data", "timeout", "gate", "visibility"})
     entry = m.text("entry")
     if entry not in entry_names:
         raise m.error("entry", f"'{entry}' is not one of this exercise's entry points ({', '.join(entry_names)})")
@@ -329,7 +339,8 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers
     return CheckSpec(
         name=m.text("name"), entry=entry, points=m.number("points"), judge=judge, options=opts,
         steps=steps, keep=keep, artifacts=artifacts, hint=m.text("hint", None), data=data,
-        timeout=timeout, gate=m.flag("gate", False), line=m.line,
+        timeout=timeout, gate=m.flag("gate", False),
+        visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT), line=m.line,
     )
 
 

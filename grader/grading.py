@@ -304,7 +304,8 @@ class ExerciseGrader:
 
     def _result(self, pc: PlannedCheck, status: str, score: float, message: str, **extra: Any) -> CheckResult:
         return CheckResult(name=pc.spec.name, score=rounded(score), max_score=rounded(pc.spec.points),
-                           status=status, message=message, entry=pc.spec.entry, hint=pc.spec.hint, **extra)
+                           status=status, message=message, entry=pc.spec.entry, hint=pc.spec.hint,
+                           visibility=pc.spec.visibility, **extra)
 
     def _check(self, pc: PlannedCheck, load_status: str | None, load_message: str) -> CheckResult:
         if pc.probe is None:

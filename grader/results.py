@@ -24,6 +24,8 @@ class CheckResult:
     output: str = ""  # what the student's code printed during this check
     traceback: list[dict[str, Any]] = field(default_factory=list)  # student's own frames
     seconds: float = 0.0
+    # From the exercise: visible, hidden, after_due_date or after_published (Gradescope's words).
+    visibility: str = "visible"
 
 
 @dataclass

@@ -102,6 +102,9 @@ CASES = [
         Bad("bad_option_type.yaml", 18, "key 'atol': expected a number, got 'small'"),
         Bad("bad_option_choice.yaml", 23,
             "key 'dist': expected one of uniform, normal, got 'gaussian'"),
+        Bad("visibility_unknown.yaml", 22, "key 'visibility': expected one of visible, hidden, after_due_date, "
+            "after_published, got 'after_deadline'"),
+        Bad("visibility_not_text.yaml", 6, "key 'visibility': expected text, got false"),
         Bad("bad_indentation.yaml", 14, "not valid YAML: mapping values are not allowed here"),
         Bad("tab_indentation.yaml", 17, "not valid YAML: found character '\\t'"),
         Bad("duplicate_key.yaml", 4, "key 'title': appears twice in the same mapping"),
