@@ -8,6 +8,7 @@ one line on stderr saying why.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -86,9 +87,74 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         _say(f"grader: {exc}")
         return 130
-    for warning in outcome.run.warnings:
+    run = outcome.run
+    if args.junit:
+        from grader.exports.junit import render_junit
+        from grader.reports import write_text_atomic
+
+        write_text_atomic(Path(args.junit), render_junit(run))
+    if args.gradescope:
+        from grader.exports.gradescope import results_json
+        from grader.reports import write_text_atomic
+
+        write_text_atomic(Path(args.gradescope), json.dumps(results_json(run), indent=2) + "\n")
+    if _ci(args) == "github":
+        from grader.exports.github import report_to_github
+
+        report_to_github(run, {folder.name: folder for folder in folders}, os.environ, sys.stdout)
+    for warning in run.warnings:
         _say(f"warning: {warning}")
     _say(f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})")
+    if args.fail_under is not None:
+        below = [s for s in run.students if s.max_score and 100 * s.score / s.max_score < args.fail_under]
+        if below:
+            names = ", ".join(f"{s.id} ({100 * s.score / s.max_score:.1f}%)" for s in below[:10])
+            more = f" and {len(below) - 10} more" if len(below) > 10 else ""
+            _say(f"grader: under --fail-under {args.fail_under:g}%: {names}{more}")
+            return 1
+    return 0
+
+
+def _ci(args: argparse.Namespace) -> str:
+    """Which CI to report to: --ci, else GitHub Actions when running in it."""
+    if args.ci:
+        return args.ci
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "none"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.platform == "gradescope":
+        from grader.exports.gradescope import build_autograder_zip
+
+        written = build_autograder_zip(_course_root(args), out)
+        _say(f"wrote {written}: upload it as the assignment's autograder on Gradescope")
+        return 0
+    from grader.exports.canvas import export_canvas
+    from grader.reports import write_text_atomic
+    from grader.results import GradingRun
+
+    results = Path(args.reports) / "results.json"
+    if not results.is_file():
+        raise UsageError(f"{results} does not exist: run `grader grade SUBMISSIONS --out {args.reports}` first")
+    run = GradingRun.from_dict(json.loads(results.read_text(encoding="utf-8")))
+    export = export_canvas(run, Path(args.roster), args.assignment)
+    write_text_atomic(out, export.text)
+    _say(f"wrote {out} ({len(run.students) - len(export.unmatched)} students)")
+    for student in export.unmatched:
+        _say(f"not in the roster, so not in {out.name}: {student}")
+    return 0
+
+
+def cmd_ci_init(args: argparse.Namespace) -> int:
+    from grader.exports.github import workflow_text
+    from grader.reports import write_text_atomic
+
+    target = Path(args.dir) / ".github" / "workflows" / "autograde.yml"
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} exists; use --force to replace it")
+    write_text_atomic(target, workflow_text())
+    _say(f"wrote {target}: read its comments, then commit it")
     return 0
 
 
@@ -143,9 +209,39 @@ def parser() -> argparse.ArgumentParser:
                    help="submissions graded at once (default: the number of CPU cores)")
     g.add_argument("--force", action="store_true",
                    help="grade everything again, ignoring results kept from earlier runs")
+    g.add_argument("--ci", choices=("github", "none"), default=None,
+                   help="report to a CI: github writes the job summary, annotations and the "
+                        "Classroom result (default: github when GITHUB_ACTIONS=true)")
+    g.add_argument("--junit", metavar="PATH", default=None, help="also write JUnit XML to PATH")
+    g.add_argument("--gradescope", metavar="PATH", default=None,
+                   help="also write Gradescope's results.json to PATH (one submission)")
+    g.add_argument("--fail-under", metavar="PERCENT", type=float, default=None,
+                   help="exit 1 when a student scores under PERCENT %% of the points (default: never)")
     course_opt(g)
     sandbox_opt(g)
     g.set_defaults(fn=cmd_grade)
+
+    e = sub.add_parser("export", help="export for a platform: the Gradescope autograder, a Canvas gradebook")
+    platforms = e.add_subparsers(dest="platform", required=True)
+    gs = platforms.add_parser("gradescope", help="build the Gradescope autograder zip for this course")
+    gs.add_argument("--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    course_opt(gs)
+    gs.set_defaults(fn=cmd_export)
+    cv = platforms.add_parser("canvas", help="a CSV for Canvas's gradebook import, from the last grade")
+    cv.add_argument("--roster", required=True, help="the class roster: a CSV exported from Canvas's gradebook")
+    cv.add_argument("--out", default="canvas.csv", help="the CSV to write (default: canvas.csv)")
+    cv.add_argument("--reports", default="reports", help="where `grader grade` wrote its reports (default: reports/)")
+    cv.add_argument("--assignment", default=None,
+                    help="one column for the whole course under this assignment name "
+                         "(default: one column per exercise)")
+    cv.set_defaults(fn=cmd_export)
+
+    ci = sub.add_parser("ci", help="set up autograding in CI")
+    ci_sub = ci.add_subparsers(dest="ci_command", required=True)
+    init = ci_sub.add_parser("init", help="write a GitHub Actions workflow that grades pull requests")
+    init.add_argument("--dir", default=".", help="the repository to write it into (default: .)")
+    init.add_argument("--force", action="store_true", help="replace an existing workflow")
+    init.set_defaults(fn=cmd_ci_init)
 
     c = sub.add_parser("check", help="run the visible examples on your work")
     c.add_argument("target", help="a solution file (FILE.py / FILE.ipynb) or a folder of them")
