@@ -333,3 +333,42 @@ def test_hints_show_only_where_a_check_did_not_pass(tmp_path: Path) -> None:
     page = (tmp_path / report_filename(run.students[0].id)).read_text()
     shown = {c.status for ex in run.students[0].exercises for c in ex.checks if f"HINT-{c.status}-{c.name}" in page}
     assert "passed" not in shown and shown
+
+
+# Generic exports: odd student ids and exercise ids/titles survive a real parser exactly.
+ODD_STUDENT = 'ann, "the" \nsecond line\r\\'
+ODD_EXERCISE = 'ex,"3"\r\nb'
+
+
+def test_csv_odd_ids_round_trip_through_a_csv_reader() -> None:
+    from grader.reports.csv_report import render_csv
+
+    run = make_run()
+    run.students[0].id = ODD_STUDENT
+    run.students[1].id = "=cmd|' /C calc'!A0"
+    for student in run.students:
+        student.exercises[1].id = ODD_EXERCISE
+        student.exercises[0].id = "@sum"
+    raw = render_csv(run)
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    assert rows == [
+        ["student", "'@sum", ODD_EXERCISE, "total"],
+        [ODD_STUDENT, "2", "1.5", "3.5"],
+        ["'=cmd|' /C calc'!A0", "0", "0", "0"],
+    ]
+    assert raw.count("\r\n") == 3 + 1  # the rows' ends, and the one inside a quoted cell
+
+
+def test_json_odd_text_round_trips_exactly() -> None:
+    from grader.reports.json_report import render_json
+
+    odd = 'a "quoted" \\ back\nslash\t\x00\u2028 \udcff ✓ end'
+    run = make_run()
+    run.students[0].id = ODD_STUDENT + odd
+    run.students[0].exercises[0].title = odd
+    run.students[0].exercises[0].id = ODD_EXERCISE
+    run.students[0].exercises[0].checks[0].name = odd
+    text = render_json(run)
+    assert text.isascii()  # escaped, so the file is valid UTF-8 whatever the text
+    assert text.count("\n") == len(run.students) + 2  # still one student per line
+    assert GradingRun.from_dict(json.loads(text)) == run
