@@ -78,15 +78,23 @@ def cmd_grade(args: argparse.Namespace) -> int:
     _course_root(args)  # a wrong folder is said before any worker starts
     sandbox = _sandbox(args)
     out = Path(args.out)
+    github = _ci(args) == "github"
+    # On GitHub the progress lines (which name students by their folders) go to stdout
+    # inside a ::stop-commands:: block, so no folder name can be read as a workflow command.
+    stream = sys.stdout if github else sys.stderr
+    paused = _pause_workflow_commands() if github else None
     try:
         with start_pool(sandbox, args.jobs) as pool:  # a worker starts first: torch takes a while
             course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
             folders = student_folders(Path(args.submissions), course)
             outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
-                                   force=args.force, stream=sys.stderr, pool=pool)
+                                   force=args.force, stream=stream, pool=pool)
     except Interrupted as exc:
         _say(f"grader: {exc}")
         return 130
+    finally:
+        if paused:
+            print(f"::{paused}::", flush=True)
     run = outcome.run
     if args.junit:
         from grader.exports.junit import render_junit
@@ -108,11 +116,25 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.fail_under is not None:
         below = [s for s in run.students if s.max_score and 100 * s.score / s.max_score < args.fail_under]
         if below:
-            names = ", ".join(f"{s.id} ({100 * s.score / s.max_score:.1f}%)" for s in below[:10])
+            names = ", ".join(f"{_log_safe(s.id)} ({100 * s.score / s.max_score:.1f}%)" for s in below[:10])
             more = f" and {len(below) - 10} more" if len(below) > 10 else ""
             _say(f"grader: under --fail-under {args.fail_under:g}%: {names}{more}")
             return 1
     return 0
+
+
+def _log_safe(text: str) -> str:
+    """Student-controlled text in a log line: "##[" anywhere in a line is a workflow
+    command to GitHub's runner, so it is broken up."""
+    return text.replace("##[", "#\u200b#[")
+
+
+def _pause_workflow_commands() -> str:
+    import secrets
+
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", flush=True)
+    return token
 
 
 def _ci(args: argparse.Namespace) -> str:
