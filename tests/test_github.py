@@ -774,3 +774,17 @@ def test_grade_in_a_simulated_runner(tmp_path: Path):
     from test_junit import check_junit
 
     check_junit((tmp_path / "junit.xml").read_text(encoding="utf-8"))
+
+
+def test_the_workflow_installs_torch_grader_only_from_where_the_instructor_says() -> None:
+    """torch-grader is not on PyPI: a bare name would install whatever someone published
+    under it, with the deploy key in reach. The workflow stops until the instructor
+    gives a repository at a commit."""
+    text = workflow_text()
+    env = yaml.safe_load(text)["env"]
+    assert env["GRADER_PACKAGE"] == ""
+    install = next(step["run"] for step in yaml.safe_load(text)["jobs"]["grade"]["steps"]
+                   if step.get("name") == "Install torch-grader")
+    guard = install.index('if [ -z "$GRADER_PACKAGE" ]; then')
+    assert guard < install.index('pip install "$GRADER_PACKAGE"')
+    assert "exit 1" in install[guard:install.index('pip install "$GRADER_PACKAGE"')]
