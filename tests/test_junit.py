@@ -1,5 +1,6 @@
 """JUnit XML (grader/exports/junit.py): byte-for-byte for a small run, read back by
-junitparser (the parser EnricoMi/publish-unit-test-result-action uses), a dev dependency, and held to the structure Jenkins' junit-10.xsd declares."""
+junitparser (a dev dependency; the parser EnricoMi/publish-unit-test-result-action
+uses), and held to the structure Jenkins' junit-10.xsd declares."""
 
 from __future__ import annotations
 
