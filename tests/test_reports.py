@@ -372,3 +372,31 @@ def test_json_odd_text_round_trips_exactly() -> None:
     assert text.isascii()  # escaped, so the file is valid UTF-8 whatever the text
     assert text.count("\n") == len(run.students) + 2  # still one student per line
     assert GradingRun.from_dict(json.loads(text)) == run
+
+
+def test_item_analysis_counts_the_most_common_messages() -> None:
+    """Per check, the messages of the students who did not pass it, most common first:
+    a mistake many students make shows up once, with its count."""
+    run = make_run()
+    template = run.students[0]
+    same = "row_sum returned shape [3], expected [2]"
+    messages = [same, same, "row_sum raised IndexError", same, "x" * 1000]
+    run.students = [
+        StudentResult(id=f"s{i}", score=0.0, max_score=1.0, exercises=[ExerciseResult(
+            id="ex", title="Ex", score=0.0, max_score=1.0, status="failed", file="ex.py",
+            checks=[_check("row_sum", "failed", 0.0, message=message)])])
+        for i, message in enumerate(messages)
+    ] + [template]
+    row = next(r for r in check_failures(run) if r.check == "row_sum")
+    assert (row.not_passed, row.of) == (5, 5)
+    assert row.messages[:2] == ((same, 3), ("row_sum raised IndexError", 1))
+    long_message, count = row.messages[2]
+    assert count == 1 and len(long_message) == 300 and long_message.endswith("\u2026")
+    passed_only = next(r for r in check_failures(run) if r.check == "forward")
+    assert passed_only.messages == ()  # alice passed it: no message to count
+
+
+def test_item_analysis_is_on_the_overview(tmp_path: Path) -> None:
+    index = write_reports(make_run(), tmp_path)[-1].read_text(encoding="utf-8")
+    assert "<th scope=\"col\">Most common messages</th>" in index
+    assert "<li>raised ValueError: &lt;script&gt;alert(1)&lt;/script&gt; <span class=\"muted\">(1 student)</span></li>" in index

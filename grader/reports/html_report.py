@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 OUTPUT_LIMIT = 4000  # characters of printed output shown per check / exercise
 TEXT_LIMIT = 4000  # messages, hints, notes: student exceptions can be arbitrarily long
 DETAIL_LIMIT = 500  # one value in a check's details
+MESSAGE_LIMIT = 300  # a message in the overview's item analysis
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_NAME = 100  # well below the usual 255-byte file name limit, hash included
@@ -169,6 +171,9 @@ class CheckFailures:
     check: str
     not_passed: int
     of: int
+    # The most common messages of the students who did not pass, with how many got each:
+    # one mistake made by many shows up as one message with a large count.
+    messages: tuple[tuple[str, int], ...] = ()
 
     @property
     def share(self) -> float:
@@ -179,6 +184,7 @@ def check_failures(run: GradingRun) -> list[CheckFailures]:
     """How many students did not pass each (exercise, check), most failed first."""
     counts: dict[tuple[str, str], list[int]] = {}  # key -> [not passed, students]
     order: dict[tuple[str, str], int] = {}  # first appearance: course / check order
+    messages: dict[tuple[str, str], Counter[str]] = {}
     for student in run.students:
         for exercise in student.exercises:
             for check in exercise.checks:
@@ -187,9 +193,21 @@ def check_failures(run: GradingRun) -> list[CheckFailures]:
                 tally = counts.setdefault(key, [0, 0])
                 tally[0] += check.status != "passed"
                 tally[1] += 1
-    rows = [CheckFailures(ex, name, n, of) for (ex, name), (n, of) in counts.items()]
+                if check.status != "passed":
+                    messages.setdefault(key, Counter())[_short(check.message)] += 1
+    rows = [CheckFailures(ex, name, n, of, _most_common(messages.get((ex, name))))
+            for (ex, name), (n, of) in counts.items()]
     rows.sort(key=lambda r: (-r.not_passed, -r.share, order[(r.exercise_id, r.check)]))
     return rows
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1] + "\u2026"
+
+
+def _most_common(messages: Counter[str] | None, top: int = 3) -> tuple[tuple[str, int], ...]:
+    """The ``top`` most common messages, ties in first-seen order."""
+    return tuple(messages.most_common(top)) if messages else ()
 
 
 def exercise_averages(run: GradingRun) -> list[float | None]:
