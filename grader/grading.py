@@ -171,10 +171,8 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
     where = ""
     if err["frames"]:
         last = err["frames"][-1]
-        shown = last["file"]
-        number = shown.removeprefix("cell ")
-        cell = notebook.cell(int(number)) if notebook and number.isdigit() else None
-        where = f" at line {last['line']} of {cell.label() if cell else shown}"
+        cell = notebook.cell_in_frame(last["file"]) if notebook else None
+        where = f" at line {last['line']} of {cell.label() if cell else last['file']}"
     return f"{entry} raised {kind}{where}: {message}" if message else f"{entry} raised {kind}{where}"
 
 
@@ -189,10 +187,10 @@ def explain_load_error(record: dict, file: str, limits_time: float,
                        notebook: Notebook | None = None) -> tuple[str, str, list[dict]]:
     """(status, message, frames) for a file that did not load."""
     status = record.get("status")
-    cell = notebook.cell(record["cell"]) if notebook and type(record.get("cell")) is int else None
+    cell = notebook.cell(record.get("cell")) if notebook else None
+    where = f"{cell.label()} of {file}" if cell else f"a cell of {file}"  # notebooks only
     if status == "timeout":
         if notebook is not None:
-            where = f"{cell.label()} of {file}" if cell else f"a cell of {file}"
             return "timeout", (f"{where} was still running after {limits_time:g} s, the time allowed for "
                                "running the whole notebook, so no check could run. Is there an endless "
                                "loop, or a long training run? Keep the notebook quick to run from the top"), []
@@ -201,7 +199,6 @@ def explain_load_error(record: dict, file: str, limits_time: float,
                            "`if __name__ == \"__main__\":`"), []
     if status == "exited":
         if notebook is not None:
-            where = f"{cell.label()} of {file}" if cell else f"a cell of {file}"
             code = record.get("code")
             how = f"exit code {code}" if type(code) is int and code >= 0 else f"signal {-code}" if type(code) is int else "a crash"
             return "error", (f"{where} ended the kernel's process ({how}: os._exit, a crash, or running out "
@@ -291,10 +288,10 @@ class ExerciseGrader:
         notebook = self.sub.notebook
         for raw in errors[:10]:
             err = _clean_error(raw)
-            number = raw.get("cell") if isinstance(raw, dict) else None
-            cell = notebook.cell(number) if notebook and type(number) is int else None
+            cell = notebook.cell(raw.get("cell")) if notebook and isinstance(raw, dict) else None
             where = cell.label() if cell else "a cell"
-            line = next((f["line"] for f in reversed(err["frames"]) if cell and f["file"] == f"cell {cell.number}"), None)
+            line = next((f["line"] for f in reversed(err["frames"])
+                         if cell and notebook.cell_in_frame(f["file"]) is cell), None)
             at = f" at line {line}" if line else ""
             hint = CELL_HINTS.get(err["type"], "")
             notes.append(f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; the following cells still ran")

@@ -13,6 +13,8 @@ import json
 import warnings
 from dataclasses import dataclass, field
 
+from grader.results import frame_cell
+
 
 class NotebookProblem(Exception):
     """Why a notebook cannot be graded, in words for the student."""
@@ -39,8 +41,16 @@ class Notebook:
     cells: list[Cell]  # the code cells that run: empty ones are skipped, as nbclient does
     notes: list[str] = field(default_factory=list)
 
-    def cell(self, number: int) -> Cell | None:
+    def cell(self, number: object) -> Cell | None:
+        """The code cell numbered ``number``: a value from the sandbox, so anything but
+        an int finds nothing."""
+        if type(number) is not int:
+            return None
         return next((c for c in self.cells if c.number == number), None)
+
+    def cell_in_frame(self, file: str) -> Cell | None:
+        """The cell a traceback frame names, if it names one."""
+        return self.cell(frame_cell(file))
 
     def staged(self) -> list[dict]:
         """What the sandbox receives: each code cell's number and source, nothing else."""

@@ -3,6 +3,7 @@ of a ``GradingRun``; nothing else is read when writing reports."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -94,6 +95,16 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
+
+
+_CELL_FRAME = re.compile(r"cell (\d+)")
+
+
+def frame_cell(file: str) -> int | None:
+    """The notebook cell a traceback frame's ``file`` names ("cell 5": the runner
+    compiles each cell's code under that name), or None for a file of the submission."""
+    found = _CELL_FRAME.fullmatch(file)
+    return int(found.group(1)) if found else None
 
 
 def exercise_status(checks: list[CheckResult]) -> Status:

@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from grader.reports.csv_report import format_points
-from grader.reports.html_report import status_symbol
-from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
+from grader.reports.html_report import ANSI_ESCAPE, status_symbol
+from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, frame_cell
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "autograde.yml"
 
@@ -38,8 +38,6 @@ WITHHELD = "details withheld: this check's results are not released to students 
 
 # Status ranks for annotations: the student's code crashing is the most useful to see.
 _RANK = {"error": 0, "timeout": 0, "failed": 1, "missing": 2}
-_CELL = re.compile(r"^cell (\d+)$")
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -169,7 +167,7 @@ def place(problem: Problem, folder: Path | None, paths: Paths) -> Place:
         shown = str(frame.get("file", ""))
         number = frame.get("line")
         number = number if type(number) is int and number > 0 else None
-        if _CELL.match(shown):
+        if frame_cell(shown) is not None:
             cell = shown
             line = number  # the line within the cell, said in the message
         elif _plain_relative(shown):
@@ -198,7 +196,7 @@ _MARKDOWN.update({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": "<br>", "\r": ""
 def markdown_text(text: str) -> str:
     """Student-controlled text as one line of literal Markdown: no emphasis, links,
     headings, table cells or HTML of its own; line breaks become ``<br>``."""
-    text = _CONTROL.sub("\ufffd", _ANSI_ESCAPE.sub("", text.replace("\r\n", "\n")))
+    text = _CONTROL.sub("\ufffd", ANSI_ESCAPE.sub("", text.replace("\r\n", "\n")))
     return "".join(_MARKDOWN.get(c, c) for c in text)
 
 
