@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import grader
 from grader.errors import GraderError
 from grader.reports.csv_report import format_points
+from grader.reports.html_report import ANSI_ESCAPE
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ SKIPPED_DIRS = {"__pycache__"}
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 
 # ANSI escape sequences and the control characters a text output cannot show.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_ANSI = re.compile(ANSI_ESCAPE.pattern + r"|\x1b[@-Z\\-_]")  # colours, and two-byte escapes too
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

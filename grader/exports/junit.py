@@ -17,11 +17,11 @@ import math
 import re
 
 from grader.reports.csv_report import format_points
+from grader.reports.html_report import ANSI_ESCAPE
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
 
 OUTPUT_LIMIT = 64 * 1024  # characters of printed output per element
 
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colours: noise in a test report
 # Characters XML 1.0 does not allow, lone surrogates included.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _KIND = {"failed": "failure", "missing": "failure", "error": "error", "timeout": "error"}
@@ -32,7 +32,7 @@ def _chars(text: str) -> str:
         code = ord(match.group())
         return chr(0x2400 + code) if code < 0x20 else "\ufffd"  # NUL -> U+2400, a picture of it
 
-    return _NOT_XML.sub(visible, _ANSI_ESCAPE.sub("", text))
+    return _NOT_XML.sub(visible, ANSI_ESCAPE.sub("", text))
 
 
 def text(value: str) -> str:

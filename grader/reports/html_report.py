@@ -32,7 +32,7 @@ MESSAGE_LIMIT = 300  # a message in the overview's item analysis
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_NAME = 100  # well below the usual 255-byte file name limit, hash included
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colours from tqdm, rich, ...
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colours from tqdm, rich, ...
 
 # Status is shown as a symbol *and* a word, so it never depends on colour alone.
 STATUS_SYMBOLS = {
@@ -129,7 +129,7 @@ def printable(value: Any) -> Any:
     """
     if isinstance(value, Markup) or not isinstance(value, str):
         return "" if value is None else value
-    text = _ANSI_ESCAPE.sub("", value.replace("\r\n", "\n"))
+    text = ANSI_ESCAPE.sub("", value.replace("\r\n", "\n"))
     return _CONTROL_OR_SURROGATE.sub(lambda m: _visible_control(m.group()), text)
 
 
