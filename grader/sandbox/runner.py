@@ -700,7 +700,8 @@ class Supervisor:
 
     def run(self) -> bool:
         """Run every item; False when the job's own deadline passed first."""
-        if any((self.submission / f"{f['module']}{CELLS_SUFFIX}").is_file() for f in self.files):
+        if "IPython.core.interactiveshell" not in sys.modules and any(
+                (self.submission / f"{f['module']}{CELLS_SUFFIX}").is_file() for f in self.files):
             # Imported once into the worker (0.3 s), so every later notebook job's
             # fork starts with IPython loaded.
             import IPython.core.interactiveshell  # noqa: F401
