@@ -43,10 +43,8 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
-import importlib.metadata
 import json
 import os
-import platform
 import random
 import struct
 import subprocess
@@ -66,7 +64,7 @@ from grader.course import Course, Exercise, load_course  # noqa: E402
 from grader.notebooks import cells_to_source, read_notebook  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import Run, grade_cmd, measure  # noqa: E402
+from speed import Run, grade_cmd, machine_line, measure, sandbox_line  # noqa: E402
 
 KINDS = ("py", "ipynb")
 KERNEL_FILES = ("training_loop", "tensor_ops")  # notebooks run through a real kernel
@@ -217,13 +215,6 @@ def marks_problem(out: Path, students: list[str], kind: str, files: list[str]) -
     return (f"NOT every student at full marks with every file graded as .{kind}: the comparison "
             "is meaningless:\n      "
             + "\n      ".join(shown))
-
-
-def sandbox_line() -> str:
-    result = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT,
-                            capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    return lines[0] if lines else f"grader doctor exited {result.returncode}"
 
 
 def load_text() -> str:
@@ -463,16 +454,10 @@ def main() -> int:
         runs = work / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         classes = generate(course, work / "classes", args.n)
-        try:
-            torch_version = importlib.metadata.version("torch")
-        except importlib.metadata.PackageNotFoundError:
-            torch_version = "not installed"
         print(f"torch-grader notebooks: .ipynb vs .py with the same code; N = {args.n} students "
               f"per class, each handing in all {len(classes.files)} reference solutions; "
               f"repeat {args.repeat}")
-        print(f"machine: {len(os.sched_getaffinity(0))} cores, torch {torch_version}, "
-              f"Python {platform.python_version()}, {sandbox_line()}; {load_text()} at the start",
-              flush=True)
+        print(f"{machine_line(sandbox_line())}; {load_text()} at the start", flush=True)
         failures: list[str] = []
         grading, parts, notes = benchmark(classes, runs, args.n, args.repeat, args.timeout, failures)
         print()

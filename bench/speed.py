@@ -208,6 +208,16 @@ def sandbox_line() -> str:
     return lines[0] if lines else f"grader doctor exited {result.returncode}"
 
 
+def machine_line(sandbox: str) -> str:
+    """What every figure of a benchmark depends on: cores, torch, Python, the sandbox."""
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    return (f"machine: {len(os.sched_getaffinity(0))} cores, torch {torch_version}, "
+            f"Python {platform.python_version()}, {sandbox}")
+
+
 # --------------------------------------------------------------------------- table
 @dataclass
 class Row:
@@ -432,16 +442,10 @@ def main() -> int:
         runs.mkdir(parents=True, exist_ok=True)
         kinds = generate(subs, args.n, args.seed)
         counts = Counter(kinds.values())
-        try:
-            torch_version = importlib.metadata.version("torch")
-        except importlib.metadata.PackageNotFoundError:
-            torch_version = "not installed"
         print(f"torch-grader speed: N = {args.n} submissions of the full course "
               f"({counts['correct']} correct, {counts['wrong']} wrong, {counts['timeout']} timeout; "
               f"seed {args.seed}), repeat {args.repeat}")
-        print(f"machine: {len(os.sched_getaffinity(0))} cores, torch {torch_version}, "
-              f"Python {platform.python_version()}, {sandbox_line() if not args.dry else 'sandbox: ?'}",
-              flush=True)
+        print(machine_line(sandbox_line() if not args.dry else "sandbox: ?"), flush=True)
         report = benchmark(subs, runs, kinds, args.repeat, args.timeout, args.dry)
         if args.dry:
             return 0
