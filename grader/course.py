@@ -77,6 +77,10 @@ class CheckSpec:
     # Who sees the check's result when: Gradescope's four words, which the other
     # outputs read as "shown" (visible) or "held back" (the rest).
     visibility: str = "visible"
+    # What the report may show besides the student's own values: "inputs" (what the
+    # check gave the entry point) and "expected" (the right answer). Nothing by default:
+    # a hidden check's inputs and answers stay hidden unless the exercise says so.
+    disclose: frozenset[str] = frozenset()
     line: int = 0
 
     @property
@@ -213,7 +217,7 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
     shown = display_path(path, root)
     doc = Mapping(load_yaml(path, shown), shown, "the exercise")
     doc.only({"id", "title", "file", "prompt", "points", "setup", "entry_points", "examples", "checks", "limits",
-              "visibility"})
+              "visibility", "disclose"})
     ex_id = doc.text("id", pattern=EXERCISE_ID, what="an id of lower-case letters, digits and dashes")
     file = doc.text("file", pattern=IDENTIFIER, what="a Python module name")
     declared = doc.number("points") if doc.has("points") else None
@@ -226,7 +230,8 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
     examples = [_example(item, doc) for item in doc.items("examples", [])]
     helpers: list[HelperRef] = []
     visibility = doc.text("visibility", "visible", pattern=VISIBILITY, what=VISIBILITY_WHAT)
-    checks = [_check(item, doc, names, path.parent, helpers, resolve_helpers, visibility)
+    disclose = _disclose(doc, frozenset())
+    checks = [_check(item, doc, names, path.parent, helpers, resolve_helpers, visibility, disclose)
               for item in _non_empty(doc, "checks")]
     check_names = set()
     for check in checks:
@@ -294,15 +299,29 @@ def _example(raw: Any, doc: Mapping) -> Example:
 
 VISIBILITY = re.compile(r"^(visible|hidden|after_due_date|after_published)$")
 VISIBILITY_WHAT = "one of visible, hidden, after_due_date, after_published"
+DISCLOSABLE = ("inputs", "expected")
+
+
+def _disclose(m: Mapping, default: frozenset[str]) -> frozenset[str]:
+    """``disclose: [inputs, expected]``: what a check's report may show besides the
+    student's own values (``[]`` takes back an exercise-wide setting)."""
+    if not m.has("disclose"):
+        return default
+    items = m.items("disclose")
+    for item in items:
+        if item not in DISCLOSABLE:
+            raise m.error("disclose", f"expected a list of {' and '.join(DISCLOSABLE)}, got {describe(item)}")
+    return frozenset(items)
 
 
 def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers: list[HelperRef],
-           resolve_helpers: bool = True, visibility: str = "visible") -> CheckSpec:
+           resolve_helpers: bool = True, visibility: str = "visible",
+           disclose: frozenset[str] = frozenset()) -> CheckSpec:
     from grader.checks import JUDGES
 
     m = Mapping(raw, doc.path, "a check", doc.line_of("checks"))
     m.only({"name", "entry", "points", "hint", "judge", "with", "call", "kwargs", "steps", "keep",
-            "artifacts", "data", "timeout", "gate", "visibility"})
+            "artifacts", "data", "timeout", "gate", "visibility", "disclose"})
     entry = m.text("entry")
     if entry not in entry_names:
         raise m.error("entry", f"'{entry}' is not one of this exercise's entry points ({', '.join(entry_names)})")
@@ -340,7 +359,8 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers
         name=m.text("name"), entry=entry, points=m.number("points"), judge=judge, options=opts,
         steps=steps, keep=keep, artifacts=artifacts, hint=m.text("hint", None), data=data,
         timeout=timeout, gate=m.flag("gate", False),
-        visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT), line=m.line,
+        visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT),
+        disclose=_disclose(m, disclose), line=m.line,
     )
 
 

@@ -25,6 +25,7 @@ import torch
 from grader.checks import JUDGES, JudgeContext, Verdict
 from grader.course import Course, Exercise
 from grader.errors import GraderError
+from grader.excerpts import code_lines, failing_line
 from grader.notebooks import Notebook
 from grader.plan import Plan, PlannedCheck, build_plan
 from grader.results import (
@@ -151,6 +152,10 @@ def _clean_error(raw: Any) -> dict:
             "frames": frames}
 
 
+def _listed(item: dict | None) -> list[dict]:
+    return [] if item is None else [item]
+
+
 def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = None) -> str:
     kind, message = err["type"], err["message"]
     if kind == "NotImplementedError":
@@ -257,7 +262,8 @@ class ExerciseGrader:
         return ExerciseResult(
             score=rounded(sum(c.score for c in checks)), max_score=rounded(sum(c.max_score for c in checks)),
             status=load.status or exercise_status(checks), checks=checks, message=load.message,
-            output=load.output, traceback=load.frames, **base,
+            output=load.output, traceback=load.frames, excerpts=_listed(failing_line(self.sub, load.frames)),
+            **base,
         )
 
     def _load(self) -> Load:
@@ -307,7 +313,7 @@ class ExerciseGrader:
     def _check(self, pc: PlannedCheck, load_status: str | None, load_message: str) -> CheckResult:
         if pc.probe is None:
             return self._judged(pc, JudgeContext(self.ex, pc.spec, {}, None, pc.bound, pc.data,
-                                                 read_source=self.sub.code))
+                                                 read_source=self.sub.code, where=self.sub.where))
         if load_status is not None:
             return self._result(pc, load_status, 0.0, f"not run: {load_message}")
         assert self.execution is not None
@@ -338,10 +344,11 @@ class ExerciseGrader:
             made_for = self.sub.notebook.cell_made_for(pc.spec.entry) if self.sub.notebook else None
             if err["type"] == "MissingEntryPoint" and made_for is not None:
                 message += f" (the stub's cell for it is now {made_for.label()})"
-            return self._result(pc, "error", 0.0, message, traceback=err["frames"], **extra)
+            return self._result(pc, "error", 0.0, message, traceback=err["frames"],
+                                excerpts=_listed(failing_line(self.sub, err["frames"])), **extra)
         artifacts = self._artifacts(pc)
         ctx = JudgeContext(self.ex, pc.spec, values, self.expected(pc), pc.bound, pc.data, artifacts,
-                           read_source=self.sub.code)
+                           read_source=self.sub.code, where=self.sub.where)
         return self._judged(pc, ctx, **extra)
 
     def _no_result(self, pc: PlannedCheck, status: dict) -> tuple[str, float, str]:
@@ -394,7 +401,8 @@ class ExerciseGrader:
         fraction = verdict.fraction if verdict.fraction is not None else (1.0 if verdict.passed else 0.0)
         fraction = min(max(fraction, 0.0), 1.0)
         status = "passed" if verdict.passed else "failed"
-        return self._result(pc, status, pc.spec.points * fraction, verdict.message, details=verdict.details, **extra)
+        return self._result(pc, status, pc.spec.points * fraction, verdict.message, details=verdict.details,
+                            figures=verdict.figures, excerpts=code_lines(self.sub, verdict.lines), **extra)
 
     def _unwritten_code_scores_nothing(self, checks: list[CheckResult]) -> list[CheckResult]:
         """A check that only reads code (say, "uses no library call") earns nothing for

@@ -125,6 +125,11 @@ def _upgraded(text: str, version: object) -> dict:
 def cells_to_source(cells: list[Cell]) -> str:
     """The notebook's code as one Python text (magics turned into calls), for judges
     that read code."""
+    return "\n".join(transformed_cells(cells))
+
+
+def transformed_cells(cells: list[Cell]) -> list[str]:
+    """Each cell's code as Python (magics turned into calls), in order."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     transformer = TransformerManager()
@@ -134,4 +139,4 @@ def cells_to_source(cells: list[Cell]) -> str:
             parts.append(transformer.transform_cell(cell.source))
         except Exception:
             parts.append(cell.source)
-    return "\n".join(parts)
+    return parts

@@ -27,6 +27,10 @@ class CheckResult:
     seconds: float = 0.0
     # From the exercise: visible, hidden, after_due_date or after_published (Gradescope's words).
     visibility: str = "visible"
+    # Pictures for reports, as plain data (grader/reports/figures.py draws them).
+    figures: list[dict[str, Any]] = field(default_factory=list)
+    # The student's code around the lines that matter (grader/excerpts.py).
+    excerpts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class ExerciseResult:
     notes: list[str] = field(default_factory=list)
     output: str = ""  # what the student's code printed while loading
     traceback: list[dict[str, Any]] = field(default_factory=list)
+    excerpts: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grader.course import Course, Exercise
 from grader.errors import GraderError
-from grader.notebooks import Notebook
+from grader.notebooks import Cell, Notebook
 
 MAX_SOURCE_BYTES = 2 * 2**20  # a .py file; notebooks may be larger (images)
 MAX_NOTEBOOK_BYTES = 100 * 2**20
@@ -30,14 +30,47 @@ class SubmittedFile:
     notebook: Notebook | None = None  # notebooks: the code cells, as the grader read them
     source: str | None = None  # a .py file's text; a notebook's code once code() made it
 
+    # Where each notebook cell starts in code(): (first line, cell), in order.
+    cell_starts: list[tuple[int, Cell]] = field(default_factory=list)
+
     def code(self) -> str | None:
         """The code, for judges that read it: a notebook's cells as one Python text
         (magics turned into calls), made when first asked (it imports IPython)."""
         if self.source is None and self.notebook is not None:
-            from grader.notebooks import cells_to_source
+            from grader.notebooks import transformed_cells
 
-            self.source = cells_to_source(self.notebook.cells)
+            parts = transformed_cells(self.notebook.cells)
+            line = 1
+            for cell, part in zip(self.notebook.cells, parts, strict=True):
+                self.cell_starts.append((line, cell))
+                line += part.count("\n") + 1
+            self.source = "\n".join(parts)
         return self.source
+
+    def place(self, line: int) -> tuple[str, str, int] | None:
+        """Where line ``line`` of code() is, for the student: (what to call it, the text
+        it is in, its line there): the file itself, or a notebook's cell."""
+        code = self.code()
+        if code is None or self.path is None or line < 1:
+            return None
+        if self.notebook is None:
+            return self.path.name, code, line
+        found = None
+        for start, cell in self.cell_starts:
+            if start > line:
+                break
+            found = (start, cell)
+        if found is None:
+            return None
+        start, cell = found
+        return cell.label(), cell.source, line - start + 1
+
+    def where(self, line: int) -> str:
+        """``place`` in words: "line 11", or "line 2 of cell 5 (In [3], ...)"."""
+        placed = self.place(line)
+        if placed is None or self.notebook is None:
+            return f"line {line}"
+        return f"line {placed[2]} of {placed[0]}"
 
 
 @dataclass

@@ -67,3 +67,38 @@ def test_readme_names_the_two_commands():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "grader grade examples/submissions --out reports" in readme
     assert "python -m pytest" in readme
+
+
+def test_hidden_answers_stay_hidden_unless_the_exercise_discloses_them(examples: dict):
+    ex = exercise(examples, "ben_typical_mistakes", "image-to-tensor")
+    by_name = {c["name"]: c for c in ex["checks"]}
+    disclosed = by_name["each channel holds one colour of every pixel (uint8 tensor, a 12 x 16 picture)"]
+    hidden = by_name["a tall, narrow image keeps its rows and columns (uint8 tensor, 9 x 4 image)"]
+    # The picture check says `disclose: [inputs, expected]`: both images and values are shown.
+    [picture] = disclosed["figures"]
+    assert picture["kind"] == "channels" and picture["expected"] and picture["got"]
+    assert "expected" in disclosed["details"]["mismatches"][0] and ": expected " in disclosed["message"]
+    # The others show the student's values and where they differ, never the answer.
+    assert hidden["figures"] == [] and ": expected " not in hidden["message"]
+    assert all(set(row) == {"index", "got"} for row in hidden["details"]["mismatches"])
+    assert "at other positions" in hidden["message"]  # what kind of wrong, in words
+
+
+def test_pictures_and_code_that_explain_typical_mistakes(examples: dict):
+    tensor_init = exercise(examples, "ben_typical_mistakes", "tensor-init")
+    [uniform] = [c for c in tensor_init["checks"] if c["status"] == "failed"]
+    [histogram] = uniform["figures"]
+    assert histogram["density"] == {"dist": "uniform", "low": 0.0, "high": 1.0}
+    assert sum(histogram["counts"]) == histogram["samples"] == 10000
+    training = exercise(examples, "ben_typical_mistakes", "training-loop")
+    [curve] = [f for c in training["checks"] for f in c["figures"]]
+    assert len(curve["losses"]) == len(curve["reference"]) == 200 and curve["target"] == 0.3
+    assert curve["reference"][-1] < curve["reference"][0] and curve["losses"][-1] > curve["reference"][-1]
+    encode = [c for c in exercise(examples, "ben_typical_mistakes", "text-to-ids")["checks"]
+              if c["status"] == "error"]
+    assert encode and all(c["excerpts"][0]["lines"][c["excerpts"][0]["line"] - c["excerpts"][0]["first"]]
+                          .strip().startswith("ids = [vocab[word]") for c in encode)
+    activations = exercise(examples, "ben_typical_mistakes", "activations")
+    forbidden = next(c for c in activations["checks"] if "library's own version: torch.sigmoid" in c["message"]
+                     and c["excerpts"])
+    assert forbidden["excerpts"][0]["file"] == "activations.py"

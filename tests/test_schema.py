@@ -105,6 +105,8 @@ CASES = [
         Bad("visibility_unknown.yaml", 22, "key 'visibility': expected one of visible, hidden, after_due_date, "
             "after_published, got 'after_deadline'"),
         Bad("visibility_not_text.yaml", 6, "key 'visibility': expected text, got false"),
+        Bad("disclose_unknown.yaml", 22, "key 'disclose': expected a list of inputs and expected, got 'answers'"),
+        Bad("disclose_not_list.yaml", 6, "key 'disclose': expected a list, got 'expected'"),
         Bad("bad_indentation.yaml", 14, "not valid YAML: mapping values are not allowed here"),
         Bad("tab_indentation.yaml", 17, "not valid YAML: found character '\\t'"),
         Bad("duplicate_key.yaml", 4, "key 'title': appears twice in the same mapping"),

@@ -23,6 +23,8 @@ class Verdict:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     fraction: float | None = None  # partial credit; None means all or nothing
+    figures: list[dict[str, Any]] = field(default_factory=list)  # see grader/reports/figures.py
+    lines: list[int] = field(default_factory=list)  # lines of the student's code to show
 
 
 @dataclass
@@ -35,12 +37,18 @@ class JudgeContext:
     data: dict[str, Any] = field(default_factory=dict)  # the check's hidden data
     artifacts: dict[str, Any] = field(default_factory=dict)  # name -> state_dict (or error text)
     read_source: Callable[[], str | None] = field(default=lambda: None, repr=False)
+    # A line of ``source`` as the student finds it: "line 11", or "line 2 of cell 5 (...)".
+    where: Callable[[int], str] = field(default=lambda line: f"line {line}", repr=False)
 
     @property
     def source(self) -> str | None:
         """The student's code, for judges that read it; made when first asked (a
         notebook's cells become one Python text through IPython, slow to import)."""
         return self.read_source()
+
+    def discloses(self, what: str) -> bool:
+        """Whether the exercise lets the report show this check's "inputs" or "expected"."""
+        return what in self.check.disclose
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.check.options.get(key, default)

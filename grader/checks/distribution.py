@@ -81,30 +81,36 @@ class Distribution(Judge):
         details = {"samples": flat.numel(), "mean": fmt_number(float(flat.mean())),
                    "std": fmt_number(float(flat.std())), "min": fmt_number(float(flat.min())),
                    "max": fmt_number(float(flat.max()))}
+        # The expected distribution is the exercise's own statement, not a hidden answer.
         if dist == "uniform":
             low, high = float(ctx.opt("low", 0.0)), float(ctx.opt("high", 1.0))
+            density = {"dist": "uniform", "low": low, "high": high}
             details.update({"expected_mean": fmt_number((low + high) / 2),
                             "expected_std": fmt_number((high - low) / math.sqrt(12))})
+        else:
+            mean, std = float(ctx.opt("mean", 0.0)), float(ctx.opt("std", 1.0))
+            density = {"dist": "normal", "mean": mean, "std": std}
+            details.update({"expected_mean": fmt_number(mean), "expected_std": fmt_number(std)})
+        figures = [{"kind": "histogram", "title": f"{ctx.entry}: your samples", "samples": flat.numel(),
+                    **histogram(flat), "density": density}]
+        if dist == "uniform":
             outside = int(((flat < low) | (flat >= high)).sum())
             if outside:
                 return Verdict(False, f"{ctx.entry}: {outside} of {flat.numel()} samples lie outside "
-                               f"[{fmt_number(low)}, {fmt_number(high)})", details)
+                               f"[{fmt_number(low)}, {fmt_number(high)})", details, figures=figures)
             cdf = uniform_cdf(low, high)
             label = f"uniform on [{fmt_number(low)}, {fmt_number(high)})"
         else:
-            mean, std = float(ctx.opt("mean", 0.0)), float(ctx.opt("std", 1.0))
-            details.update({"expected_mean": fmt_number(mean), "expected_std": fmt_number(std)})
             cdf = normal_cdf(mean, std)
             label = f"normal with mean {fmt_number(mean)} and std {fmt_number(std)}"
         d = ks_statistic(flat, cdf)
         p = ks_pvalue(d, flat.numel())
-        details.update({"ks_statistic": fmt_number(d), "p_value": fmt_number(p), "alpha": fmt_number(alpha),
-                        "histogram": histogram(flat)})
+        details.update({"ks_statistic": fmt_number(d), "p_value": fmt_number(p), "alpha": fmt_number(alpha)})
         if p < alpha:
             return Verdict(False, f"{ctx.entry}: the samples do not look {label}: their mean is "
                            f"{details['mean']} and std {details['std']} (expected {details['expected_mean']} "
                            f"and {details['expected_std']}); a Kolmogorov-Smirnov test rejects them "
-                           f"(p = {fmt_number(p)})", details)
+                           f"(p = {fmt_number(p)})", details, figures=figures)
         return Verdict(True, f"{ctx.entry}: {flat.numel()} samples consistent with {label} "
                        f"(Kolmogorov-Smirnov p = {fmt_number(p)})", details)
 

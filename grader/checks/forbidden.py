@@ -110,9 +110,10 @@ class ForbiddenCalls(Judge):
             return Verdict(False, f"{ctx.entry}: the code has a syntax error (line {exc.lineno}: {exc.msg})")
         uses = [u for fn in functions for u in report.get(fn, [])]
         if uses:
-            shown = ", ".join(f"{text} (line {line})" for text, line in uses[:3])
+            shown = ", ".join(f"{text} ({ctx.where(line)})" for text, line in uses[:3])
             instead = ctx.opt("instead", "elementary tensor operations")
             return Verdict(False, f"{ctx.entry} uses the library's own version: {shown}. This exercise asks "
                            f"you to write it yourself with {instead}, so {ctx.entry} earns no points.",
-                           {"uses": [f"line {line}: {text}" for text, line in uses[:10]]})
+                           {"uses": [f"{ctx.where(line)}: {text}" for text, line in uses[:10]]},
+                           lines=[line for _, line in uses[:3]])
         return Verdict(True, f"{ctx.entry} is written with elementary operations")

@@ -47,7 +47,7 @@ class Module(Judge):
                 if key not in actual.state:
                     problems.append(f"the model has no '{key}'")
                     continue
-                p, _ = tensor_problems(actual.state[key], tensor, atol=0.0, rtol=0.0, where=key)
+                p, _ = tensor_problems(actual.state[key], tensor, atol=0.0, rtol=0.0, where=key, reveal=False)
                 if p:
                     problems.append(f"'{key}' does not hold the saved weights ({p[0].split(': ', 1)[-1]})")
         if problems:

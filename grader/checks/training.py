@@ -28,11 +28,17 @@ def mse_of(spec: MLPSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: to
         return float(torch.mean((net(x) - y) ** 2))
 
 
+def _floats(values: Any) -> bool:
+    return isinstance(values, list) and bool(values) and all(isinstance(v, float) for v in values)
+
+
 @register
 class Training(Judge):
     name = "training"
+    # ``solution: true`` also trains with the reference solution, whose loss curve the
+    # report draws next to the student's when the exercise discloses "expected".
     options = {"model": "text", "losses": "text", "x": "text", "y": "text", "target_mse": "number",
-               "epochs": "number"}
+               "epochs": "number", "solution": "flag"}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         import torch
@@ -43,7 +49,8 @@ class Training(Judge):
         x, y = ctx.data[ctx.opt("x", "X_test")], ctx.data[ctx.opt("y", "y_test")]
         target = float(ctx.opt("target_mse"))
         trained = ctx.outputs.get(model_name)
-        losses = ctx.outputs.get(ctx.opt("losses", "result"))
+        losses_name = ctx.opt("losses", "result")
+        losses = ctx.outputs.get(losses_name)
         before = mse_of(spec, spec.state, x, y)
         details: dict[str, Any] = {"target_mse": fmt_number(target), "mse_before_training": fmt_number(before),
                                    "held_out_variance": fmt_number(float(y.var(unbiased=False)))}
@@ -55,26 +62,33 @@ class Training(Judge):
         except (RuntimeError, KeyError) as exc:
             return Verdict(False, f"{ctx.entry}: the trained model's weights no longer fit it ({exc})", details)
         details["mse_after_training"] = fmt_number(after)
-        problems = self.loss_problems(losses, int(ctx.opt("epochs", 0)), details)
+        curve: list[Any] = []
+        problems = self.loss_problems(losses, int(ctx.opt("epochs", 0)), curve)
+        reference = ctx.expected.get(losses_name) if ctx.expected and ctx.discloses("expected") else None
+        figures = [{"kind": "losses", "title": f"{ctx.entry}: training loss per epoch", "losses": curve,
+                    "reference": reference if _floats(reference) else None, "target": target,
+                    "target_label": f"target held-out MSE {fmt_number(target)}"}] if curve else []
         unchanged = all(torch.equal(state[k], v) for k, v in spec.state.items() if k in state)
         if not math.isfinite(after) or after > target:
-            advice = self.advice(unchanged, details.get("losses", []))
+            advice = self.advice(unchanged, curve)
             return Verdict(False, f"{ctx.entry}: after training, the model's MSE on held-out data is "
                            f"{fmt_number(after)}; the target is {fmt_number(target)} (before training it was "
-                           f"{fmt_number(before)}). {advice}".strip(), details)
+                           f"{fmt_number(before)}). {advice}".strip(), details, figures=figures)
         if problems:
-            return Verdict(False, f"{ctx.entry}: the model trained well, but " + "; ".join(problems), details)
+            return Verdict(False, f"{ctx.entry}: the model trained well, but " + "; ".join(problems), details,
+                           figures=figures)
         return Verdict(True, f"{ctx.entry}: held-out MSE {fmt_number(after)} is under the target "
                        f"{fmt_number(target)}", details)
 
     @staticmethod
-    def loss_problems(losses: Any, epochs: int, details: dict[str, Any]) -> list[str]:
+    def loss_problems(losses: Any, epochs: int, curve: list[Any]) -> list[str]:
+        """What is wrong with the returned losses; fills ``curve`` with them, as drawn."""
         if not isinstance(losses, list):
             return [f"train should return the list of per-epoch losses, and returned {describe(losses)}"]
         if not all(isinstance(v, float) for v in losses):
             kinds = sorted({describe(v).split(" of ")[0] for v in losses if not isinstance(v, float)})
             return [f"the losses should be Python floats (use loss.item()), found {', '.join(kinds[:2])}"]
-        details["losses"] = [round(v, 6) if math.isfinite(v) else str(v) for v in losses[:2000]]
+        curve += [round(v, 6) if math.isfinite(v) else str(v) for v in losses[:2000]]
         if epochs and len(losses) != epochs:
             return [f"train returned {len(losses)} losses for {epochs} epochs"]
         return []

@@ -13,5 +13,5 @@ def build_vocab(sentences: list[str]) -> dict[str, int]:
 
 
 def encode(sentence: str, vocab: dict[str, int]) -> torch.Tensor:
-    ids = [vocab.get(word, 0) for word in sentence.lower().split()]
+    ids = [vocab[word] for word in sentence.lower().split()]  # unknown words?
     return torch.tensor(ids, dtype=torch.int64)
