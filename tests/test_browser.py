@@ -206,6 +206,46 @@ def assert_student_content(page: Any, student: dict, medium: str) -> None:
                 expect(row.locator(".traceback > .label")).to_be_visible()
             if check["output"]:
                 expect(row.locator(".output pre")).to_be_visible()
+            assert_pictures_and_code(page, row, check)
+
+
+def assert_pictures_and_code(page: Any, row: Any, check: dict) -> None:
+    """A check's pictures are drawn, with a name and a description for those who cannot
+    see them; its code excerpts mark the line in question; its mismatches are a table."""
+    from playwright.sync_api import expect
+
+    pictures = row.locator("figure.chart svg")
+    expect(pictures).to_have_count(len(check["figures"]))
+    for i in range(len(check["figures"])):
+        picture = pictures.nth(i)
+        expect(picture).to_be_visible()
+        expect(picture).to_have_attribute("role", "img")
+        box = picture.bounding_box()
+        assert box and box["width"] > 150 and box["height"] > 80, box  # drawn, not collapsed
+        name = picture.evaluate("svg => svg.getAttribute('aria-labelledby').split(' ')"
+                                ".map(id => document.getElementById(id).textContent).join(' ')")
+        assert len(name) > 40, name  # a caption and a description in words
+    excerpts = row.locator("figure.excerpt")
+    expect(excerpts).to_have_count(len(check["excerpts"]))
+    for i, cut in enumerate(check["excerpts"]):
+        mark = excerpts.nth(i).locator("mark")
+        expect(mark).to_be_visible()
+        expect(mark).to_contain_text(cut["lines"][cut["line"] - cut["first"]].strip())
+        expect(mark).to_contain_text(str(cut["line"]))
+    mismatches = check["details"].get("mismatches") if check["status"] != "passed" else None
+    if mismatches:
+        table = row.locator("table.mismatches")
+        expect(table.locator("tbody tr")).to_have_count(len(mismatches))
+        expect(table.locator("tbody tr").first).to_contain_text(mismatches[0]["got"])
+
+
+def test_the_example_class_shows_every_kind_of_picture_and_excerpt(graded) -> None:
+    ben = graded["students"]["ben_typical_mistakes"]
+    checks = [c for e in ben["exercises"] for c in e["checks"]]
+    kinds = {f["kind"] for c in checks for f in c["figures"]}
+    assert kinds == {"histogram", "losses", "channels"}, kinds
+    assert any(c["excerpts"] and c["status"] == "error" for c in checks)  # a failing line
+    assert any(c["excerpts"] and c["status"] == "failed" for c in checks)  # a forbidden call
 
 
 # ------------------------------------------------------------------ the test

@@ -6,6 +6,8 @@ with autoescaping on; nothing here or in the templates marks such text as safe.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import math
 import re
@@ -39,7 +41,7 @@ STATUS_SYMBOLS = {
     "passed": "\u2713",  # check mark
     "failed": "\u2717",  # ballot x
     "error": "!",
-    "timeout": "\u29d7",  # hourglass
+    "timeout": "\u25f7",  # a clock face (the hourglass U+29D7 is missing from common fonts)
     "missing": "\u2205",  # empty set
 }
 
@@ -155,6 +157,29 @@ def _compact(value: Any, nested: bool = False) -> str:
     return str(value)
 
 
+def shown_details(details: Any) -> list[tuple[Any, Any]]:
+    """A check's details as rows of text; the value mismatches get a table of their own."""
+    if not isinstance(details, dict):
+        return []
+    return [(k, v) for k, v in details.items() if k != "mismatches"]
+
+
+def mismatch_rows(details: Any) -> list[dict[str, Any]]:
+    """The few positions where a tensor differs (see checks/compare.py), each with
+    "index", "got" and, when the check discloses it, "expected"."""
+    rows = details.get("mismatches") if isinstance(details, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows[:10] if isinstance(r, dict) and "index" in r and "got" in r]
+
+
+def figure(spec: Any, uid: str) -> Any:
+    """A figure spec drawn as inline SVG (None when it cannot be drawn)."""
+    from grader.reports.figures import render
+
+    return render(spec, uid=uid)
+
+
 def status_class(status: str) -> str:
     # Only known statuses become CSS classes; anything else gets a neutral look.
     return status if status in STATUSES else "unknown"
@@ -239,6 +264,9 @@ def _environment() -> Environment:
         detail=detail_value,
         status_class=status_class,
         status_symbol=status_symbol,
+        shown_details=shown_details,
+        mismatch_rows=mismatch_rows,
+        figure=figure,
     )
     env.globals.update(OUTPUT_LIMIT=OUTPUT_LIMIT, TEXT_LIMIT=TEXT_LIMIT)
     return env
@@ -250,15 +278,33 @@ def _row_cells(ids: list[str], student: StudentResult) -> list[ExerciseResult | 
     return [by_id.get(i) for i in ids]
 
 
+# A report loads nothing and runs no script but the overview's own sorting code: the
+# policy says so to the browser too, so even text that escaped escaping could not run.
+_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+@functools.cache
+def _sort_script() -> tuple[Markup, str]:
+    """The overview's script (our own file, so marked safe) and its CSP hash."""
+    text = (TEMPLATES_DIR / "sort_table.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return Markup(text), f"'sha256-{digest}'"
+
+
 def render_student(run: GradingRun, student: StudentResult, env: Environment | None = None) -> str:
     env = env or _environment()
-    return env.get_template("student.html.j2").render(run=run, student=student)
+    return env.get_template("student.html.j2").render(run=run, student=student, csp=_POLICY)
 
 
 def render_index(run: GradingRun, filenames: dict[str, str], env: Environment | None = None) -> str:
+    from grader.reports import overview  # the overview's own data (distribution, medians)
+
     env = env or _environment()
     ids = exercise_ids(run)
+    script, script_hash = _sort_script()
     return env.get_template("index.html.j2").render(
+        csp=f"{_POLICY}; script-src {script_hash}",
+        sort_script=script,
         run=run,
         filenames=filenames,
         columns=run.students[0].exercises if run.students else [],
@@ -268,6 +314,10 @@ def render_index(run: GradingRun, filenames: dict[str, str], env: Environment | 
             sum(s.score for s in run.students) / len(run.students) if run.students else None
         ),
         failures=check_failures(run),
+        medians=overview.exercise_medians(run),
+        total_median=overview.total_median(run),
+        bins=overview.score_bins(run),
+        distribution=overview.distribution_figure(run),
     )
 
 

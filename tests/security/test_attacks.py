@@ -309,8 +309,11 @@ def _excerpt(text: str, needle: str) -> str:
 
 # ------------------------------------------------------------------ hostile outputs
 def test_html_reports_escape_everything(ev: Evidence):
+    own_script = (ROOT / "grader" / "templates" / "sort_table.js").read_text()
     for page in ev.out.glob("*.html"):
         text = page.read_text()
+        # The overview's sorting script is the only one, byte for byte our own file.
+        text = text.replace(f"<script>{own_script}</script>", "", 1 if page.name == "index.html" else 0)
         assert "<script" not in text.lower(), page.name
         assert "<img" not in text.lower(), page.name
     own = report_filenames(s["id"] for s in ev.data["students"])
