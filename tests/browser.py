@@ -8,6 +8,8 @@ the page with ``page.evaluate``, so running it makes no request either.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,3 +128,18 @@ WIDE_ELEMENTS_JS = """width => ({
     .slice(0, 8)
     .map(e => `${e.tagName.toLowerCase()}.${e.className} (right edge at ${
         Math.round(e.getBoundingClientRect().right)}px): ${e.textContent.slice(0, 60)}`)})"""
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, for a module's tests (skips, or fails in CI,
+    without the tools)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # No --no-sandbox here: Playwright passes it itself (its chromiumSandbox option is
+        # off by default), which Chromium needs when run as root, as in CI.
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser
+        browser.close()

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 from browser import (
-    CHROMIUM,
     DESKTOP,
     OVERFLOW_JS,
     PAPER,
@@ -34,6 +33,7 @@ from browser import (
     PageWatch,
     blocking,
     describe,
+    launched_chromium,
     require_browser,
     run_axe,
 )
@@ -105,15 +105,8 @@ def edge_case_run(data: dict):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # No --no-sandbox here: Playwright passes it itself (its chromiumSandbox option is
-        # off by default), which Chromium needs when run as root, as in CI.
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import CHROMIUM, DESKTOP, PageWatch, blocking, describe, require_browser, run_axe
+from browser import (
+    DESKTOP,
+    PageWatch,
+    blocking,
+    describe,
+    launched_chromium,
+    require_browser,
+    run_axe,
+)
 
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
 
@@ -62,13 +70,8 @@ def overview(tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 def open_page(browser: Any, url: str, **options: Any) -> tuple[Any, Any, PageWatch]:
