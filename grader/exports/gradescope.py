@@ -19,10 +19,8 @@ import importlib.metadata
 import io
 import json
 import math
-import os
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +29,10 @@ from grader.errors import GraderError
 from grader.reports.csv_report import format_points
 from grader.reports.html_report import ANSI_ESCAPE
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
+from grader.shipping import course_files, shipped_files
 
 if TYPE_CHECKING:
-    from grader.course import Course
+    pass
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # A visibility Gradescope would not know: shown to no student until the instructor
@@ -50,8 +49,6 @@ GRADER_DIR = "torch-grader"
 SCRIPTS = ("setup.sh", "run_autograder")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "gradescope"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: the same bytes on every build
-SKIPPED_DIRS = {"__pycache__"}
-SKIPPED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 
 # ANSI escape sequences and the control characters a text output cannot show.
 _ANSI = re.compile(ANSI_ESCAPE.pattern + r"|\x1b[@-Z\\-_]")  # colours, and two-byte escapes too
@@ -206,14 +203,9 @@ def build_autograder_zip(course_root: Path, out: Path) -> Path:
     from grader.reports import write_bytes_atomic
 
     course = load_course(course_root, resolve_helpers=False)  # a broken course fails here, not on Gradescope
-    _check_helpers_are_shipped(course)
     entries: dict[str, bytes] = {name: _script(name) for name in SCRIPTS}
-    for name in ("course.yaml",):
-        if (course_root / name).is_file():
-            entries[f"{COURSE_DIR}/{name}"] = (course_root / name).read_bytes()
-    for folder in ("exercises", "solutions"):
-        for path, rel in _files(course_root / folder):
-            entries[f"{COURSE_DIR}/{folder}/{rel}"] = path.read_bytes()
+    for rel, data in course_files(course, "the Gradescope autograder").items():
+        entries[f"{COURSE_DIR}/{rel}"] = data
     entries.update(_grader_source())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -226,42 +218,12 @@ def build_autograder_zip(course_root: Path, out: Path) -> Path:
     return write_bytes_atomic(out, buffer.getvalue())
 
 
-def _check_helpers_are_shipped(course: Course) -> None:
-    """Helper files (hidden data, custom judges) must be inside exercises/, which the
-    zip holds; one elsewhere would be missing on Gradescope."""
-    exercises = (course.root / "exercises").resolve()
-    for ex in course.exercises:
-        for helper in ex.helpers:
-            path = (helper.folder / helper.ref.partition(":")[0]).resolve()
-            if not path.is_relative_to(exercises):
-                raise GraderError(f"{helper.path}:{helper.line}: key '{helper.key}': {path} is outside "
-                                  "exercises/, so the Gradescope autograder would not hold it; move it "
-                                  "into exercises/ (e.g. exercises/hidden/)")
-
-
-def _files(folder: Path) -> Iterator[tuple[Path, str]]:
-    """The files under ``folder`` worth shipping, with their paths relative to it:
-    no caches, no hidden files or folders (.git, .ipynb_checkpoints, .DS_Store)."""
-    if not folder.is_dir():
-        return
-    for top, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _skipped(d))
-        for name in sorted(files):
-            path = Path(top) / name
-            if not _skipped(name) and path.is_file():
-                yield path, path.relative_to(folder).as_posix()
-
-
-def _skipped(name: str) -> bool:
-    return name.startswith(".") or name in SKIPPED_DIRS or name.endswith(SKIPPED_SUFFIXES)
-
-
 def _grader_source() -> dict[str, bytes]:
     """torch-grader as setup.sh pip-installs it: the package, pyproject.toml and README.md
     from the checkout it runs from, or (installed from a wheel) a pyproject.toml made from
     the installed distribution's metadata."""
     package = Path(grader.__file__).resolve().parent
-    entries = {f"{GRADER_DIR}/grader/{rel}": path.read_bytes() for path, rel in _files(package)}
+    entries = {f"{GRADER_DIR}/grader/{rel}": path.read_bytes() for path, rel in shipped_files(package)}
     checkout = package.parent
     if (checkout / "pyproject.toml").is_file():
         for name in ("pyproject.toml", "README.md"):
