@@ -8,6 +8,7 @@ one line on stderr saying why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -70,7 +71,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.gradebook import Interrupted, grade_course, start_pool
+    from grader.gradebook import Interrupted, default_jobs, grade_course, start_pool
     from grader.submissions import student_folders
 
     if args.jobs is not None and args.jobs < 1:
@@ -84,11 +85,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     stream = sys.stdout if github else sys.stderr
     paused = _pause_workflow_commands() if github else None
     try:
-        with start_pool(sandbox, args.jobs) as pool:  # a worker starts first: torch takes a while
+        with contextlib.ExitStack() as stack:
+            if args.cluster:  # the jobs run on the cluster's workers: no sandbox pool here
+                from grader.cluster.config import connect, parse
+
+                spec = parse(args.cluster, default_workers=args.jobs or default_jobs())
+                pool, cluster = None, stack.enter_context(connect(spec))
+                _say(f"grader: grading on {spec.describe()}")
+            else:  # a worker starts first: torch takes a while
+                pool, cluster = stack.enter_context(start_pool(sandbox, args.jobs)), None
             course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
             folders = student_folders(Path(args.submissions), course)
             outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
-                                   force=args.force, stream=stream, pool=pool)
+                                   force=args.force, stream=stream, pool=pool, cluster=cluster)
     except Interrupted as exc:
         _say(f"grader: {exc}")
         return 130
@@ -231,6 +240,10 @@ def parser() -> argparse.ArgumentParser:
                    help="submissions graded at once (default: the number of CPU cores)")
     g.add_argument("--force", action="store_true",
                    help="grade everything again, ignoring results kept from earlier runs")
+    g.add_argument("--cluster", metavar="CLUSTER", default=None,
+                   help="grade on a Dask cluster: a scheduler's address (tcp://host:8786), local:N for N "
+                        "worker processes here, or a YAML file (see docs/cluster.md); needs "
+                        "pip install 'torch-grader[cluster]'")
     g.add_argument("--ci", choices=("github", "none"), default=None,
                    help="report to a CI: github writes the job summary, annotations and the "
                         "Classroom result (default: github when GITHUB_ACTIONS=true)")

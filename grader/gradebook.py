@@ -19,10 +19,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import grader
 from grader.course import Course, Exercise
+from grader.errors import GraderError
 from grader.fingerprint import (
     digest,
     exercise_fingerprint,
@@ -74,18 +75,23 @@ def start_pool(sandbox: Sandbox, jobs: int | None = None) -> Pool:
 
 def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, *, seed: int = 0,
                  jobs: int | None = None, force: bool = False, stream: TextIO | None = None,
-                 pool: Pool | None = None) -> Outcome:
+                 pool: Pool | None = None, cluster: Any = None) -> Outcome:
+    """Grade what changed and write the reports. The jobs run on this machine's sandbox
+    ``pool``, or, given a Dask ``cluster`` client, on the cluster's workers (each with its
+    own pool); either way the store and the reports are written here."""
     started = time.monotonic()
     jobs = jobs or default_jobs()
     with contextlib.ExitStack() as stack:
+        if cluster is not None:
+            return _grade_course(course, folders, out, sandbox, None, seed, jobs, force, stream, started, cluster)
         if pool is None:
             pool = stack.enter_context(start_pool(sandbox, jobs))
         pool.set_memory(Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises).memory_mb)
         return _grade_course(course, folders, out, sandbox, pool, seed, jobs, force, stream, started)
 
 
-def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, pool: Pool, seed: int,
-                  jobs: int, force: bool, stream: TextIO | None, started: float) -> Outcome:
+def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, pool: Pool | None, seed: int,
+                  jobs: int, force: bool, stream: TextIO | None, started: float, cluster: Any = None) -> Outcome:
     # Every submission is read into memory before any student code runs, so code
     # graded earlier cannot rewrite a classmate's files.
     submissions = [collect(folder, course) for folder in folders]
@@ -101,9 +107,15 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         work = [(s, exercises) for s, exercises in work if exercises]
         run_id = store.start_run(course.title, grader.__version__, sandbox.kind, seed,
                                  [s.student for s in submissions])
-        if not work:
+        if not work and pool is not None:
             pool.close()
-        fresh = _grade(course, work, sandbox, pool, store, seed, jobs, exercise_fps, submission_fps, stream)
+        notes: list[str] = []
+        if cluster is None:
+            assert pool is not None
+            fresh = _grade(course, work, sandbox, pool, store, seed, jobs, exercise_fps, submission_fps, stream)
+        else:
+            fresh = _grade_on_cluster(course, work, sandbox, cluster, store, seed, exercise_fps, submission_fps,
+                                      stream, notes)
         students = []
         for s in submissions:
             results = {**cached.get(s.student, {}), **fresh.get(s.student, {})}
@@ -128,8 +140,9 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
     seconds = time.monotonic() - started
     text = summary(len(work), len(submissions) - len(work), seconds)
-    if pool.restarts:  # student code killed or stopped its sandbox; worth knowing
+    if pool is not None and pool.restarts:  # student code killed or stopped its sandbox; worth knowing
         text += f"; {pool.restarts} sandbox worker(s) restarted after a submission stopped theirs"
+    text += "".join(f"; {note}" for note in notes)
     return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text)
 
 
@@ -172,9 +185,7 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
                                [(positions[r.id], exercise_fps[r.id], r) for r in results], order)
             with lock:
                 fresh[submission.student] = {r.id: r for r in results}
-            score = rounded(sum(r.score for r in results))
-            most = rounded(sum(r.max_score for r in results))
-            progress.done(f"{submission.student}: {score:g}/{most:g} ({seconds:.1f} s)")
+            progress.done(f"{submission.student}: {_points(results)} ({seconds:.1f} s)")
 
         with Grader(course, seed=seed, sandbox=sandbox, pool=pool) as g:
             try:
@@ -184,3 +195,42 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
                 pool.close()
                 raise Interrupted(len(fresh), len(work)) from None
     return fresh
+
+
+def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox,
+                      client: Any, store: Store, seed: int, exercise_fps: dict[str, str],
+                      submission_fps: dict[str, str], stream: TextIO | None,
+                      notes: list[str]) -> dict[str, dict[str, ExerciseResult]]:
+    """``_grade`` on a Dask cluster: the same store, saved the moment each result is
+    back, and the same progress; ``notes`` gets the jobs the cluster had to run again."""
+    from grader.cluster.client import ClusterGrader
+
+    fresh: dict[str, dict[str, ExerciseResult]] = {}
+    if not work:
+        return fresh
+    positions = {ex.id: i for i, ex in enumerate(course.exercises)}
+    order = [ex.id for ex in course.exercises]
+    cluster = ClusterGrader(client, course, seed, sandbox.kind)
+    with Progress(len(work), stream=stream) as progress:
+
+        def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
+            store.save_student(submission.student, submission_fps[submission.student],
+                               [(positions[r.id], exercise_fps[r.id], r) for r in results], order)
+            fresh[submission.student] = {r.id: r for r in results}
+            progress.done(f"{submission.student}: {_points(results)} ({seconds:.1f} s)")
+
+        try:
+            cluster.grade_many(work, on_result)
+        except KeyboardInterrupt:
+            raise Interrupted(len(fresh), len(work)) from None
+    notes.append(f"{cluster.retried} job(s) run again after a Dask worker died" if cluster.retried
+                 else "no job needed a second run")
+    if cluster.failed:
+        names = ", ".join(cluster.failed[:5]) + (f" and {len(cluster.failed) - 5} more" if len(cluster.failed) > 5 else "")
+        raise GraderError(f"the cluster could not grade {len(cluster.failed)} submission(s) (their Dask workers "
+                          f"kept dying): {names}; {len(fresh)} were graded and saved: run the same command again")
+    return fresh
+
+
+def _points(results: list[ExerciseResult]) -> str:
+    return f"{rounded(sum(r.score for r in results)):g}/{rounded(sum(r.max_score for r in results)):g}"

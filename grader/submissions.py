@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grader.course import Course, Exercise
 from grader.errors import GraderError
@@ -157,6 +158,32 @@ def _is_untouched_stub(py: Path, ex: Exercise) -> bool:
     if py.is_symlink() or not py.is_file() or py.stat().st_size > MAX_SOURCE_BYTES:
         return False
     return py.read_bytes() == stub_source(ex).encode("utf-8")
+
+
+def submission_data(submission: Submission) -> dict[str, Any]:
+    """The submission as plain data, exactly as this grader read it, for grading on
+    another machine: each exercise's file name, kind, problem and notes, and its code
+    (a .py file's text, a notebook's code cells); nothing else of the folder."""
+    files = {}
+    for ex_id, sub in submission.files.items():
+        files[ex_id] = {
+            "name": sub.path.name if sub.path else None, "kind": sub.kind, "problem": sub.problem,
+            "notes": list(sub.notes), "source": sub.source if sub.kind == "py" else None,
+            "cells": [vars(c) for c in sub.notebook.cells] if sub.notebook else None,
+            "notebook_notes": list(sub.notebook.notes) if sub.notebook else [],
+        }
+    return {"student": submission.student, "files": files}
+
+
+def submission_from_data(data: dict[str, Any], course: Course) -> Submission:
+    """The inverse of ``submission_data``, against the same course."""
+    files = {}
+    for ex in course.exercises:
+        f = data["files"][ex.id]
+        notebook = None if f["cells"] is None else Notebook([Cell(**c) for c in f["cells"]], f["notebook_notes"])
+        files[ex.id] = SubmittedFile(ex, Path(f["name"]) if f["name"] else None, f["kind"], f["problem"],
+                                     f["notes"], notebook=notebook, source=f["source"])
+    return Submission(student=data["student"], folder=Path(data["student"]), files=files)
 
 
 def stage(submission: Submission, target: Path) -> None:
