@@ -15,6 +15,7 @@ only.
     python bench/speed.py --quick         # N = 6, one repeat (CI)
     python bench/speed.py --out DIR       # keep the submissions and reports in DIR
     python bench/speed.py --dry           # generate, print the commands, run nothing
+    python bench/speed.py --cluster local:2   # local --jobs 2 against a Dask LocalCluster
 
 Exit status 0 when every run completed, whatever PASS/MISS says (it is a
 measurement); 1 when a grader run or the floor failed.
@@ -419,6 +420,48 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
     return report
 
 
+def cluster_benchmark(subs: Path, work: Path, cluster: str, n: int, timeout: float) -> Report:
+    """The same class graded locally (--jobs W) and on a Dask cluster (--cluster), W being
+    the cluster's worker count for local:W (else CORES): throughput of both, and the
+    overhead per job the cluster adds beyond its fixed start-up cost."""
+    report = Report()
+    workers = int(cluster.split(":", 1)[1]) if cluster.startswith("local:") else CORES
+    one = sorted(p.name for p in subs.iterdir())[0]
+
+    def timed(label: str, cmd: list[str]) -> Run:
+        print(f"  {label} ...", file=sys.stderr, flush=True)
+        return measure(cmd, work / f"{label}.log", timeout, sample=False)
+
+    def on_cluster(cmd: list[str]) -> list[str]:
+        return [*cmd, "--cluster", cluster]
+
+    runs = {
+        "local-single": timed("local-single", grade_cmd(subs / one, work / "out-local-single", workers, True)),
+        "cluster-single": timed("cluster-single", on_cluster(grade_cmd(subs / one, work / "out-cluster-single",
+                                                                       None, True))),
+        "local-full": timed("local-full", grade_cmd(subs, work / "out-local", workers, True)),
+        "cluster-full": timed("cluster-full", on_cluster(grade_cmd(subs, work / "out-cluster", None, True))),
+    }
+    for name, run in runs.items():
+        if not run.ok:
+            report.failed(name, run)
+    if report.failures:
+        return report
+    local, dask = runs["local-full"].seconds, runs["cluster-full"].seconds
+    report.add(f"grade --jobs {workers}, full (this machine)", full_grade_text(runs["local-full"], n))
+    report.add(f"grade --cluster {cluster}, full", full_grade_text(runs["cluster-full"], n),
+               f"throughput {n / dask:.2f} vs {n / local:.2f} submissions/s")
+    report.add("one submission, cold: local / cluster",
+               f"{runs['local-single'].seconds:.2f} s / {runs['cluster-single'].seconds:.2f} s",
+               "the cluster's fixed cost: start-up, course shipped, workers' torch and reference")
+    marginal = ((dask - runs["cluster-single"].seconds) - (local - runs["local-single"].seconds)) / max(n - 1, 1)
+    report.add("overhead per job on the cluster", f"{1000 * marginal:.0f} ms",
+               "(cluster full - cluster single) - (local full - local single), per further job")
+    report.notes.append(f"the cluster: {cluster}; both full runs grade the same {n} submissions with "
+                        f"{workers} sandbox worker(s) in all, --force")
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="number of submissions (default 200)")
@@ -430,6 +473,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated submissions")
     parser.add_argument("--timeout", type=float, default=7200, help="seconds per run before it is killed")
     parser.add_argument("--dry", action="store_true", help="generate and print the commands only")
+    parser.add_argument("--cluster", default=None, metavar="CLUSTER",
+                        help="instead: the class graded locally and with `grade --cluster CLUSTER` "
+                             "(e.g. local:2), throughput and overhead per job")
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeat = 6, 1
@@ -446,7 +492,10 @@ def main() -> int:
               f"({counts['correct']} correct, {counts['wrong']} wrong, {counts['timeout']} timeout; "
               f"seed {args.seed}), repeat {args.repeat}")
         print(machine_line(sandbox_line() if not args.dry else "sandbox: ?"), flush=True)
-        report = benchmark(subs, runs, kinds, args.repeat, args.timeout, args.dry)
+        if args.cluster and not args.dry:
+            report = cluster_benchmark(subs, runs, args.cluster, args.n, args.timeout)
+        else:
+            report = benchmark(subs, runs, kinds, args.repeat, args.timeout, args.dry)
         if args.dry:
             return 0
         print()
