@@ -154,3 +154,29 @@ def test_a_notebook_line_is_found_in_its_cell(tmp_path: Path) -> None:
     assert cut["file"].startswith("cell 3") and cut["line"] == 2 and cut["lines"][-1] == "    return torch.sigmoid(x)"
     frame = {"file": "cell 3", "line": 2}
     assert failing_line(sub, [frame])["lines"] == ["def f(x):", "    return torch.sigmoid(x)"]
+
+
+# ------------------------------------------------------------------ the course's own judges
+def _custom_check(exercise_id: str, entry: str):
+    course = load_course(ROOT)
+    ex = course.exercise(exercise_id)
+    check = next(c for c in ex.checks if c.judge == "custom" and c.entry == entry)
+    return ex, check
+
+
+@pytest.mark.parametrize("disclosed", [False, True])
+def test_the_courses_custom_judges_keep_hidden_answers_hidden_too(disclosed: bool) -> None:
+    from dataclasses import replace
+
+    from grader.checks import JUDGES
+    from grader.checks.base import JudgeContext
+
+    ex, check = _custom_check("derivative", "derivative_of_square")
+    check = replace(check, disclose=frozenset({"expected"}) if disclosed else frozenset())
+    source = "def derivative_of_square(x):\n    t = torch.tensor(x, requires_grad=True)\n    (t * t).backward()\n" \
+             "    return t.grad.item() + 1\n"
+    ctx = JudgeContext(ex, check, {"result": 7.25}, {"result": 6.25}, read_source=lambda: source)
+    verdict = JUDGES["custom"].judge(ctx)
+    assert not verdict.passed and "got 7.25" in verdict.message
+    assert ("expected 6.25" in verdict.message) is disclosed, verdict.message
+

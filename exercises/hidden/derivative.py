@@ -29,7 +29,7 @@ def judge_uses_autograd(ctx: JudgeContext) -> Verdict:
                        "compute it with autograd instead of writing the formula 2 * x")
     actual = ctx.outputs.get("result")
     expected = (ctx.expected or {}).get("result")
-    problems, details = value_problems(actual, expected)
+    problems, details = value_problems(actual, expected, reveal=ctx.discloses("expected"))
     details["autograd_used"] = [f"line {line}: {text}" for text, line in uses[:5]]
     if problems:
         return Verdict(False, f"{entry} uses autograd, but: " + "; ".join(problems[:2]), details)

@@ -35,7 +35,8 @@ def centred_and_unchanged(ctx: JudgeContext) -> Verdict:
             "compute a new tensor instead, e.g. v - v.mean(dim=0)")
 
     # 2. The returned tensor must be v moved so that its centroid is the origin.
-    p, d = tensor_problems(result, expected, atol=1e-5, rtol=1e-4, where="the result")
+    p, d = tensor_problems(result, expected, atol=1e-5, rtol=1e-4, where="the result",
+                           reveal=ctx.discloses("expected"))
     if p:
         problems += p
         details.update(d)

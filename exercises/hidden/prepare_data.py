@@ -248,10 +248,14 @@ def _vector(t: TensorValue, f: int) -> torch.Tensor | None:
     return None
 
 
-def _first_difference(got: torch.Tensor, want: torch.Tensor) -> str:
+def _first_difference(got: torch.Tensor, want: torch.Tensor, reveal: bool) -> str:
+    """Where ``got`` first differs from ``want``; the expected value only when the
+    check discloses it (the data the statistics come from is hidden)."""
     bad = (~torch.isclose(got.double(), want.double(), rtol=1e-4, atol=1e-4)).nonzero()
     index = tuple(int(i) for i in bad[0])
     where = f"column {index[0]}" if len(index) == 1 else f"row {index[0]}, column {index[1]}"
+    if not reveal:
+        return f"at {where} yours is {fmt_number(float(got[index]))}"
     return f"at {where} expected {fmt_number(float(want[index]))}, got {fmt_number(float(got[index]))}"
 
 
@@ -264,6 +268,7 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
     params = ctx.opt("params") or {}
     aspect = params.get("aspect", "stats")
     entry = ENTRY_STD
+    reveal = ctx.discloses("expected")  # X_train is hidden: so are the statistics it gives
     X_train, X_val = ctx.data["X_train"].double(), ctx.data["X_val"].double()
     n, f = X_train.shape
     names = ("X_train_s", "X_val_s", "mean", "std")
@@ -303,12 +308,15 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         stds[key] = torch.where(stds[key] == 0, torch.ones_like(stds[key]), stds[key])
     constant = [j for j in range(f) if bool((X_train[:, j] == X_train[0, j]).all())]
     details: dict[str, Any] = {
-        "expected_mean": [fmt_number(float(v)) for v in want_mean],
-        "expected_std_sample": [fmt_number(float(v)) for v in stds["sample"]],
-        "expected_std_population": [fmt_number(float(v)) for v in stds["population"]],
         "got_mean": [fmt_number(float(v)) for v in mean],
         "got_std": [fmt_number(float(v)) for v in std],
     }
+    if reveal:
+        details.update({
+            "expected_mean": [fmt_number(float(v)) for v in want_mean],
+            "expected_std_sample": [fmt_number(float(v)) for v in stds["sample"]],
+            "expected_std_population": [fmt_number(float(v)) for v in stds["population"]],
+        })
     both = torch.cat([X_train, X_val])
 
     def mean_problem() -> str | None:
@@ -317,7 +325,7 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         if _close(mean, both.mean(dim=0)):
             return ("mean was computed over X_train and X_val together; compute it on X_train only (the "
                     "validation set stands for data the model has never seen)")
-        return f"mean is not X_train's column mean: {_first_difference(mean, want_mean)}"
+        return f"mean is not X_train's column mean: {_first_difference(mean, want_mean, reveal)}"
 
     def std_kind() -> str | None:
         for key, want in stds.items():
@@ -338,7 +346,7 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
             if _close(std, s):
                 return "std was computed over X_train and X_val together; compute it on X_train only"
         return f"std is neither the sample nor the population std of X_train's columns: " \
-               f"{_first_difference(std, stds['sample'])} (sample std)"
+               f"{_first_difference(std, stds['sample'], reveal)} (sample std)"
 
     if aspect == "stats":
         problems = [p for p in (mean_problem(), std_problem()) if p]
@@ -359,10 +367,10 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         want_va = X_val[:, j] - want_mean[j]
         if not _close(tr_s.data[:, j], want_tr):
             return _fail(f"{entry}: {col}; X_train_s's column {j} should be all 0 (x - mean, divided by 1): "
-                         f"{_first_difference(tr_s.data[:, j], want_tr).replace('column', 'row')}", details)
+                         f"{_first_difference(tr_s.data[:, j], want_tr, reveal).replace('column', 'row')}", details)
         if not _close(va_s.data[:, j], want_va):
             return _fail(f"{entry}: {col}; X_val_s's column {j} should be X_val's column minus X_train's "
-                         f"mean, divided by 1: {_first_difference(va_s.data[:, j], want_va).replace('column', 'row')}",
+                         f"mean, divided by 1: {_first_difference(va_s.data[:, j], want_va, reveal).replace('column', 'row')}",
                          details)
         # The other columns must still be standardized properly.
     problems = [p for p in (mean_problem(), std_problem()) if p]
@@ -386,7 +394,7 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
             elif _close(got.data, X - want_mean):
                 reason = " It looks centred but not divided by std."
             return _fail(f"{entry}: {name} is not (x - mean) / std with X_train's statistics: "
-                         f"{_first_difference(got.data, want)}.{reason}", details)
+                         f"{_first_difference(got.data, want, reveal)}.{reason}", details)
     extra = " and the constant column scaled by 1" if aspect == "constant" else ""
     return Verdict(True, f"{entry}: both sets are scaled with X_train's mean and {kind} std{extra}; "
                    "no NaN or inf", details)
