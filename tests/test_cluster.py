@@ -42,22 +42,48 @@ def class_of(tmp_path: Path, copies: int) -> Path:
     return subs
 
 
+# Appended to a correct tensor_ops.py: looks for the course's files (the hidden helpers,
+# the exercise files) wherever a grader could have put them, and prints what it saw.
+PROBE = """
+
+import os as _os
+
+_seen = []
+for _top in ("/tmp", "/var/tmp", "/dev/shm", "/sandbox", "/root", "/home", "/work", "/check", "/opt"):
+    for _dir, _dirs, _files in _os.walk(_top):
+        if "training_loop.yaml" in _files or _os.path.basename(_dir) == "hidden":
+            _seen.append(_dir)
+print("course files seen:", _seen or "none")
+"""
+
+
 def test_the_cluster_grades_as_a_local_run_does_and_a_rerun_sends_only_what_changed(tmp_path: Path):
     subs = class_of(tmp_path, copies=1)
+    shutil.copytree(EXAMPLES / "ada_correct", subs / "eve_probe")
+    with open(subs / "eve_probe" / "tensor_ops.py", "a", encoding="utf-8") as f:
+        f.write(PROBE)
     local = run_grader("grade", str(subs), "--out", str(tmp_path / "local"))
     assert local.returncode == 0, local.stderr
     first = run_grader("grade", str(subs), "--out", str(tmp_path / "dask"), "--cluster", "local:2")
     assert first.returncode == 0, first.stderr
     assert "grading on a local Dask cluster of 2 worker processes" in first.stderr
-    assert "graded 4 submissions" in first.stderr and "no job needed a second run" in first.stderr
+    assert "graded 5 submissions" in first.stderr and "no job needed a second run" in first.stderr
     assert comparable(tmp_path / "dask") == comparable(tmp_path / "local")
-    assert len(stored_rows(tmp_path / "dask")) == 4 * 11
+    assert len(stored_rows(tmp_path / "dask")) == 5 * 11
+    # The course went to the Dask workers; their sandboxes saw none of it (bubblewrap's
+    # promise: the fallback sandbox cannot keep files from student code).
+    data = comparable(tmp_path / "dask")
+    eve = next(s for s in data["students"] if s["id"] == "eve_probe")
+    ops = next(e for e in eve["exercises"] if e["id"] == "tensor-ops")
+    assert ops["score"] == ops["max_score"] and "course files seen:" in ops["output"], ops
+    if data["sandbox"] == "bubblewrap":
+        assert "course files seen: none" in ops["output"], ops["output"]
 
     target = subs / "ben_copy0" / "tensor_ops.py"
     target.write_text(target.read_text().replace("x.mean(dim=1)", "x.mean(dim=0)"))
     again = run_grader("grade", str(subs), "--out", str(tmp_path / "dask"), "--cluster", "local:2")
     assert again.returncode == 0, again.stderr
-    assert "graded 1 submission" in again.stderr and "3 unchanged" in again.stderr, again.stderr
+    assert "graded 1 submission" in again.stderr and "4 unchanged" in again.stderr, again.stderr
     fixed = next(s for s in comparable(tmp_path / "dask")["students"] if s["id"] == "ben_copy0")
     ops = next(e for e in fixed["exercises"] if e["id"] == "tensor-ops")
     assert ops["score"] == ops["max_score"]
