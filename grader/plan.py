@@ -132,8 +132,11 @@ def build_example_plan(course: Course, seed: int) -> Plan:
         planned = []
         for index, example in enumerate(ex.examples):
             entry = next((e.name for e in ex.entry_points if e.name in example.code), ex.entry_points[0].name)
+            # A visible example shows its code and answer already (examples.json): its
+            # messages may name both.
             spec = CheckSpec(name=example.name, entry=entry, points=1, judge="match", options={}, steps=[],
-                             keep=["result"], artifacts={}, line=example.line)
+                             keep=["result"], artifacts={}, line=example.line,
+                             disclose=frozenset({"inputs", "expected"}))
             probe = Probe(f"{ex.file}-example-{index}", [{"do": "eval", "expr": example.code, "as": "result"}],
                           ["result"], {}, derive_seed(seed, ex.id, "example", index), ex.limits.time)
             planned.append(PlannedCheck(ex, spec, probe, expected_expr=example.expect))

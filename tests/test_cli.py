@@ -40,6 +40,8 @@ def test_check_passes_on_a_solution_and_fails_on_a_stub(tmp_path: Path):
     proc = run_grader("check", str(bad))
     assert proc.returncode == 1
     assert "FAIL" in proc.stdout and "column means" in proc.stdout
+    # A visible example's answer is no secret: its message names the expected value.
+    assert "values differ at 2 of 2 positions, e.g. at [0]: expected 2, got 1.5" in proc.stdout
 
 
 def test_check_from_a_student_bundle(tmp_path: Path):
