@@ -27,7 +27,7 @@ class CheckResult:
     seconds: float = 0.0
     # From the exercise: visible, hidden, after_due_date or after_published (Gradescope's words).
     visibility: str = "visible"
-    # Pictures for reports, as plain data (grader/reports/figures.py draws them).
+    # Pictures for reports, as plain data (grader/reports/figures/ draws them).
     figures: list[dict[str, Any]] = field(default_factory=list)
     # The student's code around the lines that matter (grader/excerpts.py).
     excerpts: list[dict[str, Any]] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Inline SVG figures (grader/reports/figures.py): valid, accessible, honest, and robust
+"""Inline SVG figures (grader/reports/figures/): valid, accessible, honest, and robust
 against whatever student code puts into a figure spec."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from markupsafe import Markup
 
 from grader.reports import figures
-from grader.reports.figures import Figure, render
+from grader.reports.figures import Figure, render, svg, values
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = '<script>alert(1)</script> "q" \'a\' ]]> &amp; \x00\x07\x1b[31m\u202e'
@@ -173,7 +173,7 @@ def test_histogram_draws_one_bar_per_bin_and_the_uniform_share():
         "Histogram of your 10000 samples, from -1 to 2, drawn over the expected density, "
         "uniform on [0, 1): 60% of your samples lie outside [0, 1).")
     (expected,) = paths(root, "expected")
-    assert expected.get("stroke-dasharray") and expected.get("stroke") == figures.REFERENCE
+    assert expected.get("stroke-dasharray") and expected.get("stroke") == values.REFERENCE
     legend = [t.text for t in root.iter(f"{SVG}text")]
     assert "your samples" in legend and "expected density" in legend
 
@@ -209,7 +209,7 @@ def test_histogram_normal_reports_mean_and_std_from_the_bins():
 
 def test_histogram_mentions_samples_outside_its_range_and_merges_many_bins():
     fig = render(histogram_spec(counts=[1] * 1000, low=0, high=1, samples=1200))
-    assert len(bars(parse(fig))) == figures.MAX_BARS
+    assert len(bars(parse(fig))) == values.MAX_BARS
     assert "200 samples lie outside the histogram's range" in fig.description
     assert "1000 bins are merged into 200 bars" in fig.description
 
@@ -230,10 +230,10 @@ def test_losses_description_has_the_key_numbers():
     assert "0.3, is drawn as a dotted line" in fig.description
     (yours,) = paths(root, "yours")
     (reference,) = paths(root, "reference")
-    assert yours.get("stroke") == figures.STUDENT and not yours.get("stroke-dasharray")
+    assert yours.get("stroke") == values.STUDENT and not yours.get("stroke-dasharray")
     assert reference.get("stroke-dasharray")
     (target,) = [ln for ln in root.iter(f"{SVG}line") if ln.get("class") == "target"]
-    assert target.get("stroke-dasharray") and target.get("stroke") == figures.TARGET
+    assert target.get("stroke-dasharray") and target.get("stroke") == values.TARGET
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "target held-out MSE 0.3" in texts
     assert {"your loss", "reference", "target"} <= set(texts)
@@ -283,15 +283,15 @@ def test_long_losses_are_decimated_but_keep_their_spikes():
     (yours,) = paths(root, "yours")
     runs = subpaths(yours)
     points = [p for run in runs for p in run]
-    assert len(points) <= 1.1 * figures.MAX_LINE_POINTS
+    assert len(points) <= 1.1 * values.MAX_LINE_POINTS
     assert len(runs) == 2  # the NaN still breaks the line
-    assert min(y for _, y in points) == pytest.approx(figures.TOP)
+    assert min(y for _, y in points) == pytest.approx(svg.TOP)
 
 
 def test_a_huge_loss_list_is_drawn_quickly_and_truncated_beyond_the_limit():
     fig = render({"kind": "losses", "losses": [1 / (i + 1) for i in range(150_000)]})
     (yours,) = paths(check_accessible(fig), "yours")
-    assert sum(len(r) for r in subpaths(yours)) <= 1.1 * figures.MAX_LINE_POINTS
+    assert sum(len(r) for r in subpaths(yours)) <= 1.1 * values.MAX_LINE_POINTS
     assert "first 100000 of your 150000 epochs" in fig.description
 
 
@@ -301,7 +301,7 @@ def test_gap_riddled_long_losses_stay_bounded_and_broken():
     (yours,) = paths(check_accessible(fig), "yours")
     runs = subpaths(yours)
     assert len(runs) > 100  # still visibly broken
-    assert sum(len(r) for r in runs) <= 6 * figures.MAX_LINE_POINTS // 2  # <= 6 per bucket
+    assert sum(len(r) for r in runs) <= 6 * values.MAX_LINE_POINTS // 2  # <= 6 per bucket
     assert "40000 epochs" not in fig.description and "20000 epochs of yours" in fig.description
 
 

@@ -23,7 +23,7 @@ class Verdict:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     fraction: float | None = None  # partial credit; None means all or nothing
-    figures: list[dict[str, Any]] = field(default_factory=list)  # see grader/reports/figures.py
+    figures: list[dict[str, Any]] = field(default_factory=list)  # see grader/reports/figures/
     lines: list[int] = field(default_factory=list)  # lines of the student's code to show
 
 
