@@ -70,6 +70,7 @@ def main() -> int:
         work = Path(tmp)
         base = graded_examples(work)
         run = large_class(base, n)
+        timed(large_class(base, 3), work / "warm-up")  # templates compiled, modules imported
         runs = [timed(run, work / f"run-{i}") for i in range(repeat)]
     best, files, size = min(runs)
     per_1000 = best / n * TARGET_N
@@ -80,7 +81,8 @@ def main() -> int:
     print("|---|---|---|")
     print(f"| write_reports, {n} students (best of {repeat}) | {best:.2f} s ({files} files, {size / 2**20:.1f} MiB) | |")
     print(f"| per student | {best / n * 1000:.1f} ms | |")
-    verdict = "pass" if per_1000 < TARGET_SECONDS else "MISS"
+    # A small class says too little about 1,000 (one run, a noisy CI machine): no verdict.
+    verdict = ("pass" if per_1000 < TARGET_SECONDS else "MISS") if n >= TARGET_N else "judged on a full run"
     print(f"| scaled to {TARGET_N} students | {per_1000:.2f} s | < {TARGET_SECONDS:g} s: {verdict} |")
     print(f"runs (s): {', '.join(f'{r[0]:.2f}' for r in runs)}")
     return 0
