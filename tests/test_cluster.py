@@ -133,6 +133,53 @@ def test_a_worker_killed_mid_run_loses_nothing_and_the_summary_counts_the_rerun(
         assert by_id[f"ben_copy{i}"] == by_id["ben_typical_mistakes"]
 
 
+def test_a_job_dask_gives_up_on_is_named_and_the_rest_is_saved(tmp_path: Path):
+    """With Dask's allowed-failures at 0, the job whose worker is killed fails for good:
+    the run stops with an error naming its student, every other result is saved, and
+    the same command then grades just what is missing."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from grader.course import load_course
+    from grader.errors import GraderError
+    from grader.gradebook import grade_course
+    from grader.sandbox.launch import choose
+    from grader.submissions import student_folders
+
+    subs = class_of(tmp_path, copies=2)  # 6 submissions
+    course = load_course(ROOT, resolve_helpers=False)
+    folders = student_folders(subs, course)
+    outcome: dict[str, Any] = {}
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+
+        def run() -> None:
+            try:
+                outcome["done"] = grade_course(course, folders, tmp_path / "out", choose(), cluster=client,
+                                               stream=io.StringIO())
+            except BaseException as exc:  # reported by the main thread
+                outcome["error"] = exc
+
+        grading = threading.Thread(target=run)
+        grading.start()
+        assert kill_a_busy_worker(client, deadline=time.monotonic() + 300)
+        grading.join(timeout=900)
+    error = outcome.get("error")
+    assert isinstance(error, GraderError), outcome
+    message = str(error)
+    lost = [f.name for f in folders if f.name in message.split("dying): ", 1)[1].split(";")[0].split(", ")]
+    assert lost and message.startswith(f"the cluster could not grade {len(lost)} submission(s)"), message
+    assert f"{len(folders) - len(lost)} were graded and saved: run the same command again" in message
+    saved = {row[0] for row in stored_rows(tmp_path / "out")}
+    assert saved == {f.name for f in folders} - set(lost)
+    # The same command (here on this machine) grades only the students that are missing.
+    again = run_grader("grade", str(subs), "--out", str(tmp_path / "out"))
+    assert again.returncode == 0, again.stderr
+    assert f"graded {len(lost)} submission" in again.stderr, again.stderr
+    assert len(stored_rows(tmp_path / "out")) == len(folders) * 11
+
+
 def kill_a_busy_worker(client: Any, deadline: float) -> bool:
     """SIGKILL a worker process while it runs a grading job (its nanny starts a new one)."""
     while time.monotonic() < deadline:
