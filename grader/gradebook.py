@@ -159,12 +159,8 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
            store: Store, seed: int, jobs: int, exercise_fps: dict[str, str], submission_fps: dict[str, str],
            stream: TextIO | None) -> dict[str, dict[str, ExerciseResult]]:
     """Grade ``work`` in the sandbox; each student is saved the moment it is judged."""
-    fresh: dict[str, dict[str, ExerciseResult]] = {}
     if not work:
-        return fresh
-    positions = {ex.id: i for i, ex in enumerate(course.exercises)}
-    order = [ex.id for ex in course.exercises]
-    lock = threading.Lock()
+        return {}
     stopping = threading.Event()
     # Workers first: they import torch while this process does the same below.
     pool.limit(min(jobs, len(work)))
@@ -177,15 +173,11 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
 
         # Judging works on small tensors: the cores are the workers'.
         torch.set_num_threads(1)
+        keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
 
         def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
-            if stopping.is_set():
-                return  # a job cut short by Ctrl-C says nothing about the student
-            store.save_student(submission.student, submission_fps[submission.student],
-                               [(positions[r.id], exercise_fps[r.id], r) for r in results], order)
-            with lock:
-                fresh[submission.student] = {r.id: r for r in results}
-            progress.done(f"{submission.student}: {_points(results)} ({seconds:.1f} s)")
+            if not stopping.is_set():  # a job cut short by Ctrl-C says nothing about the student
+                keep(submission, results, seconds)
 
         with Grader(course, seed=seed, sandbox=sandbox, pool=pool) as g:
             try:
@@ -193,8 +185,8 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
             except KeyboardInterrupt:
                 stopping.set()
                 pool.close()
-                raise Interrupted(len(fresh), len(work)) from None
-    return fresh
+                raise Interrupted(len(keep.fresh), len(work)) from None
+    return keep.fresh
 
 
 def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox,
@@ -205,24 +197,16 @@ def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise
     back, and the same progress; ``notes`` gets the jobs the cluster had to run again."""
     from grader.cluster.client import ClusterGrader
 
-    fresh: dict[str, dict[str, ExerciseResult]] = {}
     if not work:
-        return fresh
-    positions = {ex.id: i for i, ex in enumerate(course.exercises)}
-    order = [ex.id for ex in course.exercises]
+        return {}
     cluster = ClusterGrader(client, course, seed, sandbox.kind)
     with Progress(len(work), stream=stream) as progress:
-
-        def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
-            store.save_student(submission.student, submission_fps[submission.student],
-                               [(positions[r.id], exercise_fps[r.id], r) for r in results], order)
-            fresh[submission.student] = {r.id: r for r in results}
-            progress.done(f"{submission.student}: {_points(results)} ({seconds:.1f} s)")
-
+        keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
         try:
-            cluster.grade_many(work, on_result)
+            cluster.grade_many(work, keep)
         except KeyboardInterrupt:
-            raise Interrupted(len(fresh), len(work)) from None
+            raise Interrupted(len(keep.fresh), len(work)) from None
+    fresh = keep.fresh
     notes.append(f"{cluster.retried} job(s) run again after a Dask worker died" if cluster.retried
                  else "no job needed a second run")
     if cluster.failed:
@@ -232,5 +216,24 @@ def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise
     return fresh
 
 
-def _points(results: list[ExerciseResult]) -> str:
-    return f"{rounded(sum(r.score for r in results)):g}/{rounded(sum(r.max_score for r in results)):g}"
+class _Keeper:
+    """What a local run and a cluster run do with each judged student: save them in the
+    store at once (a run cut short loses nothing) and say so on the progress line."""
+
+    def __init__(self, course: Course, store: Store, exercise_fps: dict[str, str],
+                 submission_fps: dict[str, str], progress: Progress) -> None:
+        self.store, self.progress = store, progress
+        self.exercise_fps, self.submission_fps = exercise_fps, submission_fps
+        self.positions = {ex.id: i for i, ex in enumerate(course.exercises)}
+        self.order = [ex.id for ex in course.exercises]
+        self.fresh: dict[str, dict[str, ExerciseResult]] = {}
+        self._lock = threading.Lock()  # local results arrive from the grader's threads
+
+    def __call__(self, submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
+        self.store.save_student(submission.student, self.submission_fps[submission.student],
+                                [(self.positions[r.id], self.exercise_fps[r.id], r) for r in results], self.order)
+        with self._lock:
+            self.fresh[submission.student] = {r.id: r for r in results}
+        score = rounded(sum(r.score for r in results))
+        most = rounded(sum(r.max_score for r in results))
+        self.progress.done(f"{submission.student}: {score:g}/{most:g} ({seconds:.1f} s)")
