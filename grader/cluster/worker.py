@@ -73,8 +73,7 @@ def _open_station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Stati
     import torch
 
     from grader.grading import Grader
-    from grader.sandbox.launch import Limits, choose
-    from grader.sandbox.pool import Pool
+    from grader.sandbox.launch import choose
 
     folder = tempfile.TemporaryDirectory(prefix="grader-course-")
     root = Path(folder.name) / str(course["name"])  # the folder's name is the course's default title
@@ -89,11 +88,11 @@ def _open_station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Stati
     if sandbox.kind != sandbox_kind:
         raise GraderError(f"this Dask worker cannot use the {sandbox_kind} sandbox the run asked for")
     torch.set_num_threads(1)  # judging works on small tensors: the cores are the sandboxes'
-    limits = Limits.for_student_code(ex.limits.memory_mb for ex in loaded.exercises)
-    pool = Pool(_threads(), sandbox, limits)
-    pool.start()
-    grader = Grader(loaded, seed=seed, sandbox=sandbox, pool=pool)
-    atexit.register(_close, grader, pool, folder)
+    # The Grader's own pool, sized and limited as a local run's; started here, under the
+    # stations' lock, so that two first jobs cannot each start one.
+    grader = Grader(loaded, seed=seed, sandbox=sandbox, jobs=_threads())
+    grader.pool  # noqa: B018
+    atexit.register(_close, grader, folder)
     return Station(folder, loaded, grader)
 
 
@@ -107,7 +106,6 @@ def _threads() -> int:
         return 1
 
 
-def _close(grader: Any, pool: Any, folder: tempfile.TemporaryDirectory[str]) -> None:
-    grader.__exit__(None, None, None)
-    pool.close()
+def _close(grader: Any, folder: tempfile.TemporaryDirectory[str]) -> None:
+    grader.__exit__(None, None, None)  # closes its pool
     folder.cleanup()
