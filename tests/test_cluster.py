@@ -90,32 +90,9 @@ def test_the_cluster_grades_as_a_local_run_does_and_a_rerun_sends_only_what_chan
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_the_summary_counts_the_rerun(tmp_path: Path):
-    from distributed import Client, LocalCluster
-
-    from grader.course import load_course
-    from grader.gradebook import grade_course
-    from grader.sandbox.launch import choose
-    from grader.submissions import student_folders
-
     subs = class_of(tmp_path, copies=3)  # 8 submissions
-    course = load_course(ROOT, resolve_helpers=False)
-    folders = student_folders(subs, course)
-    outcome: dict[str, Any] = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-
-        def run() -> None:
-            try:
-                outcome["done"] = grade_course(course, folders, tmp_path / "out", choose(), cluster=client,
-                                               stream=io.StringIO())
-            except BaseException as exc:  # reported by the main thread
-                outcome["error"] = exc
-
-        grading = threading.Thread(target=run)
-        grading.start()
-        killed = kill_a_busy_worker(client, deadline=time.monotonic() + 300)
-        grading.join(timeout=900)
-    assert not grading.is_alive() and "error" not in outcome, outcome.get("error")
+    folders, outcome, killed = grade_on_a_cluster_killing_a_worker(subs, tmp_path / "out")
+    assert "error" not in outcome, outcome.get("error")
     done = outcome["done"]
     assert killed, "no worker was seen running a job"
     assert "job(s) run again after a Dask worker died" in done.summary, done.summary
@@ -137,34 +114,11 @@ def test_a_job_dask_gives_up_on_is_named_and_the_rest_is_saved(tmp_path: Path):
     """With Dask's allowed-failures at 0, the job whose worker is killed fails for good:
     the run stops with an error naming its student, every other result is saved, and
     the same command then grades just what is missing."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    from grader.course import load_course
     from grader.errors import GraderError
-    from grader.gradebook import grade_course
-    from grader.sandbox.launch import choose
-    from grader.submissions import student_folders
 
     subs = class_of(tmp_path, copies=2)  # 6 submissions
-    course = load_course(ROOT, resolve_helpers=False)
-    folders = student_folders(subs, course)
-    outcome: dict[str, Any] = {}
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-
-        def run() -> None:
-            try:
-                outcome["done"] = grade_course(course, folders, tmp_path / "out", choose(), cluster=client,
-                                               stream=io.StringIO())
-            except BaseException as exc:  # reported by the main thread
-                outcome["error"] = exc
-
-        grading = threading.Thread(target=run)
-        grading.start()
-        assert kill_a_busy_worker(client, deadline=time.monotonic() + 300)
-        grading.join(timeout=900)
+    folders, outcome, killed = grade_on_a_cluster_killing_a_worker(subs, tmp_path / "out", allowed_failures=0)
+    assert killed
     error = outcome.get("error")
     assert isinstance(error, GraderError), outcome
     message = str(error)
@@ -178,6 +132,41 @@ def test_a_job_dask_gives_up_on_is_named_and_the_rest_is_saved(tmp_path: Path):
     assert again.returncode == 0, again.stderr
     assert f"graded {len(lost)} submission" in again.stderr, again.stderr
     assert len(stored_rows(tmp_path / "out")) == len(folders) * 11
+
+
+def grade_on_a_cluster_killing_a_worker(subs: Path, out: Path, allowed_failures: int | None = None
+                                        ) -> tuple[list[Path], dict[str, Any], bool]:
+    """``grade_course`` on a LocalCluster of 2 worker processes, one of them SIGKILLed as
+    soon as it runs a job: (the student folders, {"done": Outcome} or {"error": exception},
+    whether a worker was killed). ``allowed_failures`` sets Dask's for the run."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from grader.course import load_course
+    from grader.gradebook import grade_course
+    from grader.sandbox.launch import choose
+    from grader.submissions import student_folders
+
+    course = load_course(ROOT, resolve_helpers=False)
+    folders = student_folders(subs, course)
+    outcome: dict[str, Any] = {}
+    config = {} if allowed_failures is None else {"distributed.scheduler.allowed-failures": allowed_failures}
+    with dask.config.set(config), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+
+        def run() -> None:
+            try:
+                outcome["done"] = grade_course(course, folders, out, choose(), cluster=client, stream=io.StringIO())
+            except BaseException as exc:  # reported by the caller
+                outcome["error"] = exc
+
+        grading = threading.Thread(target=run)
+        grading.start()
+        killed = kill_a_busy_worker(client, deadline=time.monotonic() + 300)
+        grading.join(timeout=900)
+    assert not grading.is_alive()
+    return folders, outcome, killed
 
 
 def kill_a_busy_worker(client: Any, deadline: float) -> bool:
