@@ -20,12 +20,17 @@ import shutil
 import site
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 INSIDE_HOME = "/sandbox"
 INSIDE_BOX = "/sandbox/box"  # the worker's job folders
 INSIDE_SHARED = "/sandbox/shared"  # read-only inputs shared by all jobs
-INSIDE_RUNNER = "/opt/torch-grader/runner.py"
+INSIDE_CODE = "/opt/torch-grader/sandbox"  # the grader's code that runs inside: runner.py, jobns.py
+INSIDE_RUNNER = f"{INSIDE_CODE}/runner.py"
+INSIDE_JOBNS = f"{INSIDE_CODE}/jobns.py"
+INSIDE_JOB = "/sandbox/job"  # a job's own folder, in the job's mount namespace (jobns.py)
+HERE = Path(__file__).resolve().parent
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 # /etc/fonts: matplotlib asks fontconfig for the system's fonts.
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts")
@@ -45,11 +50,19 @@ def python_paths() -> list[str]:
     return [p for p in kept if not any(p != q and p.startswith(q + "/") for q in kept)]
 
 
-def command(box: Path, shared: Path, runner: Path, env: dict[str, str], argv: list[str]) -> list[str]:
+def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> list[str]:
     """A worker's sandbox: ``box`` (the current job's folder lives in it) is the only
-    writable folder of this machine it sees; ``shared`` (inputs) is read-only."""
+    writable folder of this machine it sees; ``shared`` (inputs) is read-only.
+
+    The worker is the sandbox's PID 1 (``--as-pid-1``: no bubblewrap init beside it
+    holding its pipes) and makes itself non-dumpable before any job; each job then runs
+    in namespaces of its own, nested in these (jobns.py)."""
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--hostname", "sandbox", "--clearenv"]
+           "--as-pid-1", "--hostname", "sandbox", "--clearenv"]
+    if os.geteuid() == 0:
+        # Inside, the worker is this machine's root: only with CAP_SETFCAP may it make
+        # the user namespace of each job (jobns.py, which keeps it from everything else).
+        cmd += ["--cap-add", "CAP_SETFCAP"]
     for folder in SYSTEM_DIRS:
         if os.path.islink(folder):
             cmd += ["--symlink", os.readlink(folder), folder]
@@ -60,10 +73,11 @@ def command(box: Path, shared: Path, runner: Path, env: dict[str, str], argv: li
     for path in python_paths():
         cmd += ["--ro-bind", path, path]
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
-            "--dir", INSIDE_HOME,
+            "--dir", INSIDE_HOME, "--dir", INSIDE_JOB,
             "--bind", str(box), INSIDE_BOX,
             "--ro-bind", str(shared), INSIDE_SHARED,
-            "--ro-bind", str(runner), INSIDE_RUNNER,
+            "--ro-bind", str(HERE / "runner.py"), INSIDE_RUNNER,
+            "--ro-bind", str(HERE / "jobns.py"), INSIDE_JOBNS,
             # Nothing else is writable, so nothing can pass from one job to the next
             # except through /tmp and /dev/shm, which the worker empties between jobs.
             "--remount-ro", "/dev", "--remount-ro", "/",
@@ -75,18 +89,27 @@ def command(box: Path, shared: Path, runner: Path, env: dict[str, str], argv: li
 
 @functools.lru_cache(maxsize=1)
 def availability() -> tuple[bool, str]:
-    """(usable, why): bubblewrap is installed and can create its namespaces here."""
+    """(usable, why): bubblewrap is installed, can create its namespaces here, and a
+    worker inside it can give each job namespaces of its own (jobns.py). The probe runs
+    the same command line as a worker, so what it accepts is what grading gets."""
     path = shutil.which("bwrap")
     if path is None:
         return False, "bubblewrap (bwrap) is not installed; on Debian/Ubuntu: apt-get install bubblewrap"
-    probe = [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
-             "--dev", "/dev", "true"]
-    try:
-        proc = subprocess.run(probe, capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"bubblewrap could not start: {exc}"
+    with tempfile.TemporaryDirectory(prefix="grader-probe-") as home:
+        box, shared = Path(home, "box"), Path(home, "shared")
+        box.mkdir()
+        shared.mkdir()
+        probe = command(box, shared, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                        [sys.executable, "-s", "-S", INSIDE_JOBNS, "probe"])
+        try:
+            proc = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"bubblewrap could not start: {exc}"
     if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        return False, f"bubblewrap cannot create namespaces here ({reason})"
+        said = (proc.stdout + proc.stderr).strip().splitlines() or ["no message"]
+        if said[-1].startswith("bwrap:"):
+            return False, f"bubblewrap cannot create namespaces here ({said[-1]})"
+        return False, ("bubblewrap runs, but a worker inside it cannot give each job namespaces of its "
+                       f"own ({said[-1]})")
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
     return True, f"{version or 'bubblewrap'} at {path}"

@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -64,7 +65,7 @@ class WorkerProcess:
             argv = [sys.executable, "-s", bwrap.INSIDE_RUNNER, "serve", bwrap.INSIDE_BOX,
                     bwrap.INSIDE_SHARED, "--isolated"]
             # The worker's own HOME is /tmp (emptied between jobs); each job gets its own.
-            cmd = bwrap.command(self.box, self.shared, RUNNER, environment("/tmp"), argv)
+            cmd = bwrap.command(self.box, self.shared, environment("/tmp"), argv)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         else:
             cmd = [sys.executable, "-s", str(RUNNER), "serve", str(self.box), str(self.shared)]
@@ -297,9 +298,10 @@ class Pool:
         return sum(max(0, w.starts - 1) for w in self.workers)
 
     def new_job_name(self) -> str:
+        """A name no job can guess: it is never a way to address another job."""
         with self._lock:
             self._jobs += 1
-            return f"job-{self._jobs}"
+        return f"job-{secrets.token_hex(8)}"
 
     @contextlib.contextmanager
     def worker(self) -> Iterator[WorkerProcess]:

@@ -45,7 +45,11 @@ import traceback
 import types
 from pathlib import Path
 
-import torch
+# The folder above this script's is on the path, so the sandbox side's own modules are
+# found the same way in bubblewrap (/opt/torch-grader) and in the fallback (grader/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
 
 MAX_TEXT = 4000  # characters kept of an exception message or a repr
 CELLS_SUFFIX = ".cells.json"  # a notebook, as the grader extracted its code cells
@@ -463,6 +467,15 @@ def wait_for(pid: int, deadline: float) -> tuple[str, int]:
             os.close(fd)
 
 
+def _stopped_by(pid: int) -> int:
+    """The signal that stopped child ``pid``, or 0 while it runs (it stays waitable)."""
+    try:
+        found = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return 0
+    return found.si_status if found is not None and found.si_code == os.CLD_STOPPED else 0
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -501,6 +514,8 @@ def reset_state(seed: int) -> None:
 JOB_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+JOB_TIMED_OUT = 3  # a job supervisor's exit code when the job's own time ran out
+SUPERVISOR_GRACE = 5.0  # beyond a job's time, for its supervisor to write the last status
 
 
 def _prctl(option: int, value: int) -> None:
@@ -519,15 +534,26 @@ def make_undumpable() -> None:
     _prctl(PR_SET_DUMPABLE, 0)
 
 
+def _job_namespaces():
+    """jobns.py, beside this script (imported only in bubblewrap)."""
+    from sandbox import jobns  # this script's folder's parent is on sys.path (top of file)
+
+    return jobns
+
+
 class Worker:
     """A long-lived sandboxed process that has imported torch and serves jobs.
 
-    It never runs student code and never reads a job's inputs or steps: it supervises
-    each job from its schedule (files, check ids, time limits) and forks a fresh
-    student process for it, so no job runs in a process that ran another job's code,
-    and all jobs share torch's pages. Between jobs it kills everything the job left
-    behind and empties the scratch file systems, so nothing passes from one job to the
-    next.
+    It never runs student code and never reads a job's inputs or steps. For each job it
+    forks a supervisor (``supervise_job``) that, in bubblewrap, first moves into
+    namespaces of its own (jobns.py): the job's processes cannot see or signal the
+    worker, share no IPC object, socket, keyring or scratch file with any other job,
+    and all die with the job. So no job runs in a process that ran another job's code,
+    nothing passes from one job to the next, and all jobs share torch's pages.
+
+    In bubblewrap the worker is the sandbox's PID 1 (no bubblewrap init beside it holds
+    its pipes) and non-dumpable from its first instruction on; after each job it kills
+    and reaps whatever is left.
 
     Protocol: one JSON line per job on stdin ({"job": NAME, "wall": SECONDS}), one JSON
     line per result on stdout; stdout carries nothing else.
@@ -536,25 +562,30 @@ class Worker:
     def __init__(self, box: Path, shared: Path, isolated: bool) -> None:
         self.box = box
         self.shared = shared
-        # In bubblewrap's PID namespace the worker is PID 2 under bubblewrap's init:
-        # kill(-1) then reaches every process of the sandbox and nothing outside it.
-        self.own_namespace = isolated and os.getpid() == 2
+        # bubblewrap runs the worker as its PID 1 (--as-pid-1): kill(-1) then reaches
+        # every process of the sandbox and nothing outside it.
+        self.own_namespace = isolated and os.getpid() == 1
+        self.jobns = None
 
     def serve(self) -> None:
-        if not self.own_namespace:
+        if self.own_namespace:
+            self.jobns = _job_namespaces()
+            self.jobns.make_undumpable()
+            self.jobns.hold_setfcap()
+        else:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # bubblewrap does this with --die-with-parent
+            make_undumpable()
         torch.set_num_threads(1)
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:
             pass
         warm_up()
-        make_undumpable()
         import gc
 
         gc.collect()
         gc.freeze()  # fewer copy-on-write faults in the children: forks share more pages
-        self.clear_scratch()  # what starting up wrote there (caches) is not the first job's
+        self.clear_scratch()  # what starting up wrote there (caches); jobs have their own
         self.reply({"ready": True, "pid": os.getpid()})
         stdin = os.fdopen(0, "rb", buffering=0, closefd=False)
         while True:
@@ -575,39 +606,57 @@ class Worker:
     def run_job(self, name: str, wall: float) -> dict:
         started = time.monotonic()
         job_dir = self.box / name
-        how, code = "exited", 0
-        try:
-            supervisor = Supervisor(job_dir, self.shared, deadline=started + wall)
-            if not supervisor.run():
-                how, code = "timeout", -1
-        except Exception:  # a malformed job: say so in its log, keep serving
-            how, code = "exited", 1
-            with contextlib.suppress(OSError), open(job_dir / "runner.log", "a") as log:
-                traceback.print_exc(file=log)
+        self.prepare(job_dir)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = supervise_job(job_dir, self.shared, started + wall, self.jobns)
+            except BaseException:  # a malformed job, or namespaces refused: say so in its log
+                with contextlib.suppress(BaseException):
+                    traceback.print_exc()
+            finally:
+                os._exit(code)
+        how, code = wait_for(pid, started + wall + SUPERVISOR_GRACE)
+        if how == "exited" and code == JOB_TIMED_OUT:
+            how, code = "timeout", -1
         leftovers = self.sweep()
-        self.clear_scratch()
         return {"job": name, "how": how, "code": code, "leftovers": leftovers,
                 "seconds": round(time.monotonic() - started, 4)}
 
+    def prepare(self, job_dir: Path) -> None:
+        """Import IPython into the worker (0.3 s, once) before the first job with a
+        notebook, so every later notebook job's fork starts with it loaded. Reads only
+        the schedule and file names, before any code of the job runs."""
+        if "IPython.core.interactiveshell" in sys.modules:
+            return
+        try:
+            files = json.loads((job_dir / "schedule.json").read_text())["files"]
+            notebook = any((job_dir / "submission" / f"{f['module']}{CELLS_SUFFIX}").is_file() for f in files)
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if notebook:
+            import IPython.core.interactiveshell  # noqa: F401
+
     def sweep(self) -> int:
-        """Kill whatever the job left running; returns how many processes that was."""
+        """Kill and reap whatever the job left running; returns how many processes that was."""
         if not self.own_namespace:
             return 0  # fallback: each student session was killed; the grader sweeps the cgroup
         left = _living_processes()
         if left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)  # every process of the sandbox but this one
+        for _ in range(500):  # as PID 1, the worker reaps every orphan itself
             try:
-                os.kill(-1, signal.SIGKILL)  # every process we may signal, except init and us
-            except ProcessLookupError:
-                pass
-            for _ in range(500):  # wait until bubblewrap's init has reaped them
-                if not _living_processes(include_zombies=True):
-                    break
-                time.sleep(0.002)
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    time.sleep(0.002)
+            except ChildProcessError:
+                break
         return len(left)
 
     def clear_scratch(self) -> None:
-        """Empty the sandbox's own tmpfs folders (only in bubblewrap: in the fallback,
-        /tmp is this machine's)."""
+        """Empty the worker's own tmpfs folders (only in bubblewrap: in the fallback,
+        /tmp is this machine's). Jobs never see them: each has its own."""
         if not self.own_namespace:
             return
         import shutil
@@ -621,14 +670,55 @@ class Worker:
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
-                    try:
+                    with contextlib.suppress(OSError):
                         entry.unlink()
-                    except OSError:
-                        pass
 
     @staticmethod
     def reply(data: dict) -> None:
         os.write(1, (json.dumps(data) + "\n").encode())
+
+
+def supervise_job(job_dir: Path, shared: Path, deadline: float, jobns) -> int:
+    """A job's supervisor, in a process forked from the worker for this job alone.
+
+    It lets go of the worker's pipes and files first. In bubblewrap (``jobns`` given) it
+    then makes the job's namespaces, gives up its capabilities, and starts the job's
+    init; every student process it forks lands in the job's PID namespace. When the
+    checks are done it kills the init (and so every process of the job) and reads the
+    saved artifacts itself: no student code ever ran in this process. Returns its exit
+    code: 0, or JOB_TIMED_OUT when the job's time ran out."""
+    leave_worker(job_dir / "runner.log")
+    _close_inherited_files()
+    inside = job_dir
+    init = None
+    if jobns is not None:
+        jobns.enter_job_namespaces(str(job_dir))
+        jobns.drop_privileges()
+        jobns.restrict_syscalls()
+        inside = Path(jobns.INSIDE_JOB)
+        init = os.fork()  # the first child in the new PID namespace: its PID 1
+        if init == 0:
+            jobns.serve_as_init()
+    supervisor = Supervisor(inside, shared, deadline)
+    finished = supervisor.run()
+    if init is not None:
+        _kill(init)  # the kernel kills every other process of the job's PID namespace
+        os.waitpid(init, 0)  # returns once they are all gone
+    if finished:
+        supervisor.read_artifacts()
+    return 0 if finished else JOB_TIMED_OUT
+
+
+def _close_inherited_files() -> None:
+    """Close every descriptor above stderr: a job must inherit nothing of the worker's."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 256))
+    for fd in fds:
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _living_processes(include_zombies: bool = False) -> list[int]:
@@ -672,6 +762,7 @@ class Supervisor:
     """
 
     GAP = 5.0  # seconds allowed between two items (writing one result, starting the next)
+    STOP_POLL = 0.25  # seconds between looks at whether a quiet student process is stopped
 
     def __init__(self, job_dir: Path, shared: Path, deadline: float) -> None:
         self.job_dir = job_dir
@@ -700,11 +791,6 @@ class Supervisor:
 
     def run(self) -> bool:
         """Run every item; False when the job's own deadline passed first."""
-        if "IPython.core.interactiveshell" not in sys.modules and any(
-                (self.submission / f"{f['module']}{CELLS_SUFFIX}").is_file() for f in self.files):
-            # Imported once into the worker (0.3 s), so every later notebook job's
-            # fork starts with IPython loaded.
-            import IPython.core.interactiveshell  # noqa: F401
         start = 0
         while start < len(self.items):
             if time.monotonic() >= self.deadline:
@@ -712,7 +798,6 @@ class Supervisor:
                 return False
             start = self.run_from(start)
         self.write_status()
-        self.read_artifacts()
         return True
 
     def run_from(self, start: int) -> int:
@@ -746,10 +831,17 @@ class Supervisor:
         output_start = (0, 0)  # (which output-N.log, offset) where the current item's output starts
         while True:
             left = min(deadline, self.deadline) - time.monotonic()
-            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+            if left <= 0:
                 _kill(pid)
                 os.waitpid(pid, 0)
                 return self.after_exit("timeout", -1, start, current, last, began, output_start)
+            if not select.select([pipe], [], [], min(left, self.STOP_POLL))[0]:
+                stopped = _stopped_by(pid)
+                if stopped:  # it stopped itself (SIGSTOP...): it would only wait out its time
+                    _kill(pid)
+                    os.waitpid(pid, 0)
+                    return self.after_exit("signal", stopped, start, current, last, began, output_start)
+                continue
             chunk = os.read(pipe, 4096)
             if not chunk:  # the child closed its end: it is exiting (or misbehaving)
                 how, code = wait_for(pid, time.monotonic() + self.GAP)
@@ -816,24 +908,17 @@ class Supervisor:
         write_json_atomic(self.out / "status.json", {"calls": self.status, "output": self.spans})
 
     def read_artifacts(self) -> None:
-        """Read the state_dicts the student saved, in one child with no student code
-        loaded: ``torch.load(weights_only=True)`` refuses anything but tensors."""
+        """Read the state_dicts the student saved. Called by the job's supervisor once
+        every process of the job is dead, in a process that never ran student code:
+        ``torch.load(weights_only=True)`` refuses anything but tensors."""
         wanted = [(call, artifact) for file_job in self.files for call in file_job["calls"]
                   for artifact in call.get("artifacts", [])]
         if not wanted:
             return
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                leave_worker(self.out / "artifacts.log")
-                set_limit(resource.RLIMIT_CPU, 30 * len(wanted))
-                for call, artifact in wanted:
-                    self.read_artifact(call, artifact)
-                code = 0
-            finally:
-                os._exit(code)
-        wait_for(pid, time.monotonic() + 30 * len(wanted))
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        set_limit(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime) + 30 * len(wanted))
+        for call, artifact in wanted:
+            self.read_artifact(call, artifact)
 
     def read_artifact(self, call: dict, artifact: dict) -> None:
         stem = f"artifact-{call['id']}-{artifact['name']}"
