@@ -1,6 +1,6 @@
 """Jobs that share a pool worker share nothing else: what one submission leaves behind
-(files in any writable place, a daemon process, a stopped or killed worker) never
-reaches the next submission graded by the same worker."""
+(files in any writable place, a daemon process, an attempt to kill every process it can
+reach) never reaches the next submission graded by the same worker."""
 
 from __future__ import annotations
 
@@ -88,14 +88,18 @@ def column_mean(x):
     return _original_column_mean(x) if not hits else torch.zeros(x.shape[1])
 '''
 
-# Graded third: kills its own worker; the next submission still gets a fresh one.
+# Graded third: kills every process it can reach, hoping for its worker.
 KILLER = SOLUTION + r'''
 
 import os, signal
 
 
 def row_sum(x):
-    os.kill(-1, signal.SIGKILL)  # every process of the sandbox, the worker included
+    for pid in (1, -1):  # its parent has no PID here: os.getppid() is 0
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
     return x.sum(dim=1)
 '''
 
@@ -110,8 +114,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("out")
     proc = run_grader("grade", str(subs), "--out", str(out), "--jobs", "1", "--sandbox", "bubblewrap")
     assert proc.returncode == 0, proc.stderr
-    # The killer's worker was replaced, and the instructor is told.
-    assert "1 sandbox worker(s) restarted" in proc.stderr, proc.stderr
+    # The worker is out of the killer's reach (it has no PID in the job's namespace).
+    assert "restarted" not in proc.stderr, proc.stderr
     return results(out)
 
 
@@ -128,7 +132,6 @@ def test_the_leaver_itself_is_graded_normally(graded: dict):
     assert ex["score"] == ex["max_score"]
 
 
-def test_killing_the_worker_costs_only_the_killer(graded: dict):
-    c = check(graded, "c_killer", "tensor-ops", "row_sum")
-    assert c["status"] != "passed" and c["score"] == 0
-    assert "stopped" in c["message"] or "process" in c["message"], c["message"]
+def test_the_worker_is_beyond_the_killers_reach(graded: dict):
+    ex = exercise(graded, "c_killer", "tensor-ops")
+    assert ex["score"] == ex["max_score"], [c["message"] for c in ex["checks"]]
