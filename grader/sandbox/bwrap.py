@@ -63,6 +63,9 @@ def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> li
         # Inside, the worker is this machine's root: only with CAP_SETFCAP may it make
         # the user namespace of each job (jobns.py, which keeps it from everything else).
         cmd += ["--cap-add", "CAP_SETFCAP"]
+    # Scratch file systems first: a Python environment under /tmp (a venv made there)
+    # is bound on top of them below, not hidden by them.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp"]
     for folder in SYSTEM_DIRS:
         if os.path.islink(folder):
             cmd += ["--symlink", os.readlink(folder), folder]
@@ -72,14 +75,13 @@ def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> li
         cmd += ["--ro-bind-try", path, path]
     for path in python_paths():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
-            "--dir", INSIDE_HOME, "--dir", INSIDE_JOB,
+    cmd += ["--dir", INSIDE_HOME, "--dir", INSIDE_JOB,
             "--bind", str(box), INSIDE_BOX,
             "--ro-bind", str(shared), INSIDE_SHARED,
             "--ro-bind", str(HERE / "runner.py"), INSIDE_RUNNER,
             "--ro-bind", str(HERE / "jobns.py"), INSIDE_JOBNS,
-            # Nothing else is writable, so nothing can pass from one job to the next
-            # except through /tmp and /dev/shm, which the worker empties between jobs.
+            # Nothing else is writable: the worker's box, and /tmp and /dev/shm, which
+            # each job gets new (jobns.py).
             "--remount-ro", "/dev", "--remount-ro", "/",
             "--chdir", INSIDE_BOX]
     for key, value in sorted(env.items()):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
 import signal
 import sys
 
@@ -131,12 +132,38 @@ def enter_job_namespaces(job_dir: str) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount(job_dir, INSIDE_JOB, None, MS_BIND | MS_REC)
     scratch = MS_NOSUID | MS_NODEV
-    _mount("tmpfs", "/tmp", "tmpfs", scratch, "mode=1777")
-    _mount("tmpfs", "/dev/shm", "tmpfs", scratch, "mode=1777")
+    for folder in SCRATCH:
+        # What bubblewrap bound inside (a Python environment made under /tmp) stays.
+        kept = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in mounts_under(folder)}
+        _mount("tmpfs", folder, "tmpfs", scratch, "mode=1777")
+        for path, fd in sorted(kept.items()):
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
     # The box may only ever hold this job's folder; hide it anyway, so no path there
     # leads anywhere.
     _mount("tmpfs", INSIDE_BOX, "tmpfs", MS_RDONLY | scratch | MS_NOEXEC, "size=4k,mode=0555")
     _new_session_keyring()
+
+
+SCRATCH = ("/tmp", "/dev/shm")
+
+
+def mounts_under(folder: str) -> list[str]:
+    """Mount points strictly below ``folder``, outermost first, from mountinfo."""
+    found = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = _unescape(line.split()[4].decode("utf-8", "surrogateescape"))
+            if point.startswith(folder + "/"):
+                found.append(point)
+    # Only the outermost: a recursive bind brings what is mounted below it.
+    return [p for p in sorted(found) if not any(p.startswith(q + "/") for q in found)]
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in octal (\\040)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _new_session_keyring() -> None:
