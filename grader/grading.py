@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from grader.checks import JUDGES, JudgeContext, Verdict
+from grader.budget import OverBudget, within
+from grader.checks import JUDGES, JudgeContext, Unjudgeable, Verdict
 from grader.course import Course, Exercise
 from grader.errors import GraderError
 from grader.excerpts import code_lines, failing_line
@@ -393,8 +394,15 @@ class ExerciseGrader:
         return found
 
     def _judged(self, pc: PlannedCheck, ctx: JudgeContext, **extra: Any) -> CheckResult:
+        budget = self.ex.limits.judge_time
         try:
-            verdict = JUDGES[pc.spec.judge].judge(ctx)
+            with within(budget):  # judges run in the grader's threads: none may stall the run
+                verdict = JUDGES[pc.spec.judge].judge(ctx)
+        except OverBudget:
+            return self._result(pc, "error", 0.0, f"{pc.spec.entry}: this check could not be judged within "
+                                f"{budget:g} s (the time the grader gives itself to judge one check)", **extra)
+        except Unjudgeable as exc:
+            return self._result(pc, "error", 0.0, str(exc), **extra)
         except Exception as exc:
             # Odd data from the student (a missing value, a wrong type) must not stop the run.
             verdict = Verdict(False, f"{pc.spec.entry}: the result could not be judged ({type(exc).__name__}: {exc})")
