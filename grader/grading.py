@@ -264,6 +264,10 @@ class ExerciseGrader:
             score=rounded(sum(c.score for c in checks)), max_score=rounded(sum(c.max_score for c in checks)),
             status=load.status or exercise_status(checks), checks=checks, message=load.message,
             output=load.output, traceback=load.frames, excerpts=_listed(failing_line(self.sub, load.frames)),
+            # A job whose supervisor did not end normally (the worker died or hung, its
+            # reply was garbled, the grader's process in the sandbox was killed or
+            # stopped) says nothing final about the student: graded again next run.
+            final=self.execution is not None and self.execution.trusted,
             **base,
         )
 
