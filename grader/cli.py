@@ -98,7 +98,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
             else:  # a worker starts first: torch takes a while
                 pool, cluster = stack.enter_context(start_pool(sandbox, args.jobs)), None
             course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
-            folders = student_folders(Path(args.submissions), course)
+            skipped: list[str] = []
+            folders = student_folders(Path(args.submissions), course, skipped)
+            for line in skipped:
+                _say(f"grader: {line}")
             outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
                                    force=args.force, stream=stream, pool=pool, cluster=cluster)
     except Interrupted as exc:
