@@ -124,7 +124,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if _ci(args) == "github":
         from grader.exports.github import report_to_github
 
-        report_to_github(run, {folder.name: folder for folder in folders}, os.environ, sys.stdout)
+        report_to_github(run, outcome.folders, os.environ, sys.stdout)
     for warning in run.warnings:
         _say(f"warning: {warning}")
     _say(f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})")

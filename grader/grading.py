@@ -27,6 +27,7 @@ from grader.checks import JUDGES, JudgeContext, Unjudgeable, Verdict
 from grader.course import Course, Exercise
 from grader.errors import GraderError
 from grader.excerpts import code_lines, failing_line
+from grader.incidents import internal_error_results
 from grader.notebooks import Notebook
 from grader.plan import Plan, PlannedCheck, build_plan
 from grader.results import (
@@ -36,7 +37,7 @@ from grader.results import (
     exercise_status,
     rounded,
 )
-from grader.sandbox.launch import Limits, Outcome, Sandbox, choose
+from grader.sandbox.launch import Limits, Outcome, Sandbox, SandboxUnavailable, choose
 from grader.sandbox.pool import Pool
 from grader.submissions import Submission, SubmittedFile, collect, stage
 from grader.wire import WireError, read_json, read_values
@@ -446,6 +447,7 @@ class ExerciseGrader:
 
 # ------------------------------------------------------------------ a whole run
 OnResult = Callable[[Submission, list[ExerciseResult], float], None]
+OnInternalError = Callable[[Submission, Exception], None]
 
 
 class Grader:
@@ -591,10 +593,16 @@ class Grader:
             self.reference()  # fail early, before any student, if the reference is broken
         return StudentResult.of(submission.student, self.grade_exercises(submission, self.course.exercises))
 
-    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult) -> None:
+    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult,
+                   on_internal_error: OnInternalError | None = None) -> None:
         """Grade many submissions in parallel (one job per submission, as many at once as
         the pool has workers); ``on_result`` is called as each one is judged, from a
-        worker thread. Results do not depend on the number of workers or the order."""
+        worker thread. Results do not depend on the number of workers or the order.
+
+        A submission whose staging, run or judging raises is an internal error for that
+        submission only (``incidents.internal_error_results``, passed to ``on_result``
+        after ``on_internal_error``); the others go on. What stops the run is what no
+        submission could be graded without: a broken reference solution, no sandbox."""
         if not work:
             return
         needed = {ex.id: ex for _, exercises in work for ex in exercises}
@@ -605,7 +613,14 @@ class Grader:
             def one(item: tuple[Submission, list[Exercise]]) -> None:
                 submission, exercises = item
                 started = time.monotonic()
-                results = self.grade_exercises(submission, exercises)
+                try:
+                    results = self.grade_exercises(submission, exercises)
+                except (GraderError, SandboxUnavailable):
+                    raise
+                except Exception as exc:  # the last line: this student only
+                    if on_internal_error is not None:
+                        on_internal_error(submission, exc)
+                    results = internal_error_results(exercises)
                 on_result(submission, results, time.monotonic() - started)
 
             futures = [executor.submit(one, item) for item in work]
