@@ -618,6 +618,8 @@ class Grader:
                 except (GraderError, SandboxUnavailable):
                     raise
                 except Exception as exc:  # the last line: this student only
+                    if self._reference is not None and self._reference.done() and self._reference.exception():
+                        raise  # the reference run failed: the run stops, no student is to blame
                     if on_internal_error is not None:
                         on_internal_error(submission, exc)
                     results = internal_error_results(exercises)
