@@ -18,7 +18,7 @@ from grader.grading import Grader
 from grader.plan import build_example_plan
 from grader.sandbox.launch import Sandbox
 from grader.submissions import collect
-from grader.terminal import plain
+from grader.terminal import safe_line
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT"}
 
@@ -52,7 +52,7 @@ def load_bundle(folder: Path) -> Course:
 def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[str], None],
                          sandbox: Sandbox | None = None) -> int:
     def say(text: str) -> None:
-        echo(plain(text))
+        echo(safe_line(text))
 
     course = find_course(target, course_arg)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:

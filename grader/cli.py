@@ -19,6 +19,7 @@ import grader
 from grader.course import Course, load_course
 from grader.sandbox.launch import KINDS, Sandbox, SandboxUnavailable, choose
 from grader.schema import ExerciseError
+from grader.terminal import safe_line, stop_token
 
 
 class UsageError(Exception):
@@ -37,7 +38,9 @@ def _course(args: argparse.Namespace, resolve_helpers: bool = True) -> Course:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """One line on stderr. Many carry student text (folder names, messages), so every
+    one is made safe for a terminal and a CI log (grader/terminal.py)."""
+    print(safe_line(message), file=sys.stderr, flush=True)
 
 
 def _sandbox(args: argparse.Namespace) -> Sandbox:
@@ -95,7 +98,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
             else:  # a worker starts first: torch takes a while
                 pool, cluster = stack.enter_context(start_pool(sandbox, args.jobs)), None
             course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
-            folders = student_folders(Path(args.submissions), course)
+            skipped: list[str] = []
+            folders = student_folders(Path(args.submissions), course, skipped)
+            for line in skipped:
+                _say(f"grader: {line}")
             outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
                                    force=args.force, stream=stream, pool=pool, cluster=cluster)
     except Interrupted as exc:
@@ -118,30 +124,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if _ci(args) == "github":
         from grader.exports.github import report_to_github
 
-        report_to_github(run, {folder.name: folder for folder in folders}, os.environ, sys.stdout)
+        report_to_github(run, outcome.folders, os.environ, sys.stdout)
     for warning in run.warnings:
         _say(f"warning: {warning}")
     _say(f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})")
     if args.fail_under is not None:
         below = [s for s in run.students if s.max_score and 100 * s.score / s.max_score < args.fail_under]
         if below:
-            names = ", ".join(f"{_log_safe(s.id)} ({100 * s.score / s.max_score:.1f}%)" for s in below[:10])
+            names = ", ".join(f"{s.id} ({100 * s.score / s.max_score:.1f}%)" for s in below[:10])
             more = f" and {len(below) - 10} more" if len(below) > 10 else ""
             _say(f"grader: under --fail-under {args.fail_under:g}%: {names}{more}")
             return 1
     return 0
 
 
-def _log_safe(text: str) -> str:
-    """Student-controlled text in a log line: "##[" anywhere in a line is a workflow
-    command to GitHub's runner, so it is broken up."""
-    return text.replace("##[", "#\u200b#[")
-
-
 def _pause_workflow_commands() -> str:
-    import secrets
-
-    token = secrets.token_hex(16)
+    token = stop_token()
     print(f"::stop-commands::{token}", flush=True)
     return token
 

@@ -113,6 +113,7 @@ class Limits:
     time: float = 10.0  # seconds per check
     load_time: float = 30.0  # seconds to import the student's file
     memory_mb: int = 3072
+    judge_time: float = 15.0  # seconds for the grader to judge one check (grader/budget.py)
 
 
 @dataclass
@@ -245,10 +246,11 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
     if doc.has("limits"):
         lim = doc.child("limits")
         assert lim is not None
-        lim.only({"time", "load_time", "memory_mb"})
+        lim.only({"time", "load_time", "memory_mb", "judge_time"})
         limits = Limits(time=lim.number("time", limits.time, minimum=0.1),
                         load_time=lim.number("load_time", limits.load_time, minimum=1),
-                        memory_mb=int(lim.number("memory_mb", limits.memory_mb, minimum=256)))
+                        memory_mb=int(lim.number("memory_mb", limits.memory_mb, minimum=256)),
+                        judge_time=lim.number("judge_time", limits.judge_time, minimum=0.1))
     return Exercise(
         id=ex_id,
         title=doc.text("title"),

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,12 +33,14 @@ from grader.fingerprint import (
     run_key,
     submission_fingerprint,
 )
+from grader.incidents import IncidentLog, internal_error_results
 from grader.progress import Progress, summary
 from grader.results import ExerciseResult, GradingRun, StudentResult, rounded
 from grader.sandbox.launch import Limits, Sandbox
 from grader.sandbox.pool import Pool
 from grader.store import Store
-from grader.submissions import Submission, collect
+from grader.submissions import Submission, collect, student_ids
+from grader.terminal import safe_line
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Outcome:
     seconds: float
     written: list[Path] = field(default_factory=list)
     summary: str = ""
+    folders: dict[str, Path] = field(default_factory=dict)  # student id -> their folder
 
 
 class Interrupted(Exception):
@@ -92,34 +97,44 @@ def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbo
 
 def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, pool: Pool | None, seed: int,
                   jobs: int, force: bool, stream: TextIO | None, started: float, cluster: Any = None) -> Outcome:
+    out.mkdir(parents=True, exist_ok=True)
+    incidents = IncidentLog(out, _printer(stream))
     # Every submission is read into memory before any student code runs, so code
     # graded earlier cannot rewrite a classmate's files.
-    submissions = [collect(folder, course) for folder in folders]
+    ids = student_ids(folders)
+    submissions, submission_fps, unread = [], {}, {}
+    for folder, student in zip(folders, ids, strict=True):
+        try:
+            submission = collect(folder, course, student)
+            submission_fps[student] = submission_fingerprint(submission)
+            submissions.append(submission)
+        except Exception as exc:  # the last line: one folder the grader cannot read costs only itself
+            incidents.exception(student, "reading the folder of {}", exc)
+            unread[student] = internal_error_results(course.exercises)
     key = run_key(seed, sandbox.kind)
     exercise_fps = {ex.id: exercise_fingerprint(ex, course, key) for ex in course.exercises}
-    submission_fps = {s.student: submission_fingerprint(s) for s in submissions}
-    out.mkdir(parents=True, exist_ok=True)
     with Store.open(out) as store:
         cached: dict[str, dict[str, ExerciseResult]] = {} if force else store.cached_many(
             {s.student: (submission_fps[s.student], exercise_fps) for s in submissions})
         work = [(s, [ex for ex in course.exercises if ex.id not in cached.get(s.student, {})])
                 for s in submissions]
         work = [(s, exercises) for s, exercises in work if exercises]
-        run_id = store.start_run(course.title, grader.__version__, sandbox.kind, seed,
-                                 [s.student for s in submissions])
+        run_id = store.start_run(course.title, grader.__version__, sandbox.kind, seed, ids)
         if not work and pool is not None:
             pool.close()
         notes: list[str] = []
         if cluster is None:
             assert pool is not None
-            fresh = _grade(course, work, sandbox, pool, store, seed, jobs, exercise_fps, submission_fps, stream)
+            fresh = _grade(course, work, sandbox, pool, store, seed, jobs, exercise_fps, submission_fps, stream,
+                           incidents)
         else:
             fresh = _grade_on_cluster(course, work, sandbox, cluster, store, seed, exercise_fps, submission_fps,
-                                      stream, notes)
+                                      stream, notes, incidents)
         students = []
-        for s in submissions:
-            results = {**cached.get(s.student, {}), **fresh.get(s.student, {})}
-            students.append(StudentResult.of(s.student, [results[ex.id] for ex in course.exercises]))
+        for student in ids:
+            results = {**cached.get(student, {}), **fresh.get(student, {})}
+            exercises = unread.get(student) or [results[ex.id] for ex in course.exercises]
+            students.append(StudentResult.of(student, exercises))
         warning = sandbox.warning()
         run = GradingRun(course=course.title, grader_version=grader.__version__, sandbox=sandbox.kind,
                          seed=seed, students=students, warnings=[warning] if warning else [])
@@ -139,11 +154,23 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         store.set_meta("pages", context)
         store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
     seconds = time.monotonic() - started
-    text = summary(len(work), len(submissions) - len(work), seconds)
+    failed = len(set(incidents.students))
+    text = summary(len(work) + len(unread) - failed, len(submissions) - len(work), seconds, failed)
     if pool is not None and pool.restarts:  # student code killed or stopped its sandbox; worth knowing
         text += f"; {pool.restarts} sandbox worker(s) restarted after a submission stopped theirs"
     text += "".join(f"; {note}" for note in notes)
-    return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text)
+    return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text,
+                   dict(zip(ids, folders, strict=True)))
+
+
+def _printer(stream: TextIO | None) -> Callable[[str], None]:
+    """One safe line on ``stream`` (stderr by default), for what is said outside the
+    progress display."""
+    def say(text: str) -> None:
+        target = stream if stream is not None else sys.stderr
+        target.write(safe_line(text) + "\n")
+        target.flush()
+    return say
 
 
 def _older(page: Path, graded: float) -> bool:
@@ -157,7 +184,7 @@ def _older(page: Path, graded: float) -> bool:
 
 def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox, pool: Pool,
            store: Store, seed: int, jobs: int, exercise_fps: dict[str, str], submission_fps: dict[str, str],
-           stream: TextIO | None) -> dict[str, dict[str, ExerciseResult]]:
+           stream: TextIO | None, incidents: IncidentLog) -> dict[str, dict[str, ExerciseResult]]:
     """Grade ``work`` in the sandbox; each student is saved the moment it is judged."""
     if not work:
         return {}
@@ -174,14 +201,19 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
         # Judging works on small tensors: the cores are the workers'.
         torch.set_num_threads(1)
         keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
+        incidents.say = progress.note
 
         def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
             if not stopping.is_set():  # a job cut short by Ctrl-C says nothing about the student
                 keep(submission, results, seconds)
 
+        def on_internal_error(submission: Submission, exc: Exception) -> None:
+            if not stopping.is_set():
+                incidents.exception(submission.student, "grading {}", exc)
+
         with Grader(course, seed=seed, sandbox=sandbox, pool=pool) as g:
             try:
-                g.grade_many(work, on_result)
+                g.grade_many(work, on_result, on_internal_error)
             except KeyboardInterrupt:
                 stopping.set()
                 pool.close()
@@ -192,7 +224,7 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
 def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox,
                       client: Any, store: Store, seed: int, exercise_fps: dict[str, str],
                       submission_fps: dict[str, str], stream: TextIO | None,
-                      notes: list[str]) -> dict[str, dict[str, ExerciseResult]]:
+                      notes: list[str], incidents: IncidentLog) -> dict[str, dict[str, ExerciseResult]]:
     """``_grade`` on a Dask cluster: the same store, saved the moment each result is
     back, and the same progress; ``notes`` gets the jobs the cluster had to run again."""
     from grader.cluster.client import ClusterGrader
@@ -202,8 +234,9 @@ def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise
     cluster = ClusterGrader(client, course, seed, sandbox.kind)
     with Progress(len(work), stream=stream) as progress:
         keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
+        incidents.say = progress.note
         try:
-            cluster.grade_many(work, keep)
+            cluster.grade_many(work, keep, incidents.record)
         except KeyboardInterrupt:
             raise Interrupted(len(keep.fresh), len(work)) from None
     fresh = keep.fresh

@@ -22,10 +22,12 @@ from typing import Any
 
 import torch
 
-from grader.checks import JUDGES, JudgeContext, Verdict
+from grader.budget import OverBudget, within
+from grader.checks import JUDGES, JudgeContext, Unjudgeable, Verdict
 from grader.course import Course, Exercise
 from grader.errors import GraderError
 from grader.excerpts import code_lines, failing_line
+from grader.incidents import internal_error_results
 from grader.notebooks import Notebook
 from grader.plan import Plan, PlannedCheck, build_plan
 from grader.results import (
@@ -35,7 +37,7 @@ from grader.results import (
     exercise_status,
     rounded,
 )
-from grader.sandbox.launch import Limits, Outcome, Sandbox, choose
+from grader.sandbox.launch import Limits, Outcome, Sandbox, SandboxUnavailable, choose
 from grader.sandbox.pool import Pool
 from grader.submissions import Submission, SubmittedFile, collect, stage
 from grader.wire import WireError, read_json, read_values
@@ -263,6 +265,10 @@ class ExerciseGrader:
             score=rounded(sum(c.score for c in checks)), max_score=rounded(sum(c.max_score for c in checks)),
             status=load.status or exercise_status(checks), checks=checks, message=load.message,
             output=load.output, traceback=load.frames, excerpts=_listed(failing_line(self.sub, load.frames)),
+            # A job whose supervisor did not end normally (the worker died or hung, its
+            # reply was garbled, the grader's process in the sandbox was killed or
+            # stopped) says nothing final about the student: graded again next run.
+            final=self.execution is not None and self.execution.trusted,
             **base,
         )
 
@@ -393,8 +399,15 @@ class ExerciseGrader:
         return found
 
     def _judged(self, pc: PlannedCheck, ctx: JudgeContext, **extra: Any) -> CheckResult:
+        budget = self.ex.limits.judge_time
         try:
-            verdict = JUDGES[pc.spec.judge].judge(ctx)
+            with within(budget):  # judges run in the grader's threads: none may stall the run
+                verdict = JUDGES[pc.spec.judge].judge(ctx)
+        except OverBudget:
+            return self._result(pc, "error", 0.0, f"{pc.spec.entry}: this check could not be judged within "
+                                f"{budget:g} s (the time the grader gives itself to judge one check)", **extra)
+        except Unjudgeable as exc:
+            return self._result(pc, "error", 0.0, str(exc), **extra)
         except Exception as exc:
             # Odd data from the student (a missing value, a wrong type) must not stop the run.
             verdict = Verdict(False, f"{pc.spec.entry}: the result could not be judged ({type(exc).__name__}: {exc})")
@@ -434,6 +447,7 @@ class ExerciseGrader:
 
 # ------------------------------------------------------------------ a whole run
 OnResult = Callable[[Submission, list[ExerciseResult], float], None]
+OnInternalError = Callable[[Submission, Exception], None]
 
 
 class Grader:
@@ -579,10 +593,16 @@ class Grader:
             self.reference()  # fail early, before any student, if the reference is broken
         return StudentResult.of(submission.student, self.grade_exercises(submission, self.course.exercises))
 
-    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult) -> None:
+    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult,
+                   on_internal_error: OnInternalError | None = None) -> None:
         """Grade many submissions in parallel (one job per submission, as many at once as
         the pool has workers); ``on_result`` is called as each one is judged, from a
-        worker thread. Results do not depend on the number of workers or the order."""
+        worker thread. Results do not depend on the number of workers or the order.
+
+        A submission whose staging, run or judging raises is an internal error for that
+        submission only (``incidents.internal_error_results``, passed to ``on_result``
+        after ``on_internal_error``); the others go on. What stops the run is what no
+        submission could be graded without: a broken reference solution, no sandbox."""
         if not work:
             return
         needed = {ex.id: ex for _, exercises in work for ex in exercises}
@@ -593,7 +613,16 @@ class Grader:
             def one(item: tuple[Submission, list[Exercise]]) -> None:
                 submission, exercises = item
                 started = time.monotonic()
-                results = self.grade_exercises(submission, exercises)
+                try:
+                    results = self.grade_exercises(submission, exercises)
+                except (GraderError, SandboxUnavailable):
+                    raise
+                except Exception as exc:  # the last line: this student only
+                    if self._reference is not None and self._reference.done() and self._reference.exception():
+                        raise  # the reference run failed: the run stops, no student is to blame
+                    if on_internal_error is not None:
+                        on_internal_error(submission, exc)
+                    results = internal_error_results(exercises)
                 on_result(submission, results, time.monotonic() - started)
 
             futures = [executor.submit(one, item) for item in work]

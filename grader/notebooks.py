@@ -74,6 +74,10 @@ def read_notebook(raw: bytes) -> Notebook:
                               "Jupyter saves notebooks as UTF-8: open it in Jupyter and save it again") from None
     try:
         data = json.loads(text)
+    except RecursionError:  # thousands of nested [ or {: no notebook looks like that
+        raise NotebookProblem("it is not a notebook: its JSON is nested far too deeply to read. Was another "
+                              "kind of file renamed to .ipynb? Use File > Download as .ipynb in Jupyter or "
+                              "Colab") from None
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
         raise NotebookProblem(f"it is not a notebook: it is not valid JSON{where}. Was another kind of file "

@@ -47,6 +47,10 @@ class ExerciseResult:
     output: str = ""  # what the student's code printed while loading
     traceback: list[dict[str, Any]] = field(default_factory=list)
     excerpts: list[dict[str, Any]] = field(default_factory=list)
+    # False when the student did not cause this result: the grader's process in the
+    # sandbox died or stopped, or the grader failed (an internal error). Such a result
+    # is shown, but never reused: the next run grades it again.
+    final: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS results (
     exercise_fp TEXT NOT NULL,
     result TEXT NOT NULL,           -- JSON of dataclasses.asdict(ExerciseResult)
     graded_at TEXT NOT NULL,
+    final INTEGER NOT NULL DEFAULT 1,  -- 0: the student did not cause it; never reused
     PRIMARY KEY (student, exercise)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -69,15 +70,22 @@ def _dump(result: ExerciseResult) -> str:
     return json.dumps(plain(result), allow_nan=True)
 
 
-def _load(text: str) -> ExerciseResult:
-    return ExerciseResult.from_dict(json.loads(text))
+def _load(text: str, final: int = 1) -> ExerciseResult:
+    result = ExerciseResult.from_dict(json.loads(text))
+    result.final = result.final and bool(final)  # rows of schema 1 have no "final" in their JSON
+    return result
+
+
+# Results that schema 1 stored as if final, though the student did not cause them: the
+# grader's process in the sandbox was killed or stopped (their messages say so).
+_PROVISIONAL_V1 = "%stopped the grader's process in the sandbox%"
 
 
 class Store:
     """One SQLite file, safe to share between the grader's worker threads."""
 
     FILENAME = "grades.sqlite"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2  # 2: results.final
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -122,9 +130,27 @@ class Store:
                 raise StoreError(f"{self.path} was written by a newer torch-grader (store schema "
                                  f"{version}, this version reads {self.SCHEMA_VERSION}); upgrade "
                                  "torch-grader or move the file away")
+            if version < self.SCHEMA_VERSION:
+                self._migrate()
         # One script, one transaction: a store is never left with tables but no version.
         conn.executescript(f"BEGIN;{_SCHEMA}INSERT OR IGNORE INTO meta (key, value) "
                            f"VALUES ('schema_version', '{self.SCHEMA_VERSION}');COMMIT;")
+
+    def _migrate(self) -> None:
+        """Schema 1 to 2, in one transaction (another grader may be migrating the same
+        file: the version is read again once the write lock is held)."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            if version == 1:
+                conn.execute("ALTER TABLE results ADD COLUMN final INTEGER NOT NULL DEFAULT 1")
+                conn.execute("UPDATE results SET final = 0 WHERE result LIKE ?", (_PROVISIONAL_V1,))
+                conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     @classmethod
     def open(cls, out_dir: Path) -> Store:
@@ -168,10 +194,11 @@ class Store:
     def cached(self, student: str, submission_fp: str,
                exercise_fps: dict[str, str]) -> dict[str, ExerciseResult]:
         """The stored results of ``student`` still valid for these fingerprints
-        (exercise id -> result); anything graded under other fingerprints is stale."""
+        (exercise id -> result); anything graded under other fingerprints is stale, and
+        a result that is not final is never reused."""
         with self._locked() as conn:
             rows = conn.execute("SELECT exercise, submission_fp, exercise_fp, result FROM results "
-                                "WHERE student = ?", (student,)).fetchall()
+                                "WHERE student = ? AND final = 1", (student,)).fetchall()
         return {exercise: _load(result) for exercise, sub_fp, ex_fp, result in rows
                 if sub_fp == submission_fp and exercise_fps.get(exercise) == ex_fp}
 
@@ -182,7 +209,7 @@ class Store:
         Every wanted student has an entry, empty if nothing is reusable."""
         with self._locked() as conn:
             rows = conn.execute("SELECT student, exercise, submission_fp, exercise_fp, result "
-                                "FROM results").fetchall()
+                                "FROM results WHERE final = 1").fetchall()
         found: dict[str, dict[str, ExerciseResult]] = {student: {} for student in wanted}
         for student, exercise, sub_fp, ex_fp, result in rows:
             want = wanted.get(student)
@@ -207,23 +234,24 @@ class Store:
             for position, exercise_fp, result in items:
                 conn.execute(
                     "INSERT INTO results (student, exercise, position, submission_fp, exercise_fp, "
-                    "result, graded_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "result, graded_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (student, exercise) DO UPDATE SET position = excluded.position, "
                     "submission_fp = excluded.submission_fp, exercise_fp = excluded.exercise_fp, "
-                    "result = excluded.result, graded_at = excluded.graded_at",
-                    (student, result.id, position, submission_fp, exercise_fp, _dump(result), graded_at),
+                    "result = excluded.result, graded_at = excluded.graded_at, final = excluded.final",
+                    (student, result.id, position, submission_fp, exercise_fp, _dump(result), graded_at,
+                     int(result.final)),
                 )
 
     def student_result(self, student: str, exercises: list[str]) -> StudentResult | None:
         """``student`` rebuilt from the stored rows of exactly these exercises, in this
         order; None if any of them is not stored."""
         with self._locked() as conn:
-            rows = conn.execute("SELECT exercise, result FROM results WHERE student = ?",
+            rows = conn.execute("SELECT exercise, result, final FROM results WHERE student = ?",
                                 (student,)).fetchall()
-        stored = dict(rows)
+        stored = {exercise: (result, final) for exercise, result, final in rows}
         if any(ex not in stored for ex in exercises):
             return None
-        return StudentResult.of(student, [_load(stored[ex]) for ex in exercises])
+        return StudentResult.of(student, [_load(*stored[ex]) for ex in exercises])
 
     # -- runs ------------------------------------------------------------------------
 
@@ -254,15 +282,15 @@ class Store:
                                ).fetchone()
             if run is None:
                 return None
-            rows = conn.execute("SELECT student, result FROM results "
+            rows = conn.execute("SELECT student, result, final FROM results "
                                 "ORDER BY student, position, exercise").fetchall()
         course, grader_version, sandbox, seed, students_json, warnings_json = run
         order: list[str] = json.loads(students_json or "[]")
         wanted = set(order)
-        texts: dict[str, list[str]] = {}
-        for student, result in rows:
+        texts: dict[str, list[tuple[str, int]]] = {}
+        for student, result, final in rows:
             if student in wanted:
-                texts.setdefault(student, []).append(result)
-        students = [StudentResult.of(s, [_load(t) for t in texts[s]]) for s in order if s in texts]
+                texts.setdefault(student, []).append((result, final))
+        students = [StudentResult.of(s, [_load(*t) for t in texts[s]]) for s in order if s in texts]
         return GradingRun(course=course, grader_version=grader_version, sandbox=sandbox,
                           seed=seed, students=students, warnings=json.loads(warnings_json or "[]"))

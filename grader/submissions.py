@@ -7,6 +7,7 @@ names never reach the sandbox.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,28 +82,71 @@ class Submission:
     files: dict[str, SubmittedFile]  # exercise id -> file
 
 
-def discover(path: Path, course: Course) -> list[Path]:
-    """Student folders under ``path``; ``path`` itself if it is one student's folder."""
+def discover(path: Path, course: Course, skipped: list[str] | None = None) -> list[Path]:
+    """Student folders under ``path``; ``path`` itself if it is one student's folder.
+    A link to a folder is not one (it could point anywhere): it is left out, and said
+    in ``skipped``."""
     names = {f"{ex.file}{ext}" for ex in course.exercises for ext in (".py", ".ipynb")}
     if any((path / n).exists() for n in names):
         return [path]
-    return sorted((p for p in path.iterdir() if p.is_dir() and not p.is_symlink()
-                   and not p.name.startswith(".")), key=lambda p: p.name)
+    found = []
+    for p in sorted(path.iterdir(), key=lambda p: p.name):
+        if p.name.startswith(".") or not p.is_dir():
+            continue
+        if p.is_symlink():
+            if skipped is not None:
+                skipped.append(f"skipped {student_id(p.name)}: it is a link to a folder, not a student's folder "
+                               "(links are not followed); copy the folder itself to grade it")
+            continue
+        found.append(p)
+    return found
 
 
-def student_folders(path: Path, course: Course) -> list[Path]:
-    """The student folders to grade under ``path``, or a clear error."""
+def student_folders(path: Path, course: Course, skipped: list[str] | None = None) -> list[Path]:
+    """The student folders to grade under ``path``, or a clear error; ``skipped`` gets a
+    line for each folder left out that looked like one (see ``discover``)."""
     if not path.is_dir():
         raise GraderError(f"{path} is not a folder of submissions")
-    folders = discover(path, course)
+    folders = discover(path, course, skipped)
     if not folders:
         raise GraderError(f"{path} holds no student folders")
     return folders
 
 
-def collect(folder: Path, course: Course) -> Submission:
+def student_id(name: str) -> str:
+    """A student's id from their folder's name: the name itself, or, for a name that is
+    not valid UTF-8 (Python keeps its odd bytes as lone surrogates, which the store,
+    JSON and terminals cannot take), the same name with those bytes as ``\\xNN``."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that no file name decodes to: shown as \udNNN
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def student_ids(folders: list[Path]) -> list[str]:
+    """``student_id`` of each folder, made unique: an escaped name that another folder
+    has as its real name gets a short hash of its bytes, so no two students share a
+    row in the store or a report."""
+    ids = [student_id(folder.name) for folder in folders]
+    taken = {folder.name for folder in folders}
+    for i, folder in enumerate(folders):
+        if ids[i] != folder.name and (ids[i] in taken or ids.count(ids[i]) > 1):
+            raw = folder.name.encode("utf-8", "surrogatepass")
+            ids[i] = f"{ids[i]}~{hashlib.sha256(raw).hexdigest()[:8]}"
+    return ids
+
+
+def collect(folder: Path, course: Course, student: str | None = None) -> Submission:
+    """The submission in ``folder``, read into memory; ``student`` is its id (by default
+    ``student_id`` of the folder's name)."""
     files = {ex.id: _pick(folder, ex) for ex in course.exercises}
-    return Submission(student=folder.name, folder=folder, files=files)
+    return Submission(student=student or student_id(folder.name), folder=folder, files=files)
 
 
 def _pick(folder: Path, ex: Exercise) -> SubmittedFile:

@@ -134,6 +134,33 @@ def test_a_job_dask_gives_up_on_is_named_and_the_rest_is_saved(tmp_path: Path):
     assert len(stored_rows(tmp_path / "out")) == len(folders) * 11
 
 
+
+def test_a_job_the_grader_fails_on_costs_only_its_student_on_the_cluster_too(tmp_path: Path):
+    """The last line on a Dask worker: a submission the grader itself fails on (here an
+    instructor's judge that a submission breaks) is an internal error for that student,
+    not final, with its traceback in grader.log; the run goes on and exits 0."""
+    from test_robustness import ECHO, make_course, student
+
+    from grader.incidents import INTERNAL_ERROR
+
+    course = make_course(tmp_path)
+    subs = tmp_path / "subs"
+    student(subs, "ada")
+    student(subs, "breaker", echo__py=ECHO + "# half\n")
+    out = tmp_path / "out"
+    proc = run_grader("grade", str(subs), "--out", str(out), "--course", str(course), "--cluster", "local:1")
+    assert proc.returncode == 0, proc.stderr
+    students = {s["id"]: s for s in comparable(out)["students"]}
+    assert students["ada"]["score"] == students["ada"]["max_score"] == 24
+    for ex in students["breaker"]["exercises"]:
+        assert ex["status"] == "error" and ex["message"] == INTERNAL_ERROR and not ex["final"]
+    log = (out / "grader.log").read_text()
+    assert "internal error while grading 'breaker' on the cluster" in log and "TypeError" in log
+    assert [line for line in proc.stderr.splitlines() if "internal error" in line and "breaker" in line]
+    again = run_grader("grade", str(subs), "--out", str(out), "--course", str(course), "--cluster", "local:1")
+    assert again.returncode == 0 and "1 submission could not be graded" in again.stderr and "1 unchanged" in again.stderr, \
+        again.stderr
+
 def grade_on_a_cluster_killing_a_worker(subs: Path, out: Path, allowed_failures: int | None = None
                                         ) -> tuple[list[Path], dict[str, Any], bool]:
     """``grade_course`` on a LocalCluster of 2 worker processes, one of them SIGKILLed as

@@ -1,10 +1,18 @@
-"""Forbidden calls are found in the syntax tree, however they are spelled."""
+"""Forbidden calls are found in the syntax tree, however they are spelled; each statement
+is read once, and code over the judge's caps is an error that says so."""
 
 from __future__ import annotations
 
-import pytest
+import ast
+import time
+from pathlib import Path
 
-from grader.checks.forbidden import find_forbidden
+import pytest
+import yaml
+from conftest import ROOT
+
+from grader.checks import forbidden
+from grader.checks.forbidden import CodeTooLarge, find_forbidden
 
 SIGMOID = {"sigmoid", "sigmoid_", "Sigmoid", "expit"}
 
@@ -52,3 +60,125 @@ def test_a_docstring_naming_the_function_is_not_a_use():
 def test_a_name_looked_up_by_subscript_is_a_use():
     body = 'import torch.nn.functional as F\ndef sigmoid(x):\n    return vars(F)["sigmoid"](x)\n'
     assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"]
+
+
+# -- linear, capped ----------------------------------------------------------------------
+
+def _reference_find(source: str, functions: list[str], forbidden: set[str]) -> dict[str, set[tuple[str, int]]]:
+    """The judge's rule written as plainly as possible (each name's statements walked
+    again for each name: quadratic, fine for small files), to compare with."""
+    tree = ast.parse(source)
+    bindings: dict[str, list[ast.stmt]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.If) and "__main__" in ast.unparse(stmt.test):
+            continue
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [stmt.name]
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
+        else:
+            names = [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+        for name in names:
+            bindings.setdefault(name, []).append(stmt)
+
+    def uses(stmt: ast.stmt) -> set[tuple[str, int]]:
+        found = set()
+        if isinstance(stmt, ast.Import):
+            return found
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
+                found.add((ast.unparse(sub), sub.lineno))
+            elif isinstance(sub, ast.ImportFrom):
+                found |= {(f"from {sub.module} import {a.name}", sub.lineno) for a in sub.names if a.name in forbidden}
+            elif isinstance(sub, (ast.Call, ast.Subscript)):
+                texts = [*sub.args, *(k.value for k in sub.keywords)] if isinstance(sub, ast.Call) else [sub.slice]
+                found |= {(repr(t.value), t.lineno) for t in texts if isinstance(t, ast.Constant)
+                          and isinstance(t.value, str) and t.value.strip() in forbidden}
+        return found
+
+    report = {}
+    for fn in functions:
+        seen, todo, found = set(), [fn], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in bindings:
+                continue
+            seen.add(name)
+            for stmt in bindings[name]:
+                found |= uses(stmt)
+                todo += [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+        report[fn] = found
+    return report
+
+
+def course_files() -> list[tuple[Path, list[str], set[str]]]:
+    """Every .py file of the course, its examples and the notebook corpus that is the
+    file of an exercise with forbidden-calls checks, with each check's functions and names."""
+    cases = []
+    for path in sorted((ROOT / "exercises").glob("*.yaml")):
+        exercise = yaml.safe_load(path.read_text())
+        checks = [c for c in exercise.get("checks", []) if c.get("judge") == "forbidden-calls"]
+        sources = [ROOT / "solutions" / f"{exercise['file']}.py",
+                   *sorted((ROOT / "examples" / "submissions").glob(f"*/{exercise['file']}.py")),
+                   *sorted((ROOT / "tests" / "notebook_corpus").glob(f"*/{exercise['file']}.py"))]
+        for check in checks:
+            functions = [str(f) for f in check["with"].get("functions", [check["entry"]])]
+            names = {str(n) for n in check["with"]["names"]}
+            cases += [(source, functions, names) for source in sources if source.is_file()]
+    return cases
+
+
+def test_same_findings_as_the_plain_rule_on_the_course_files():
+    cases = course_files()
+    assert len(cases) >= 9
+    for source, functions, names in cases:
+        text = source.read_text()
+        found = find_forbidden(text, functions, names)
+        assert {fn: set(uses) for fn, uses in found.items()} == _reference_find(text, functions, names), source
+    # ... including a student who used the library (the check must find something).
+    assert any(find_forbidden(s.read_text(), f, n)[f[0]] for s, f, n in cases)
+
+
+def test_twenty_thousand_names_are_judged_in_well_under_a_second():
+    names = ", ".join(f"a{i}" for i in range(20_000))
+    source = (ROOT / "solutions" / "activations.py").read_text() + f"\n\nif False:\n    {names} = 0\n"
+    assert len(source) > 140_000
+    started = time.perf_counter()
+    found = find_forbidden(source, ["relu"], {"relu", "relu_", "ReLU"})
+    assert time.perf_counter() - started < 1.0
+    assert found == {"relu": []}
+    # And when the function does reach the huge statement, through one of its names.
+    chained = f"import torch\n{names} = (torch.relu,) * 20000\n\ndef relu(x):\n    return a19999(x)\n"
+    started = time.perf_counter()
+    assert find_forbidden(chained, ["relu"], {"relu"}) == {"relu": [("torch.relu", 2)]}
+    assert time.perf_counter() - started < 1.0
+
+
+def test_code_over_the_caps_is_an_error_that_says_so_not_a_long_wait():
+    too_long = "x = 1\n" * (forbidden.MAX_SOURCE_CHARS // 6 + 1)
+    with pytest.raises(CodeTooLarge, match="characters long"):
+        find_forbidden(too_long, ["sigmoid"], SIGMOID)
+    many_nodes = "x = [" + "0, " * (forbidden.MAX_NODES + 1) + "]\n"
+    assert len(many_nodes) < forbidden.MAX_SOURCE_CHARS
+    with pytest.raises(CodeTooLarge, match="syntax elements"):
+        find_forbidden(many_nodes, ["sigmoid"], SIGMOID)
+    # Nesting that Python's parser (or ast.unparse, quoting a use) cannot follow: never
+    # a RecursionError or MemoryError out of the judge.
+    for deep in ("def sigmoid(x):\n    return " + "not " * 100_000 + "x\n",
+                 "def sigmoid(x):\n    return x" + ".b" * 5_000 + ".sigmoid()\n",
+                 "def sigmoid(x):\n    return x" + ".b" * 600 + ".sigmoid()\n"):  # parses; unparse cannot
+        with pytest.raises(CodeTooLarge, match="nested too deeply"):
+            find_forbidden(deep, ["sigmoid"], SIGMOID)
+
+
+def test_the_judge_makes_code_over_the_caps_an_unjudgeable_check():
+    from grader.checks import JUDGES, JudgeContext, Unjudgeable
+    from grader.course import load_course
+
+    course = load_course(ROOT, resolve_helpers=False)
+    exercise = course.exercise("activations")
+    spec = next(c for c in exercise.checks if c.judge == "forbidden-calls")
+    source = "x = [" + "0, " * (forbidden.MAX_NODES + 1) + "]\n"
+    ctx = JudgeContext(exercise, spec, {}, read_source=lambda: source)
+    with pytest.raises(Unjudgeable, match="could not be judged"):
+        JUDGES["forbidden-calls"].judge(ctx)

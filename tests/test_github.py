@@ -25,6 +25,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from grader import terminal
 from grader.exports import github
 from grader.exports.github import (
     MAX_ANNOTATIONS,
@@ -436,7 +437,7 @@ def test_a_guessed_or_printed_end_marker_does_not_end_the_block(monkeypatch: pyt
     # The student's code ran before the token existed; should it print the token anyway,
     # another one is drawn (compared ignoring case, as the runner does).
     tokens = iter(["ab" * 16, "cd" * 16])
-    monkeypatch.setattr(github.secrets, "token_hex", lambda n: next(tokens))
+    monkeypatch.setattr(terminal.secrets, "token_hex", lambda n: next(tokens))  # the one stop_token
     log = report(_injecting_run(["::" + "AB" * 16 + "::"]), runner_env)
     assert "::stop-commands::" + "cd" * 16 + "\n" in log
     assert Runner(log).commands[-1].name == "endgroup"  # our marker ended the block

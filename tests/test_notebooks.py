@@ -98,3 +98,9 @@ def test_notebooks_written_by_nbformat_read_back_the_same() -> None:
                                          nbformat.v4.new_code_cell("%time x = 1\n!echo hi")])
     notebook = read_notebook(nbformat.writes(nb).encode())
     assert notebook.staged() == [{"number": 2, "source": "%time x = 1\n!echo hi"}]
+
+
+@pytest.mark.parametrize("bomb", [b"[" * 200_000, b'{"cells": ' + b"[" * 200_000])
+def test_json_nested_too_deeply_to_read_is_a_broken_notebook(bomb: bytes) -> None:
+    with pytest.raises(NotebookProblem, match="nested far too deeply"):
+        read_notebook(bomb)

@@ -5,6 +5,7 @@ Fast: real SQLite files in tmp_path, no sandbox, no grading.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -274,6 +275,70 @@ def test_student_result(store: Store) -> None:
     assert store.student_result("bob", ["tensor-ops"]) is None
 
 
+
+# -- results the student did not cause ------------------------------------------------
+
+
+def test_results_that_are_not_final_are_graded_again(store: Store) -> None:
+    provisional = items("ex")
+    provisional[1][2].final = False  # say, the grader's process in the sandbox was killed
+    store.save_student("ann", "sub-ann", provisional)
+    wanted = {"ann": ("sub-ann", fps("ex"))}
+    assert set(store.cached("ann", "sub-ann", fps("ex"))) == {EXERCISES[0], EXERCISES[2]}
+    assert set(store.cached_many(wanted)["ann"]) == {EXERCISES[0], EXERCISES[2]}
+    # Shown as they are (the reports may show them), never reused.
+    shown = store.student_result("ann", EXERCISES)
+    assert shown is not None and [e.final for e in shown.exercises] == [True, False, True]
+    # Graded again and final this time: reused from then on.
+    store.save_student("ann", "sub-ann", items("ex"))
+    assert set(store.cached_many(wanted)["ann"]) == set(EXERCISES)
+
+
+def _schema_1_store(path: Path, results: list[ExerciseResult]) -> None:
+    """A store as torch-grader wrote it before results had ``final``."""
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE results (student TEXT NOT NULL, exercise TEXT NOT NULL, position INTEGER NOT NULL,
+            submission_fp TEXT NOT NULL, exercise_fp TEXT NOT NULL, result TEXT NOT NULL,
+            graded_at TEXT NOT NULL, PRIMARY KEY (student, exercise));
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT, finished TEXT, course TEXT,
+            grader_version TEXT, sandbox TEXT, seed INTEGER, students TEXT, graded INTEGER, reused INTEGER,
+            warnings TEXT);
+        INSERT INTO meta VALUES ('schema_version', '1');
+    """)
+    for i, result in enumerate(results):
+        data = asdict(result)
+        del data["final"]
+        conn.execute("INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, '2024-01-01T00:00:00+00:00')",
+                     (result.id, i, f"ex-{result.id}", json.dumps(data)))
+    conn.execute("INSERT INTO runs (started, finished, course, grader_version, sandbox, seed, students, "
+                 "warnings) VALUES ('a', 'b', 'Course', '0.1.0', 'bubblewrap', 0, '[\"ann\"]', '[]')")
+    conn.commit()
+    conn.close()
+
+
+def test_a_schema_1_store_is_migrated_and_its_worker_deaths_graded_again(tmp_path: Path) -> None:
+    results = [make_result(ex) for ex in EXERCISES]
+    results[2].checks[1].message = ("not scored: code in your submission stopped the grader's process in the "
+                                    "sandbox (for example by killing its parent process), so no result of this "
+                                    "submission can be trusted")
+    _schema_1_store(tmp_path / Store.FILENAME, results)
+    with Store.open(tmp_path) as s:
+        assert set(s.cached("ann", "sub-ann", fps("ex"))) == {EXERCISES[0], EXERCISES[1]}
+        run = s.last_run()
+        assert run is not None and [e.final for e in run.students[0].exercises] == [True, True, False]
+        assert run.students[0].exercises[0] == results[0]  # the rest comes back as it was
+    with Store.open(tmp_path):  # a second open finds nothing left to migrate
+        pass
+    conn = sqlite3.connect(tmp_path / Store.FILENAME)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT exercise, final FROM results ORDER BY position").fetchall() == [
+            (EXERCISES[0], 1), (EXERCISES[1], 1), (EXERCISES[2], 0)]
+    finally:
+        conn.close()
+
 def test_not_sqlite_raises_store_error_naming_file(tmp_path: Path) -> None:
     path = tmp_path / Store.FILENAME
     path.write_bytes(b"this is a report, not a database\n" * 100)
@@ -314,7 +379,7 @@ def test_reopen_keeps_schema_version(tmp_path: Path) -> None:
             pass
     conn = sqlite3.connect(tmp_path / Store.FILENAME)
     try:
-        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("1",)]
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("2",)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         conn.close()

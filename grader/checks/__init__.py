@@ -10,6 +10,6 @@ from grader.checks import (  # noqa: F401  (importing registers the judges)
     state_dict_file,
     training,
 )
-from grader.checks.base import JUDGES, Judge, JudgeContext, Verdict
+from grader.checks.base import JUDGES, Judge, JudgeContext, Unjudgeable, Verdict
 
-__all__ = ["JUDGES", "Judge", "JudgeContext", "Verdict"]
+__all__ = ["JUDGES", "Judge", "JudgeContext", "Unjudgeable", "Verdict"]

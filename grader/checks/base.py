@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from grader.course import CheckSpec, Exercise
 
 
+class Unjudgeable(Exception):
+    """A judge cannot decide this check, for a reason its message gives the student
+    (say, code too large to analyse): the check is an error, not a failure."""
+
+
 @dataclass
 class Verdict:
     passed: bool

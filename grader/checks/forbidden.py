@@ -10,50 +10,85 @@ from __future__ import annotations
 import ast
 import functools
 
-from grader.checks.base import Judge, JudgeContext, Verdict, register
+from grader.checks.base import Judge, JudgeContext, Unjudgeable, Verdict, register
 from grader.schema import Mapping
 
+# What the judge reads at most. A course's file is a few thousand syntax elements; a
+# file over these is made to stall the grader, and its check is an error instead.
+MAX_SOURCE_CHARS = 1_000_000
+MAX_NODES = 300_000
 
-def _names_used(node: ast.AST, forbidden: set[str]) -> list[tuple[str, int]]:
-    """Forbidden names reached directly inside ``node``: attributes, imported names,
-    and strings (as in getattr(torch, "relu"))."""
-    found = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
-            found.append((ast.unparse(sub), sub.lineno))
-        elif isinstance(sub, ast.ImportFrom):
-            for alias in sub.names:
-                if alias.name in forbidden:
-                    found.append((f"from {sub.module} import {alias.name}", sub.lineno))
-        elif isinstance(sub, (ast.Call, ast.Subscript)):
-            # A name given as text, e.g. getattr(torch, "relu") or F.__dict__["relu"];
-            # only strings passed on count, so a docstring "relu" is not a use.
-            texts = [*sub.args, *(k.value for k in sub.keywords)] if isinstance(sub, ast.Call) else [sub.slice]
-            for node in texts:
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() in forbidden:
-                    found.append((repr(node.value), node.lineno))
-    return found
+
+class CodeTooLarge(Unjudgeable):
+    """The code is beyond what this judge reads (its size, its syntax tree, its nesting)."""
+
+
+TOO_DEEP = "the code is nested too deeply for the grader to read it, so this check could not be judged"
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
 
 
-def _bound_names(node: ast.stmt) -> list[str]:
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return [node.name]
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return [(a.asname or a.name).split(".")[0] for a in node.names]
-    names = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-            names.append(sub.id)
-    return names
+class _Statement:
+    """One module-level statement, read once: the names it binds, the names it refers
+    to, and the forbidden names it uses directly (attributes, imported names, and
+    strings passed on, as in getattr(torch, "relu"))."""
+
+    def __init__(self, stmt: ast.stmt, forbidden: frozenset[str]) -> None:
+        self.uses: list[tuple[str, int]] = []
+        refers: dict[str, None] = {}
+        stored: list[str] = []
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Name):
+                refers[sub.id] = None
+                if isinstance(sub.ctx, ast.Store):
+                    stored.append(sub.id)
+            elif isinstance(sub, ast.Attribute) and sub.attr in forbidden:
+                self.uses.append((ast.unparse(sub), sub.lineno))
+            elif isinstance(sub, ast.ImportFrom):
+                for alias in sub.names:
+                    if alias.name in forbidden:
+                        self.uses.append((f"from {sub.module} import {alias.name}", sub.lineno))
+            elif isinstance(sub, (ast.Call, ast.Subscript)):
+                # A name given as text, e.g. getattr(torch, "relu") or F.__dict__["relu"];
+                # only strings passed on count, so a docstring "relu" is not a use.
+                texts = [*sub.args, *(k.value for k in sub.keywords)] if isinstance(sub, ast.Call) else [sub.slice]
+                for node in texts:
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                            and node.value.strip() in forbidden:
+                        self.uses.append((repr(node.value), node.lineno))
+        if isinstance(stmt, ast.Import):
+            self.uses = []  # `import torch.nn.functional` uses nothing by itself
+        self.refers = list(refers)
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.binds = [stmt.name]
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self.binds = [(a.asname or a.name).split(".")[0] for a in stmt.names]
+        else:
+            self.binds = stored
+
+
+def _parsed(source: str) -> ast.Module:
+    """The syntax tree, within the caps: a judge must not spend minutes on one file."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise CodeTooLarge(f"the code is {len(source):,} characters long, more than the {MAX_SOURCE_CHARS:,} "
+                           "the grader reads to look for library calls, so this check could not be judged")
+    try:
+        tree = ast.parse(source)
+    except (RecursionError, MemoryError):
+        raise CodeTooLarge(TOO_DEEP) from None
+    for count, _ in enumerate(ast.walk(tree), 1):
+        if count > MAX_NODES:
+            raise CodeTooLarge(f"the code has more than {MAX_NODES:,} syntax elements, more than the grader "
+                               "reads to look for library calls, so this check could not be judged")
+    return tree
 
 
 def find_forbidden(source: str, functions: list[str], forbidden: set[str]) -> dict[str, list[tuple[str, int]]]:
     """For each function in ``functions``: the forbidden uses it reaches, directly or
-    through module-level names (helpers, aliases) it refers to."""
+    through module-level names (helpers, aliases) it refers to. CodeTooLarge (and
+    SyntaxError) when the code cannot be read."""
     found = _find_forbidden(source, tuple(functions), frozenset(forbidden))
     return {fn: list(uses) for fn, uses in found.items()}
 
@@ -61,29 +96,32 @@ def find_forbidden(source: str, functions: list[str], forbidden: set[str]) -> di
 @functools.lru_cache(maxsize=256)  # several checks of a file read the same source
 def _find_forbidden(source: str, functions: tuple[str, ...],
                     forbidden: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
-    tree = ast.parse(source)
-    # What each module-level name is bound to (function bodies, assignments, imports).
-    bindings: dict[str, list[ast.stmt]] = {}
-    for stmt in tree.body:
-        if _is_main_guard(stmt):
-            continue  # code under `if __name__ == "__main__":` is never run by the grader
-        for name in _bound_names(stmt):
-            bindings.setdefault(name, []).append(stmt)
-    direct = {name: [u for stmt in stmts for u in _names_used(stmt, forbidden)
-                     if not isinstance(stmt, ast.Import)] for name, stmts in bindings.items()}
-    refs = {name: {n.id for stmt in stmts for n in ast.walk(stmt) if isinstance(n, ast.Name)} & set(bindings)
-            for name, stmts in bindings.items()}
+    tree = _parsed(source)
+    try:
+        # Each statement is read once (reading it once per name it binds made
+        # `a0, ..., a19999 = 0` take minutes). Code under `if __name__ == "__main__":`
+        # is never run by the grader.
+        statements = [_Statement(stmt, forbidden) for stmt in tree.body if not _is_main_guard(stmt)]
+    except RecursionError:  # ast.unparse of a deeply nested expression
+        raise CodeTooLarge(TOO_DEEP) from None
+    binders: dict[str, list[_Statement]] = {}  # name -> the statements that bind it
+    for stmt in statements:
+        for name in stmt.binds:
+            binders.setdefault(name, []).append(stmt)
     report = {}
     for fn in functions:
-        seen, todo, uses = set(), [fn], []
+        names, read, todo, found = set(), set(), [fn], []
         while todo:
             name = todo.pop()
-            if name in seen or name not in bindings:
+            if name in names:
                 continue
-            seen.add(name)
-            uses += direct.get(name, [])
-            todo += sorted(refs.get(name, set()) - seen)
-        report[fn] = tuple(sorted(set(uses), key=lambda u: u[1]))
+            names.add(name)
+            for stmt in binders.get(name, ()):
+                if id(stmt) not in read:
+                    read.add(id(stmt))
+                    found += stmt.uses
+                    todo += reversed(stmt.refers)
+        report[fn] = tuple(sorted(dict.fromkeys(found), key=lambda u: u[1]))
     return report
 
 

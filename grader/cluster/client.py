@@ -21,11 +21,13 @@ from typing import Any
 from grader.course import Course, Exercise
 from grader.errors import GraderError
 from grader.fingerprint import digest, grader_fingerprint
+from grader.incidents import describe, internal_error_results
 from grader.results import ExerciseResult
 from grader.shipping import course_files
 from grader.submissions import Submission, submission_data
 
 OnResult = Callable[[Submission, list[ExerciseResult], float], None]
+OnIncident = Callable[[str, str, str, str], None]  # IncidentLog.record: student, what, summary, details
 
 
 class ClusterGrader:
@@ -39,11 +41,14 @@ class ClusterGrader:
         self.retried = 0  # jobs run again because the worker running them died
         self.failed: list[str] = []  # students whose job failed for good (their results are not saved)
 
-    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult) -> None:
+    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult,
+                   on_incident: OnIncident | None = None) -> None:
         """Grade ``work``; ``on_result`` is called in this thread as each job's result
         arrives. A job that fails for good (its workers kept dying) is listed in
         ``failed``; a grader error on a worker (a broken reference solution, another
-        grader version) stops the run, as it would locally."""
+        grader version) stops the run, as it would locally. A job that failed in any
+        other way is an internal error for its student only: ``on_incident`` says so,
+        and ``on_result`` gets results that the next run grades again."""
         from distributed import as_completed
 
         from grader.cluster.worker import grade_job
@@ -59,16 +64,24 @@ class ClusterGrader:
             job = {"submission": submission_data(submission), "exercises": [ex.id for ex in exercises],
                    "seed": self.seed, "sandbox": self.sandbox_kind, "grader": grader_fingerprint()}
             future = self.client.submit(grade_job, shipped, job, key=f"grade-{run}-{i}", pure=False)
-            futures[future] = submission
+            futures[future] = (submission, exercises)
         try:
             for future in as_completed(futures):
-                submission = futures[future]
-                if future.status == "error":
-                    self._failed(submission, future.exception())
-                    continue
-                reply = json.loads(future.result())
-                results = [ExerciseResult.from_dict(r) for r in reply["results"]]
-                on_result(submission, results, float(reply["seconds"]))
+                submission, exercises = futures[future]
+                try:
+                    if future.status == "error":
+                        self._failed(submission, future.exception())
+                        continue
+                    reply = json.loads(future.result())
+                    results = [ExerciseResult.from_dict(r) for r in reply["results"]]
+                    seconds, incident = float(reply["seconds"]), reply.get("incident")
+                except GraderError:
+                    raise
+                except Exception as exc:  # the last line: this student only
+                    results, seconds, incident = internal_error_results(exercises), 0.0, describe(exc)
+                if incident and on_incident is not None:
+                    on_incident(submission.student, "grading {} on the cluster", *incident)
+                on_result(submission, results, seconds)
             self.retried = _retried(self.client, [f.key for f in futures])
         finally:
             for future in futures:
@@ -83,8 +96,7 @@ class ClusterGrader:
         if isinstance(exc, KilledWorker):
             self.failed.append(submission.student)
             return
-        raise GraderError(f"on the cluster, grading {submission.student} failed: "
-                          f"{type(exc).__name__}: {exc}") from exc
+        raise exc if isinstance(exc, Exception) else RuntimeError(f"the job failed: {exc!r}")
 
 
 def _retried(client: Any, keys: list[str]) -> int:

@@ -21,7 +21,9 @@ from typing import Any
 from grader.course import Course, load_course
 from grader.errors import GraderError
 from grader.fingerprint import grader_fingerprint
+from grader.incidents import describe, internal_error_results
 from grader.results import plain
+from grader.sandbox.launch import SandboxUnavailable
 from grader.schema import ExerciseError
 from grader.submissions import submission_from_data
 
@@ -42,7 +44,9 @@ _lock = threading.Lock()
 
 def grade_job(course: dict[str, Any], job: dict[str, Any]) -> str:
     """Grade ``job["submission"]`` (``submission_data``) on ``job["exercises"]``;
-    returns ``{"results": [ExerciseResult as dict], "seconds": s}`` as JSON.
+    returns ``{"results": [ExerciseResult as dict], "seconds": s, "incident": None or
+    [one line, traceback]}`` as JSON (an incident: the grader failed on this submission,
+    whose results are then internal errors).
 
     ``course`` is ``{"digest", "name", "files"}``; ``job`` also carries the run's seed,
     sandbox kind and the grader's fingerprint, which must be this worker's own: a
@@ -57,8 +61,16 @@ def grade_job(course: dict[str, Any], job: dict[str, Any]) -> str:
     submission = submission_from_data(job["submission"], station.course)
     exercises = [station.course.exercise(ex_id) for ex_id in job["exercises"]]
     started = time.monotonic()
-    results = station.grader.grade_exercises(submission, exercises)
-    return json.dumps({"results": [plain(r) for r in results], "seconds": time.monotonic() - started})
+    incident = None
+    try:
+        results = station.grader.grade_exercises(submission, exercises)
+    except (GraderError, SandboxUnavailable):
+        raise  # what no submission could be graded without stops the run, as locally
+    except Exception as exc:  # the last line, as Grader.grade_many's: this student only
+        results = internal_error_results(exercises)
+        incident = describe(exc)
+    return json.dumps({"results": [plain(r) for r in results], "seconds": time.monotonic() - started,
+                       "incident": incident})
 
 
 def _station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Station:

@@ -16,8 +16,6 @@ import json
 import math
 import os
 import posixpath
-import re
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,6 +24,7 @@ from typing import Any, TextIO
 from grader.reports.csv_report import format_points
 from grader.reports.html_report import ANSI_ESCAPE, status_symbol
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, frame_cell
+from grader.terminal import CONTROL_CHARS, fenced, stop_token
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "autograde.yml"
 
@@ -38,7 +37,6 @@ WITHHELD = "details withheld: this check's results are not released to students 
 
 # Status ranks for annotations: the student's code crashing is the most useful to see.
 _RANK = {"error": 0, "timeout": 0, "failed": 1, "missing": 2}
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 # ------------------------------------------------------------------ workflow commands
@@ -196,7 +194,7 @@ _MARKDOWN.update({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": "<br>", "\r": ""
 def markdown_text(text: str) -> str:
     """Student-controlled text as one line of literal Markdown: no emphasis, links,
     headings, table cells or HTML of its own; line breaks become ``<br>``."""
-    text = _CONTROL.sub("\ufffd", ANSI_ESCAPE.sub("", text.replace("\r\n", "\n")))
+    text = CONTROL_CHARS.sub("\ufffd", ANSI_ESCAPE.sub("", text.replace("\r\n", "\n")))
     return "".join(_MARKDOWN.get(c, c) for c in text)
 
 
@@ -258,16 +256,6 @@ def _printed(run: GradingRun) -> list[tuple[str, str]]:
     return items
 
 
-def stop_token(texts: Iterable[str]) -> str:
-    """A fresh token nobody could guess (the student's code ran before it existed), and
-    one that occurs in none of ``texts`` (the runner compares it ignoring case)."""
-    texts = [t.lower() for t in texts]
-    while True:
-        token = secrets.token_hex(16)
-        if not any(token in t for t in texts):
-            return token
-
-
 def fenced_output(run: GradingRun, token: str | None = None) -> str:
     """Everything the student's code printed, between ``::stop-commands::TOKEN`` and
     ``::TOKEN::``: the runner acts on no workflow command in between. Empty when the
@@ -276,14 +264,14 @@ def fenced_output(run: GradingRun, token: str | None = None) -> str:
     if not items:
         return ""
     token = token or stop_token(text for item in items for text in item)
-    lines = ["::group::Output of the student's code (workflow commands in it are not run)",
-             f"::stop-commands::{token}"]
+    block = []
     for title, text in items:
-        lines.append(f"----- {title} -----")
+        block.append(f"----- {title} -----")
         text = clip(text, LOG_OUTPUT_LIMIT)
         # The end marker must start a line of its own, or the block would never end.
-        lines.append(text[:-1] if text.endswith("\n") else text)
-    lines += [f"::{token}::", "::endgroup::"]
+        block.append(text[:-1] if text.endswith("\n") else text)
+    lines = ["::group::Output of the student's code (workflow commands in it are not run)",
+             *fenced(block, token), "::endgroup::"]
     return "\n".join(lines) + "\n"
 
 
