@@ -5,7 +5,8 @@ What the student's code gets:
   a new session (no terminal to inject into), death with its parent, no capabilities;
 - a cleared environment (only the variables the runner needs);
 - read-only: the system's /usr (and its /lib, /bin links) and the Python environment
-  that runs the grader (its prefix and site-packages), plus the runner script;
+  that runs the grader (its prefix and site-packages), plus the runner script and the
+  protocol package it imports (grader/protocol: names and value encoding only);
 - its worker's box, where the grader puts one job folder at a time (writable), and the
   shared inputs (read-only);
 - an empty /tmp and /dev/shm, emptied between jobs. Nothing else: not the course (exercises, solutions, hidden helpers),
@@ -25,7 +26,9 @@ from pathlib import Path
 INSIDE_HOME = "/sandbox"
 INSIDE_BOX = "/sandbox/box"  # the worker's job folders
 INSIDE_SHARED = "/sandbox/shared"  # read-only inputs shared by all jobs
-INSIDE_RUNNER = "/opt/torch-grader/runner.py"
+INSIDE_RUNNER = "/opt/torch-grader/sandbox/runner.py"
+INSIDE_PROTOCOL = "/opt/torch-grader/protocol"  # beside sandbox/, where the runner imports it
+PROTOCOL = Path(__file__).resolve().parents[1] / "protocol"
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 # /etc/fonts: matplotlib asks fontconfig for the system's fonts.
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts")
@@ -64,6 +67,7 @@ def command(box: Path, shared: Path, runner: Path, env: dict[str, str], argv: li
             "--bind", str(box), INSIDE_BOX,
             "--ro-bind", str(shared), INSIDE_SHARED,
             "--ro-bind", str(runner), INSIDE_RUNNER,
+            "--ro-bind", str(PROTOCOL), INSIDE_PROTOCOL,
             # Nothing else is writable, so nothing can pass from one job to the next
             # except through /tmp and /dev/shm, which the worker empties between jobs.
             "--remount-ro", "/dev", "--remount-ro", "/",
