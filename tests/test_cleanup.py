@@ -18,6 +18,14 @@ from conftest import ROOT
 from grader.sandbox.cleanup import empty_folder, remove_tree
 
 
+@pytest.fixture(autouse=True)
+def leave_no_chain(tmp_path: Path):
+    """Should a test fail and leave a deep chain, remove it with GNU rm (iterative):
+    pytest's own cleanup of old temporary folders uses shutil.rmtree."""
+    yield
+    subprocess.run(["rm", "-rf", "--", str(tmp_path)], check=False, timeout=120)
+
+
 def chain(top: Path, depth: int) -> Path:
     """``depth`` nested folders under ``top`` (made relative to each, so the path's
     length is no limit), with a file at the bottom."""
