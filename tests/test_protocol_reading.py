@@ -329,14 +329,23 @@ def test_bad_safetensors_headers(tmp_path: Path, raw: bytes, words: str) -> None
         unreadable(prompt(lambda: folder.values(CALL)), words)
 
 
-@pytest.mark.parametrize("count", [reading.MAX_TENSORS + 1, 200_000])
-def test_a_huge_tensor_count_is_refused_from_the_header(tmp_path: Path, count: int) -> None:
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [
+        (reading.MAX_TENSORS + 1, f"more than {reading.MAX_TENSORS} tensors"),
+        (60_000, f"more than {reading.MAX_TENSORS} tensors"),  # a header just under its cap
+        (200_000, "length is out of bounds"),  # its header alone is over the cap
+    ],
+)
+def test_a_huge_tensor_count_is_refused_from_the_header(
+    tmp_path: Path, count: int, words: str
+) -> None:
     """200,000 zero-size tensors cost safetensors 290 MB: refused before it sees them."""
     job = make_job(tmp_path)
-    header = {f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(count)}
-    (job / FILES[1]).write_bytes(safetensors_file(header))
+    entry = {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}
+    (job / FILES[1]).write_bytes(safetensors_file({f"{i}": entry for i in range(count)}))
     with JobFolder(job) as folder:
-        unreadable(folder.values(CALL), f"more than {reading.MAX_TENSORS} tensors")
+        unreadable(folder.values(CALL), words)
 
 
 class PanicException(BaseException):
@@ -419,3 +428,76 @@ def test_any_status_record_gives_text_and_a_status(
     with JobFolder(job) as folder:
         assert isinstance(folder.output(CALL, 100), str)
         assert isinstance(folder.call_status("c0"), dict)
+
+
+# ------------------------------------------------------------------ the grader's messages
+@pytest.fixture(scope="module")
+def planned() -> tuple[Any, list]:
+    """The course's first exercise, an honest submission of it, its planned checks."""
+    from conftest import ROOT
+
+    from grader.course import load_course
+    from grader.plan import build_plan
+    from grader.submissions import collect
+
+    course = load_course(ROOT)
+    ex = course.exercises[0]
+    submission = collect(ROOT / "examples" / "submissions" / "ada_correct", course)
+    return submission.files[ex.id], build_plan(course, 0).checks[ex.id]
+
+
+def judged(job: Path, planned: tuple[Any, list]) -> Any:
+    """The exercise judged from ``job`` as its finished job folder."""
+    from grader.grading import Execution, ExerciseGrader
+    from grader.sandbox.launch import Outcome
+
+    sub, checks = planned
+    execution = Execution(JobFolder(job), Outcome("exited", 0, 0.1, ""))
+    try:
+        return ExerciseGrader(checks, sub, execution, lambda pc: None).grade()
+    finally:
+        execution.folder.close()
+
+
+def classmates_job(root: Path, planned: tuple[Any, list]) -> Path:
+    """A finished job whose every check says "ok" with a value."""
+    sub, checks = planned
+    job = root / "classmate"
+    out = job / layout.OUT
+    out.mkdir(parents=True)
+    (out / layout.json_name(layout.load_stem(sub.exercise.file))).write_text('{"status": "ok"}')
+    for pc in checks:
+        if pc.probe is not None:
+            write_result(out, layout.call_stem(pc.probe.call_id), {"result": torch.ones(3)})
+    return job
+
+
+def test_a_linked_out_folder_is_the_checks_message_not_a_classmates_results(
+    tmp_path: Path, planned: tuple[Any, list]
+) -> None:
+    classmate = classmates_job(tmp_path, planned)
+    attacker = tmp_path / "attacker"
+    attacker.mkdir()
+    (attacker / layout.OUT).symlink_to("../classmate/out")
+    result = judged(attacker, planned)
+    assert result.score == 0 and result.status == "error"
+    assert result.message == "the sandbox's output was unreadable: out is a symbolic link"
+    assert all(
+        c.message.startswith("not run: the sandbox's output was unreadable") for c in result.checks
+    )
+    assert classmate.exists()
+
+
+def test_a_fifo_result_is_that_checks_message(tmp_path: Path, planned: tuple[Any, list]) -> None:
+    job = classmates_job(tmp_path, planned)
+    probe = next(pc for pc in planned[1] if pc.probe is not None)
+    result_file = job / layout.OUT / layout.json_name(layout.call_stem(probe.probe.call_id))
+    result_file.unlink()
+    os.mkfifo(result_file)
+    result = prompt(lambda: judged(job, planned), fifo=result_file)
+    check = next(c for c in result.checks if c.name == probe.spec.name)
+    assert check.status == "error" and check.score == 0
+    assert check.message == (
+        f"{probe.spec.entry}: the sandbox's output was unreadable: "
+        f"out/{result_file.name} is not a regular file"
+    )
