@@ -102,11 +102,31 @@ def test_an_honest_job_reads_back(tmp_path: Path) -> None:
     assert read_runner_log(tmp_path / "job-1", 4) == "log "
 
 
-def test_a_missing_job_folder_is_all_missing(tmp_path: Path) -> None:
+def test_a_missing_job_folder_is_unreadable(tmp_path: Path) -> None:
     with JobFolder(tmp_path / "nothing") as job:
-        assert (
-            job.values(CALL) is None and job.output(CALL, 10) == "" and job.call_status("c0") == {}
-        )
+        unreadable(job.values(CALL), "the job folder is missing")
+        assert job.output(CALL, 10) == "" and job.call_status("c0") == {}
+
+
+@pytest.mark.slow
+def test_a_job_that_deletes_its_own_folder_costs_only_itself(tmp_path: Path) -> None:
+    """Through the real CLI and sandbox: the run goes on, the classmate after it on the
+    same worker is graded as usual, and the report says what happened."""
+    from conftest import ROOT, exercise, results, run_grader, write_student
+
+    solution = (ROOT / "solutions" / "tensor_ops.py").read_text()
+    deletes = "import os, shutil\nshutil.rmtree(os.path.dirname(os.environ['HOME']))\n"
+    write_student(tmp_path / "subs", "a_deleter", {"tensor_ops.py": deletes + solution})
+    write_student(tmp_path / "subs", "b_honest", {"tensor_ops.py": solution})
+    proc = run_grader(
+        "grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--jobs", "1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = results(tmp_path / "out")
+    deleted = exercise(data, "a_deleter", "tensor-ops")
+    assert deleted["score"] == 0 and "the job folder is missing" in deleted["message"]
+    honest = exercise(data, "b_honest", "tensor-ops")
+    assert honest["score"] == honest["max_score"]
 
 
 # ------------------------------------------------------------------ links

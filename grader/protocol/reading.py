@@ -189,9 +189,10 @@ class JobFolder:
         self._status: dict | None = None
         try:
             self._fd = os.open(path, DIR_FLAGS)
+        except FileNotFoundError:  # the job's own code may delete it
+            self._problem = Unreadable("the job folder is missing")
         except OSError as exc:
-            if exc.errno != errno.ENOENT:  # a missing folder: every file is missing
-                self._problem = Unreadable(f"the job folder {_why(exc, path)}")
+            self._problem = Unreadable(f"the job folder {_why(exc, path)}")
 
     def close(self) -> None:
         if self._fd is not None:
