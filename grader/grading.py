@@ -467,7 +467,7 @@ class Grader:
         """The plan's input tensors, written once into the pool's read-only folder."""
         with self._lock:
             if not self._inputs:
-                name = f"inputs-{uuid.uuid4().hex[:12]}.safetensors"
+                name = layout.inputs_name(uuid.uuid4().hex[:12])
                 self.plan.write_inputs(self.pool.shared / name)
                 self._inputs = name
         return self._inputs

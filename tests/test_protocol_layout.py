@@ -57,6 +57,7 @@ def test_names() -> None:
     )
     assert layout.json_name(layout.load_stem("mlp")) == "load-mlp.json"
     assert layout.output_log(3) == "output-3.log" and layout.cells_name("mlp") == "mlp.cells.json"
+    assert layout.inputs_name("ab12") == "inputs-ab12.safetensors"
 
 
 def test_the_package_imports_only_the_standard_library_torch_and_safetensors() -> None:

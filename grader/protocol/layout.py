@@ -68,6 +68,11 @@ def cells_name(module: str) -> str:
     return module + CELLS_SUFFIX
 
 
+def inputs_name(token: str) -> str:
+    """The run's input tensors, in the shared read-only folder (named in job.json)."""
+    return tensors_name(f"inputs-{token}")
+
+
 # ------------------------------------------------------------------ the schedule
 def _field(data: Any, key: str, kind: type | tuple[type, ...]) -> Any:
     """``data[key]`` if ``data`` is an object holding a ``kind`` there; ValueError if not."""
