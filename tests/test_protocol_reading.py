@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import struct
 import threading
 import tracemalloc
@@ -214,12 +215,29 @@ def test_a_socket_or_a_folder_is_not_a_file(tmp_path: Path) -> None:
         unreadable(folder.values(CALL), "not a regular file")
 
 
-def test_out_as_a_file_is_not_a_folder(tmp_path: Path) -> None:
+def test_a_device_is_not_a_file(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+    (job / FILES[0]).unlink()
+    try:
+        os.mknod(job / FILES[0], 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero: endless
+    except PermissionError:
+        pytest.skip("making a device needs CAP_MKNOD")
+    with JobFolder(job) as folder:
+        unreadable(prompt(lambda: folder.values(CALL)), "not a regular file")
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo"])
+def test_out_as_something_else_is_not_a_folder(tmp_path: Path, kind: str) -> None:
     job = make_job(tmp_path)
     os.rename(job / layout.OUT, tmp_path / "gone")
-    (job / layout.OUT).write_text("{}")
+    if kind == "fifo":
+        os.mkfifo(job / layout.OUT)
+    else:
+        (job / layout.OUT).write_text("{}")
     with JobFolder(job) as folder:
-        unreadable(folder.values(CALL), "out is not a folder")
+        unreadable(
+            prompt(lambda: folder.values(CALL), fifo=job / layout.OUT), "out is not a folder"
+        )
 
 
 # ------------------------------------------------------------------ sizes
