@@ -7,9 +7,8 @@ from plain data.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -30,6 +29,8 @@ from grader.excerpts import code_lines, failing_line
 from grader.incidents import internal_error_results
 from grader.notebooks import Notebook
 from grader.plan import Plan, PlannedCheck, build_plan
+from grader.protocol import layout
+from grader.protocol.reading import JobFolder, Unreadable, Values
 from grader.results import (
     CheckResult,
     ExerciseResult,
@@ -37,22 +38,21 @@ from grader.results import (
     exercise_status,
     rounded,
 )
+from grader.sandbox.cleanup import remove_tree
 from grader.sandbox.launch import Limits, Outcome, Sandbox, SandboxUnavailable, choose
 from grader.sandbox.pool import Pool
 from grader.submissions import Submission, SubmittedFile, collect, stage
-from grader.wire import WireError, read_json, read_values
 
 OUTPUT_CAP = 16 * 1024  # characters of a student's printed output kept per check
 
 
 @dataclass
 class Execution:
-    """What one job left behind, read defensively (the student could have written any
-    of these files)."""
+    """What one job left behind: its folder, read through the protocol's readers (the
+    student could have written any of its files), and how the job ended."""
 
-    out: Path
+    folder: JobFolder
     outcome: Outcome
-    _status: dict[str, Any] | None = None
 
     @property
     def trusted(self) -> bool:
@@ -60,41 +60,23 @@ class Execution:
         return self.outcome.how == "exited" and self.outcome.code == 0
 
     def output(self, key: str) -> str:
-        """What the student's code printed during one item ("load-<file>", "call-<id>"):
-        a span of one of the job's output-N.log files, as the supervisor recorded it."""
-        spans = self._record_of("status").get("output")
-        span = spans.get(key) if isinstance(spans, dict) else None
-        if not (isinstance(span, list) and len(span) == 3 and all(type(v) is int and v >= 0 for v in span)):
-            return ""
-        number, start, end = span
-        path = self.out / f"output-{number}.log"
-        if not path.is_file() or path.is_symlink() or end <= start:
-            return ""
-        with open(path, "rb") as f:
-            f.seek(start)
-            data = f.read(min(end - start, OUTPUT_CAP + 1))
-        text = data[:OUTPUT_CAP].decode("utf-8", "replace")
-        if end - start > OUTPUT_CAP:
-            text += f"\n[output truncated after {OUTPUT_CAP} characters]"
-        return text
+        """What the student's code printed during one item ("load-<file>", "call-<id>")."""
+        return self.folder.output(key, OUTPUT_CAP)
 
-    def record(self, stem: str) -> dict | None:
-        try:
-            return read_json(self.out / f"{stem}.json")
-        except WireError:
-            return {"status": "malformed"}
+    def record(self, stem: str) -> dict | Unreadable | None:
+        return self.folder.record(stem)
 
-    def _record_of(self, stem: str) -> dict:
-        if self._status is None:
-            record = self.record(stem)
-            self._status = record if isinstance(record, dict) else {}
-        return self._status
+    def values(self, stem: str) -> Values | Unreadable | None:
+        return self.folder.values(stem)
 
     def status(self, call_id: str) -> dict:
         """How one check's run ended, as the job's supervisor recorded it."""
-        calls = self._record_of("status").get("calls")
-        found = calls.get(call_id) if isinstance(calls, dict) else None
-        return found if isinstance(found, dict) else {}
+        return self.folder.call_status(call_id)
+
+    def discard(self) -> None:
+        """Close the folder and delete it, whatever the sandbox left in it."""
+        self.folder.close()
+        remove_tree(self.folder.path)
 
 
 def run_job(pool: Pool, plan: Plan, inputs: str, submission: Submission, exercises: list[Exercise],
@@ -110,17 +92,17 @@ def run_job(pool: Pool, plan: Plan, inputs: str, submission: Submission, exercis
     text, schedule, wall = _job_text(plan, inputs, tuple(ex.id for ex in exercises), exercises)
     name = pool.new_job_name()
     staged = scratch / f"{name}.staged"
-    stage(submission, staged / "submission")
-    for folder in ("out", "work"):
+    stage(submission, staged / layout.SUBMISSION)
+    for folder in (layout.OUT, layout.WORK):
         (staged / folder).mkdir()
-    (staged / "job.json").write_text(text)
-    (staged / "schedule.json").write_text(schedule)
+    (staged / layout.JOB).write_text(text)
+    (staged / layout.SCHEDULE).write_text(schedule)
     with pool.worker() as worker:
         worker.wait_ready()  # (it empties its box once started)
         os.rename(staged, worker.job_dir(name))
         outcome = worker.run(name, wall)
         done = worker.take(name, scratch / name)
-    return Execution(done / "out", outcome)
+    return Execution(JobFolder(done), outcome)
 
 
 def _job_text(plan: Plan, inputs: str, key: tuple[str, ...],
@@ -130,13 +112,11 @@ def _job_text(plan: Plan, inputs: str, key: tuple[str, ...],
     for every submission of the same exercises, so made once per run."""
     found = plan.job_texts.get((inputs, key))
     if found is None:
-        job = plan.job_for(exercises, plan.seed)
-        job["inputs"] = inputs
-        schedule = {"files": [
-            {"module": f["module"], "load_timeout": f["load_timeout"], "memory_mb": f["memory_mb"],
-             "calls": [{"id": c["id"], "timeout": c["timeout"], "artifacts": c["artifacts"]} for c in f["calls"]]}
-            for f in job["files"]]}
-        found = plan.job_texts[(inputs, key)] = (json.dumps(job), json.dumps(schedule), plan.wall_seconds(job))
+        planned = plan.job_for(exercises, plan.seed)
+        job = layout.Job(seed=planned["seed"], files=tuple(planned["files"]), inputs=inputs,
+                         threads=planned["threads"])
+        found = plan.job_texts[(inputs, key)] = (job.to_json(), job.schedule().to_json(),
+                                                 plan.wall_seconds(planned))
     return found
 
 
@@ -236,6 +216,13 @@ class Load:
     cell_errors: list[Any] = field(default_factory=list)  # notebooks: cells that raised
 
 
+def _signal_name(code: object) -> str:
+    try:
+        return signal.Signals(code).name if type(code) is int else "a signal"
+    except ValueError:
+        return f"signal {code}"
+
+
 class ExerciseGrader:
     """Judges one exercise of one submission from the sandbox's outputs."""
 
@@ -275,14 +262,16 @@ class ExerciseGrader:
     def _load(self) -> Load:
         if self.execution is None:
             return Load("error", "the grader did not run this file")
-        name = self.ex.file
-        output = self.execution.output(f"load-{name}")
-        record = self.execution.record(f"load-{name}")
+        stem = layout.load_stem(self.ex.file)
+        output = self.execution.output(stem)
+        record = self.execution.record(stem)
+        if isinstance(record, Unreadable):
+            return Load("error", record.message, output=output)
         if record is None:
             if self.execution.outcome.how == "signal":
-                return Load("error", f"code in your submission stopped the grader's process in the sandbox (for "
-                            f"example by killing its parent process) before {self.sub.path.name} was loaded",
-                            output=output)
+                return Load("error", f"the grader's process in the sandbox ended (it ran out of memory, or "
+                            f"crashed) before {self.sub.path.name} was loaded; it will be graded again on the "
+                            "next run", output=output)
             if self.execution.outcome.how == "timeout":
                 return Load("timeout", f"the sandbox ran out of time before loading {self.sub.path.name}",
                             output=output)
@@ -324,7 +313,7 @@ class ExerciseGrader:
             return self._result(pc, load_status, 0.0, f"not run: {load_message}")
         assert self.execution is not None
         call_id = pc.probe.call_id
-        output = self.execution.output(f"call-{call_id}")
+        output = self.execution.output(layout.call_stem(call_id))
         status = self.execution.status(call_id)
         seconds = status.get("seconds") if isinstance(status.get("seconds"), (int, float)) else 0.0
         extra = {"output": output, "seconds": round(float(seconds), 3)}
@@ -334,16 +323,15 @@ class ExerciseGrader:
             if self.execution.outcome.how == "timeout":
                 return self._result(pc, "timeout", 0.0, f"not scored: the time for {self.sub.path.name} ran "
                                     "out while the grader's process in the sandbox was stopped", **extra)
-            return self._result(pc, "error", 0.0, "not scored: code in your submission stopped the grader's "
-                                "process in the sandbox (for example by killing its parent process), so no "
-                                "result of this submission can be trusted", **extra)
-        try:
-            record, values = read_values(self.execution.out, f"call-{call_id}")
-        except WireError as exc:
-            return self._result(pc, "error", 0.0, f"{pc.spec.entry} returned data the grader could not read ({exc})",
-                                **extra)
-        if record is None:
+            return self._result(pc, "error", 0.0, "not scored: the grader's process in the sandbox ended (it "
+                                "ran out of memory, or crashed), so no result of this submission can be "
+                                "trusted; it will be graded again on the next run", **extra)
+        got = self.execution.values(layout.call_stem(call_id))
+        if isinstance(got, Unreadable):
+            return self._result(pc, "error", 0.0, f"{pc.spec.entry}: {got.message}", **extra)
+        if got is None:
             return self._result(pc, *self._no_result(pc, status), **extra)
+        record, values = got.record, got.values
         if record.get("status") != "ok":
             err = _clean_error(record.get("error"))
             message = explain_error(err, pc.spec.entry, self.sub.path.name, self.sub.notebook)
@@ -364,6 +352,9 @@ class ExerciseGrader:
             return "timeout", 0.0, f"{entry} did not finish within {limit:g} s (an endless loop, or far too much work?)"
         if how == "exited":
             return "error", 0.0, f"{entry} ended the process (exit code {status.get('code')}) before returning a value"
+        if how == "stopped":
+            return "error", 0.0, (f"{entry} stopped its own process ({_signal_name(status.get('code'))}) and was "
+                                  "ended: a stopped process never returns a value")
         if how == "signal":
             if status.get("code") == 9 and self.execution and self.execution.outcome.out_of_memory:
                 return "error", 0.0, f"{entry} used more memory than allowed and was stopped"
@@ -374,8 +365,8 @@ class ExerciseGrader:
         if self.execution and self.execution.outcome.how == "timeout":
             return "timeout", 0.0, f"not run: the time for {self.sub.path.name} ran out before this check"
         if self.execution and self.execution.outcome.how == "signal":
-            return "error", 0.0, ("not run: code in your submission stopped the grader's process in the sandbox "
-                                  "(for example by killing its parent process), so this check could not run")
+            return "error", 0.0, ("not run: the grader's process in the sandbox ended (it ran out of memory, or "
+                                  "crashed), so this check could not run; it will be graded again on the next run")
         return "error", 0.0, "not run: the process running your file stopped before this check"
 
     def _artifacts(self, pc: PlannedCheck) -> dict[str, Any]:
@@ -383,18 +374,15 @@ class ExerciseGrader:
         if pc.probe is None or self.execution is None:
             return found
         for name in pc.spec.artifacts:
-            stem = f"artifact-{pc.probe.call_id}-{name}"
-            try:
-                record, values = read_values(self.execution.out, stem)
-            except WireError as exc:
-                found[name] = f"it could not be read ({exc})"
-                continue
-            if record is None:
+            got = self.execution.values(layout.artifact_stem(pc.probe.call_id, name))
+            if isinstance(got, Unreadable):
+                found[name] = f"it could not be read ({got.message})"
+            elif got is None:
                 found[name] = "the grader could not read it back"
-            elif record.get("status") != "ok":
-                found[name] = _clean_error(record.get("error"))["message"]
+            elif got.record.get("status") != "ok":
+                found[name] = _clean_error(got.record.get("error"))["message"]
             else:
-                state = values.get("state_dict")
+                state = got.values.get("state_dict")
                 found[name] = state if isinstance(state, dict) else "it holds no state_dict"
         return found
 
@@ -487,7 +475,7 @@ class Grader:
 
     def __exit__(self, *exc: object) -> None:
         if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            remove_tree(self._scratch)
         if self._own_pool and self._pool is not None:
             self._pool.close()
 
@@ -504,7 +492,7 @@ class Grader:
         """The plan's input tensors, written once into the pool's read-only folder."""
         with self._lock:
             if not self._inputs:
-                name = f"inputs-{uuid.uuid4().hex[:12]}.safetensors"
+                name = layout.inputs_name(uuid.uuid4().hex[:12])
                 self.plan.write_inputs(self.pool.shared / name)
                 self._inputs = name
         return self._inputs
@@ -554,10 +542,10 @@ class Grader:
                                   f"{execution.outcome.code}): {execution.outcome.log.strip()[-300:]}")
             for pc in planned:
                 assert pc.probe is not None
-                try:
-                    record, got = read_values(execution.out, f"call-{pc.probe.call_id}")
-                except WireError as exc:
-                    record, got = {"status": "error", "error": {"type": "WireError", "message": str(exc)}}, {}
+                read = execution.values(layout.call_stem(pc.probe.call_id))
+                if isinstance(read, Unreadable):
+                    read = Values({"status": "error", "error": {"type": "WireError", "message": read.reason}}, {})
+                record, got = (read.record, read.values) if read is not None else (None, {})
                 if record is None or record.get("status") != "ok":
                     detail = _clean_error((record or {}).get("error"))
                     log = execution.outcome.log.strip().splitlines()[-3:]
@@ -566,7 +554,7 @@ class Grader:
                 values[pc.probe.call_id] = got
         finally:
             # The reference outputs are the expected answers: they stay in this process only.
-            shutil.rmtree(execution.out.parent, ignore_errors=True)
+            execution.discard()
         return values
 
     def expected_for(self, pc: PlannedCheck) -> dict[str, Any] | None:
@@ -585,7 +573,7 @@ class Grader:
                                    self.expected_for).grade() for ex in exercises]
         finally:
             if execution is not None:
-                shutil.rmtree(execution.out.parent, ignore_errors=True)
+                execution.discard()
 
     def grade_submission(self, submission: Submission) -> StudentResult:
         """Every exercise of one submission (``grader check``, ``grader validate``)."""
@@ -638,7 +626,7 @@ class Grader:
 
 def _evaluate_expectation(expr: str) -> Any:
     """A visible example's expected value, evaluated by the grader (instructor's text)."""
-    from grader.wire import TensorValue
+    from grader.protocol.values import TensorValue
 
     value = eval(compile(expr, "<expect>", "eval"), {"torch": torch, "math": __import__("math")})
     return TensorValue(value) if isinstance(value, torch.Tensor) else value

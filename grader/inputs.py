@@ -26,8 +26,8 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
+from grader.protocol.values import Lambda, MLPSpec, Ref, WorkPath
 from grader.schema import ExerciseError, describe
-from grader.wire import Lambda, MLPSpec, Ref, WorkPath
 
 if TYPE_CHECKING:
     import torch

@@ -17,8 +17,8 @@ import torch
 from grader import inputs
 from grader.checks import JUDGES
 from grader.course import CheckSpec, Course, Exercise, Step, data_function, display_path
+from grader.protocol.values import InputEncoder
 from grader.schema import ExerciseError
-from grader.wire import InputEncoder
 
 IMPORT_ALLOWANCE = 30.0  # seconds for a job to start and read its inputs (a busy machine)
 ARTIFACT_ALLOWANCE = 30.0

@@ -16,10 +16,10 @@ from typing import Any
 from grader.course import Course, Exercise
 from grader.errors import GraderError
 from grader.notebooks import Cell, Notebook
+from grader.protocol import layout
 
 MAX_SOURCE_BYTES = 2 * 2**20  # a .py file; notebooks may be larger (images)
 MAX_NOTEBOOK_BYTES = 100 * 2**20
-CELLS_SUFFIX = ".cells.json"  # the runner's name for a notebook's extracted code cells
 
 
 @dataclass
@@ -241,4 +241,4 @@ def stage(submission: Submission, target: Path) -> None:
             (target / f"{name}.py").write_text(sub.source or "", encoding="utf-8")
         else:
             assert sub.notebook is not None
-            (target / f"{name}{CELLS_SUFFIX}").write_text(json.dumps(sub.notebook.staged()), encoding="utf-8")
+            (target / layout.cells_name(name)).write_text(json.dumps(sub.notebook.staged()), encoding="utf-8")

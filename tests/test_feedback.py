@@ -13,8 +13,8 @@ from grader.checks.compare import tensor_problems, value_problems
 from grader.course import load_course
 from grader.excerpts import code_lines, excerpt, failing_line
 from grader.notebooks import read_notebook
+from grader.protocol.values import TensorValue
 from grader.submissions import SubmittedFile
-from grader.wire import TensorValue
 
 ROOT = Path(__file__).resolve().parents[1]
 

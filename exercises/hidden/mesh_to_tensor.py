@@ -6,7 +6,7 @@ import torch
 
 from grader.checks.base import JudgeContext, Verdict
 from grader.checks.compare import describe, fmt_number, tensor_problems
-from grader.wire import TensorValue
+from grader.protocol.values import TensorValue
 
 
 def centred_and_unchanged(ctx: JudgeContext) -> Verdict:

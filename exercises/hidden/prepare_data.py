@@ -2,7 +2,7 @@
 
 Data functions take the check's integer seed and return named values; custom judges
 take a JudgeContext and return a Verdict. Student values arrive decoded
-(tensors as grader.wire.TensorValue, tuples as tuples); nothing here runs student code.
+(tensors as grader.protocol.values.TensorValue, tuples as tuples); nothing here runs student code.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 
 from grader.checks.base import JudgeContext, Verdict
 from grader.checks.compare import describe, fmt_number
-from grader.wire import TensorValue
+from grader.protocol.values import TensorValue
 
 ENTRY_SPLIT = "train_val_split"
 ENTRY_STD = "standardize"

@@ -6,7 +6,7 @@ import torch
 
 from grader.checks.base import JudgeContext, Verdict
 from grader.checks.compare import describe
-from grader.wire import TensorValue
+from grader.protocol.values import TensorValue
 
 
 def fresh_samples(ctx: JudgeContext) -> Verdict:

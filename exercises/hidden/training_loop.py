@@ -15,7 +15,7 @@ import torch
 from grader.checks.base import JudgeContext, Verdict
 from grader.checks.compare import describe, fmt_number
 from grader.checks.training import mse_of
-from grader.wire import MLPSpec, ModuleValue
+from grader.protocol.values import MLPSpec, ModuleValue
 
 FEATURES = 87
 N_TRAIN = 400

@@ -8,7 +8,7 @@ from __future__ import annotations
 from grader.checks.base import Judge, JudgeContext, Verdict, register
 from grader.checks.compare import describe
 from grader.checks.match import compare_with_solution
-from grader.wire import TensorValue
+from grader.protocol.values import TensorValue
 
 
 @register

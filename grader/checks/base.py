@@ -1,7 +1,7 @@
 """What every judge shares: its context, its verdict and the registry.
 
 A judge runs in the grader's process. It sees the student's outputs only as plain
-decoded data (see grader/wire.py) and decides a verdict; nothing a student controls
+decoded data (see grader/protocol/values.py) and decides a verdict; nothing a student controls
 is called or trusted here.
 """
 

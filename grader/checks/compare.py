@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from grader.wire import ModuleValue, OpaqueValue, TensorValue
+from grader.protocol.values import ModuleValue, OpaqueValue, TensorValue
 
 if TYPE_CHECKING:
     import torch

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from grader.checks.base import Judge, JudgeContext, Verdict, output, register
 from grader.checks.compare import describe, fmt_number
-from grader.wire import TensorValue
+from grader.protocol.values import TensorValue
 
 if TYPE_CHECKING:
     import torch

@@ -8,7 +8,7 @@ from typing import Any
 
 from grader.checks.base import Judge, JudgeContext, Verdict, output, register
 from grader.checks.compare import describe, value_problems
-from grader.wire import TensorValue
+from grader.protocol.values import TensorValue
 
 
 def compare_with_solution(ctx: JudgeContext) -> tuple[Any, list[str], dict[str, Any]]:

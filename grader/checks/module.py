@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from grader.checks.base import Judge, JudgeContext, Verdict, output, register
 from grader.checks.compare import describe, tensor_problems
-from grader.wire import MLPSpec, ModuleValue
+from grader.protocol.values import MLPSpec, ModuleValue
 
 
 @register

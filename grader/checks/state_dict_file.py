@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from grader.checks.base import Judge, JudgeContext, Verdict, register
 from grader.checks.compare import tensor_problems
-from grader.wire import MLPSpec
+from grader.protocol.values import MLPSpec
 
 
 @register

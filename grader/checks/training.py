@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.checks.base import Judge, JudgeContext, Verdict, register
 from grader.checks.compare import describe, fmt_number
-from grader.wire import MLPSpec, ModuleValue
+from grader.protocol.values import MLPSpec, ModuleValue
 
 if TYPE_CHECKING:
     import torch
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def mse_of(spec: MLPSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
     import torch
 
-    from grader.sandbox.runner import MLP  # defines a torch.nn.Module, so imports torch
+    from grader.protocol.mlp import MLP  # defines a torch.nn.Module, so imports torch
 
     net = MLP([list(layer) for layer in spec.layers])
     net.load_state_dict(state)

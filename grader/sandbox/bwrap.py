@@ -5,7 +5,8 @@ What the student's code gets:
   a new session (no terminal to inject into), death with its parent, no capabilities;
 - a cleared environment (only the variables the runner needs);
 - read-only: the system's /usr (and its /lib, /bin links) and the Python environment
-  that runs the grader (its prefix and site-packages), plus the runner script;
+  that runs the grader (its prefix and site-packages), plus the runner script and the
+  protocol package it imports (grader/protocol: names and value encoding only);
 - its worker's box, where the grader puts one job folder at a time (writable), and the
   shared inputs (read-only);
 - an empty /tmp and /dev/shm, emptied between jobs. Nothing else: not the course (exercises, solutions, hidden helpers),
@@ -29,8 +30,10 @@ INSIDE_SHARED = "/sandbox/shared"  # read-only inputs shared by all jobs
 INSIDE_CODE = "/opt/torch-grader/sandbox"  # the grader's code that runs inside: runner.py, jobns.py
 INSIDE_RUNNER = f"{INSIDE_CODE}/runner.py"
 INSIDE_JOBNS = f"{INSIDE_CODE}/jobns.py"
+INSIDE_PROTOCOL = "/opt/torch-grader/protocol"  # beside sandbox/, where the runner imports it
 INSIDE_JOB = "/sandbox/job"  # a job's own folder, in the job's mount namespace (jobns.py)
 HERE = Path(__file__).resolve().parent
+PROTOCOL = HERE.parent / "protocol"
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 # /etc/fonts: matplotlib asks fontconfig for the system's fonts.
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts")
@@ -80,6 +83,7 @@ def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> li
             "--ro-bind", str(shared), INSIDE_SHARED,
             "--ro-bind", str(HERE / "runner.py"), INSIDE_RUNNER,
             "--ro-bind", str(HERE / "jobns.py"), INSIDE_JOBNS,
+            "--ro-bind", str(PROTOCOL), INSIDE_PROTOCOL,
             # Nothing else is writable: the worker's box, and /tmp and /dev/shm, which
             # each job gets new (jobns.py).
             "--remount-ro", "/dev", "--remount-ro", "/",

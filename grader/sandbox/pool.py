@@ -22,7 +22,6 @@ import queue
 import resource
 import secrets
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from grader.protocol.reading import read_runner_log
 from grader.sandbox import bwrap, cgroups
+from grader.sandbox.cleanup import empty_folder, remove_tree
 from grader.sandbox.launch import Limits, Outcome, Sandbox, SandboxUnavailable, environment
 
 RUNNER = Path(__file__).with_name("runner.py")
@@ -144,23 +145,21 @@ class WorkerProcess:
             leftovers += self._sweep()
         oom = bool(self.group and self.group.oom_kills() > oom_before)
         return Outcome(how=how, code=code, seconds=time.monotonic() - started,
-                       log=_read_capped(self.job_dir(name) / "runner.log"), leftovers=leftovers,
+                       log=read_runner_log(self.job_dir(name), LOG_CAP), leftovers=leftovers,
                        out_of_memory=oom)
 
     def take(self, name: str, dest: Path) -> Path:
         """Move a finished job's folder out of the box (to be judged), and empty the box:
         nothing a job wrote there is seen by the next one."""
-        moved = Path(shutil.move(str(self.job_dir(name)), dest))
+        try:  # the same file system: a rename, whatever the job left (a link, a deep tree)
+            os.rename(self.job_dir(name), dest)
+        except OSError:  # the job's code deleted its own folder: judged as missing
+            pass
         self._empty_box()
-        return moved
+        return dest
 
     def _empty_box(self) -> None:
-        for entry in list(self.box.iterdir()):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    entry.unlink()
+        empty_folder(self.box)  # whatever the job left there: deep folders, links
 
     def _sweep(self) -> int:
         """The fallback has no PID namespace for the worker to clear: kill whatever else
@@ -203,14 +202,6 @@ def _parse_reply(line: bytes | None, name: str) -> tuple[str, int, int] | None:
             or type(code) is not int or type(leftovers) is not int:
         return None
     return how, code, leftovers
-
-
-def _read_capped(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            return f.read(LOG_CAP).decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def _prepare_child(limits: Limits, group: cgroups.RunCgroup | None):
@@ -317,4 +308,4 @@ class Pool:
         for w in self.workers:
             w.stop()
         if self._own_home:
-            shutil.rmtree(self.home, ignore_errors=True)
+            remove_tree(self.home)

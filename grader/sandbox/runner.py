@@ -1,9 +1,10 @@
 """The only grader code that runs inside the sandbox, beside the student's code.
 
-It is a self-contained script (standard library, torch, safetensors; IPython for
-notebooks) and knows nothing about expected answers: it receives job folders holding
-inputs, calls the student's entry points on them, and writes back plain data (JSON and
-safetensors). Everything it writes is untrusted by the grader, which validates it.
+It is a script (standard library, torch, safetensors; IPython for notebooks; and the
+boundary's own package, ``protocol``, mounted beside it) and knows nothing about
+expected answers: it receives job folders holding inputs, calls the student's entry
+points on them, and writes back plain data (JSON and safetensors; the encoding is
+``protocol.values``). Everything it writes is untrusted by the grader, which validates it.
 
 Process tree inside one sandbox (one worker of the grader's pool):
 
@@ -14,16 +15,8 @@ Process tree inside one sandbox (one worker of the grader's pool):
       |  the next check
       +- clean child for saved artifacts (no student code in memory)
 
-Job folder layout (in the worker's box)::
-
-    schedule.json  what the worker supervises: files, check ids, time limits
-    job.json       what the student process runs: the checks' steps and inputs
-    submission/    the student's files
-    out/           results: load-<file>.json, call-<id>.json/.safetensors,
-                   status.json (how each check ended, where its output is),
-                   output-N.log (what the student's code printed), artifact-*.json
-    work/          the checks' working folder (a folder of its own for a check that
-                   saves or reads files)
+Job folder layout (in the worker's box): see ``protocol.layout``. The checks' working
+folder (work/) has a folder of its own for a check that saves or reads files.
 
 Inputs are read from the shared read-only folder named on the command line.
 """
@@ -45,164 +38,20 @@ import traceback
 import types
 from pathlib import Path
 
-# The folder above this script's is on the path, so the sandbox side's own modules are
-# found the same way in bubblewrap (/opt/torch-grader) and in the fallback (grader/).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
+if __package__:  # imported as grader.sandbox.runner (the benchmarks)
+    from grader.protocol import layout, values
+else:  # a script in the sandbox (or a module beside the tests): protocol/ is beside sandbox/
+    _HOME = str(Path(__file__).resolve().parents[1])
+    sys.path.insert(0, _HOME)
+    from protocol import layout, values
+    from protocol.mlp import MLP
 
-MAX_TEXT = 4000  # characters kept of an exception message or a repr
-CELLS_SUFFIX = ".cells.json"  # a notebook, as the grader extracted its code cells
-
-
-# --------------------------------------------------------------------------- values
-class EncodeContext:
-    """Collects tensors of one result while its values are encoded as JSON."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.tensors: dict[str, object] = {}
-
-    def add(self, tensor) -> str:
-        key = f"{self.prefix}{len(self.tensors)}"
-        self.tensors[key] = tensor
-        return key
-
-
-def _type_name(value: object) -> str:
-    cls = type(value)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def safe_text(fn, value: object) -> str:
-    try:
-        text = fn(value)
-        if not isinstance(text, str):
-            return "<unprintable>"
-        return text[:MAX_TEXT]
-    except BaseException:
-        return "<unprintable>"
-
-
-def encode(value: object, ctx: EncodeContext, depth: int = 0) -> dict:
-    """Turn a student's return value into tagged JSON; tensors go to ``ctx``."""
-    if depth > 20:
-        return {"t": "object", "class": _type_name(value), "repr": "<nested too deeply>"}
-    cls = type(value)
-    if value is None:
-        return {"t": "none"}
-    if cls is bool:
-        return {"t": "bool", "v": value}
-    if cls is int:
-        return {"t": "int", "v": value} if abs(value) < 2**63 else {"t": "float", "v": float(value)}
-    if cls is float:
-        return {"t": "float", "v": value}
-    if cls is str:
-        return {"t": "str", "v": value[:MAX_TEXT]}
-    if isinstance(value, torch.Tensor):
-        return _encode_tensor(value, ctx)
-    if isinstance(value, torch.nn.Module):
-        return _encode_module(value, ctx)
-    if cls is torch.Size:
-        return {"t": "size", "v": [int(d) for d in value]}
-    if cls in (list, tuple):
-        items = list(value)[:10000]
-        return {"t": cls.__name__, "items": [encode(v, ctx, depth + 1) for v in items]}
-    if cls is dict:
-        pairs = list(value.items())[:10000]
-        return {"t": "dict", "items": [[encode(k, ctx, depth + 1), encode(v, ctx, depth + 1)] for k, v in pairs]}
-    return {"t": "object", "class": _type_name(value), "repr": safe_text(repr, value)}
-
-
-def _encode_tensor(value, ctx: EncodeContext) -> dict:
-    meta = {
-        "t": "tensor",
-        "class": _type_name(value),
-        "exact": type(value) is torch.Tensor,
-        "requires_grad": bool(value.requires_grad),
-        "has_grad": value.grad is not None if value.is_leaf else False,
-    }
-    plain = value.detach()
-    if type(plain) is not torch.Tensor:
-        plain = plain.as_subclass(torch.Tensor)
-    if plain.is_sparse or plain.layout != torch.strided:
-        plain = plain.to_dense()
-    meta["dtype"] = str(plain.dtype).replace("torch.", "")
-    meta["shape"] = list(plain.shape)
-    meta["key"] = ctx.add(plain.cpu().contiguous().clone())
-    return meta
-
-
-def _encode_module(module, ctx: EncodeContext) -> dict:
-    state = {}
-    for name, tensor in module.state_dict().items():
-        state[str(name)] = _encode_tensor(tensor, ctx)
-    params = [[str(n), list(p.shape)] for n, p in module.named_parameters()]
-    children = [[str(n), _type_name(c)] for n, c in module.named_children()]
-    return {
-        "t": "module",
-        "class": _type_name(module),
-        "training": bool(module.training),
-        "params": params,
-        "children": children,
-        "state": state,
-    }
-
-
-class MLP(torch.nn.Module):
-    """The course's reference network shape, built from a plain description: named
-    Linear layers with ReLU between them. Used for probes that hand the student a
-    model (training, saving). Module-level, so a student's ``torch.save(model)``
-    pickles it and the state_dict check can say why that is not a state_dict."""
-
-    def __init__(self, layers: list[list]) -> None:
-        super().__init__()
-        self.names = [str(name) for name, _, _ in layers]
-        for name, fan_in, fan_out in layers:
-            setattr(self, str(name), torch.nn.Linear(int(fan_in), int(fan_out)))
-
-    def forward(self, x):
-        for i, name in enumerate(self.names):
-            x = getattr(self, name)(x)
-            if i < len(self.names) - 1:
-                x = torch.relu(x)
-        return x
-
-
-def decode(spec: object, env: dict, tensors: dict) -> object:
-    """Rebuild a probe's input value from its tagged JSON form."""
-    if not isinstance(spec, dict):
-        raise ValueError(f"malformed input {spec!r}")
-    tag = spec["t"]
-    if tag == "none":
-        return None
-    if tag in ("bool", "int", "float", "str"):
-        return spec["v"]
-    if tag == "tensor":
-        tensor = tensors[spec["key"]].clone()
-        if spec.get("requires_grad"):
-            tensor.requires_grad_(True)
-        return tensor
-    if tag == "size":
-        return torch.Size(spec["v"])
-    if tag == "list":
-        return [decode(v, env, tensors) for v in spec["items"]]
-    if tag == "tuple":
-        return tuple(decode(v, env, tensors) for v in spec["items"])
-    if tag == "dict":
-        return {decode(k, env, tensors): decode(v, env, tensors) for k, v in spec["items"]}
-    if tag == "ref":
-        return env[spec["name"]]
-    if tag == "path":
-        return str(Path.cwd() / spec["v"])
-    if tag == "lambda":
-        return eval("lambda " + spec["src"], {"torch": torch, "math": __import__("math")})
-    if tag == "mlp":
-        net = MLP(spec["layers"])
-        if "state" in spec:
-            net.load_state_dict({k: decode(v, env, tensors) for k, v in spec["state"].items()})
-        return net
-    raise ValueError(f"unknown input tag {tag!r}")
+    sys.path.remove(_HOME)  # imported once; student code sees the sys.path it always did
+    # A student's torch.save(model) pickles the network under this script's name, which
+    # the state_dict check's message shows ("it contains a __main__.MLP").
+    MLP.__module__ = __name__
 
 
 # --------------------------------------------------------------------------- errors
@@ -227,29 +76,28 @@ def describe_error(exc: BaseException, student_root: str) -> dict:
                        "function": "<module>", "code": (exc.text or "").rstrip()[:300]})
     return {
         "type": type(exc).__name__,
-        "message": safe_text(str, exc),
+        "message": values.safe_text(str, exc),
         "frames": frames[-12:],
     }
 
 
 # --------------------------------------------------------------------------- output
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + layout.TMP)
     tmp.write_text(json.dumps(data, allow_nan=True))
     os.replace(tmp, path)
 
 
-def write_result(out: Path, stem: str, values: dict) -> None:
+def write_result(out: Path, stem: str, kept: dict) -> None:
     """Encode named values; tensors to ``stem.safetensors``, the rest to ``stem.json``."""
     from safetensors.torch import save_file
 
-    ctx = EncodeContext(prefix="v")
-    encoded = {name: encode(value, ctx) for name, value in values.items()}
-    if ctx.tensors:
-        tmp = out / f"{stem}.safetensors.tmp"
-        save_file(ctx.tensors, str(tmp))
-        os.replace(tmp, out / f"{stem}.safetensors")
-    write_json_atomic(out / f"{stem}.json", {"status": "ok", "values": encoded})
+    encoded, tensors = values.encode_outputs(kept)
+    if tensors:
+        tmp = out / (layout.tensors_name(stem) + layout.TMP)
+        save_file(tensors, str(tmp))
+        os.replace(tmp, out / layout.tensors_name(stem))
+    write_json_atomic(out / layout.json_name(stem), {"status": "ok", "values": encoded})
 
 
 def redirect_output(path: Path, append: bool = False) -> None:
@@ -534,11 +382,15 @@ def make_undumpable() -> None:
     _prctl(PR_SET_DUMPABLE, 0)
 
 
-def _job_namespaces():
-    """jobns.py, beside this script (imported only in bubblewrap)."""
-    from sandbox import jobns  # this script's folder's parent is on sys.path (top of file)
+def _job_namespaces() -> types.ModuleType:
+    """jobns.py, beside this script (loaded only in bubblewrap, where the worker uses it)."""
+    import importlib.util
 
-    return jobns
+    spec = importlib.util.spec_from_file_location("jobns", Path(__file__).resolve().with_name("jobns.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Worker:
@@ -631,8 +483,9 @@ class Worker:
         if "IPython.core.interactiveshell" in sys.modules:
             return
         try:
-            files = json.loads((job_dir / "schedule.json").read_text())["files"]
-            notebook = any((job_dir / "submission" / f"{f['module']}{CELLS_SUFFIX}").is_file() for f in files)
+            files = json.loads((job_dir / layout.SCHEDULE).read_text())["files"]
+            notebook = any((job_dir / layout.SUBMISSION / layout.cells_name(f["module"])).is_file()
+                           for f in files)
         except (OSError, ValueError, KeyError, TypeError):
             return
         if notebook:
@@ -687,7 +540,7 @@ def supervise_job(job_dir: Path, shared: Path, deadline: float, jobns) -> int:
     checks are done it kills the init (and so every process of the job) and reads the
     saved artifacts itself: no student code ever ran in this process. Returns its exit
     code: 0, or JOB_TIMED_OUT when the job's time ran out."""
-    leave_worker(job_dir / "runner.log")
+    leave_worker(job_dir / layout.RUNNER_LOG)
     _close_inherited_files()
     inside = job_dir
     init = None
@@ -766,12 +619,12 @@ class Supervisor:
 
     def __init__(self, job_dir: Path, shared: Path, deadline: float) -> None:
         self.job_dir = job_dir
-        self.job = json.loads((job_dir / "schedule.json").read_text())
+        self.job = json.loads((job_dir / layout.SCHEDULE).read_text())
         self.shared = shared
         self.deadline = deadline
-        self.submission = (job_dir / "submission").resolve()
-        self.out = job_dir / "out"
-        self.work = job_dir / "work"
+        self.submission = (job_dir / layout.SUBMISSION).resolve()
+        self.out = job_dir / layout.OUT
+        self.work = job_dir / layout.WORK
         self.out.mkdir(exist_ok=True)
         self.work.mkdir(exist_ok=True)
         self.files = self.job["files"]
@@ -840,7 +693,7 @@ class Supervisor:
                 if stopped:  # it stopped itself (SIGSTOP...): it would only wait out its time
                     _kill(pid)
                     os.waitpid(pid, 0)
-                    return self.after_exit("signal", stopped, start, current, last, began, output_start)
+                    return self.after_exit("stopped", stopped, start, current, last, began, output_start)
                 continue
             chunk = os.read(pipe, 4096)
             if not chunk:  # the child closed its end: it is exiting (or misbehaving)
@@ -878,7 +731,7 @@ class Supervisor:
             current = last + 1  # it died between items: blame the next, so we always move on
         item = self.items[current]
         try:
-            size = (self.out / f"output-{output_start[0]}.log").stat().st_size
+            size = (self.out / layout.output_log(output_start[0])).stat().st_size
         except OSError:
             size = output_start[1]
         self.spans[self.output_key(item)] = [*output_start, size]
@@ -888,7 +741,7 @@ class Supervisor:
                 "status": "exited", "code": code if how == "exited" else -code}
             if current in self.cells:
                 record["cell"] = self.cells[current]
-            write_json_atomic(self.out / f"load-{module}.json", record)
+            write_json_atomic(self.out / layout.json_name(layout.load_stem(module)), record)
             # The file did not load: its checks cannot run. Go on with the next file.
             following = [i for i, it in enumerate(self.items) if i > current and it.file != item.file]
             return following[0] if following else len(self.items)
@@ -898,14 +751,14 @@ class Supervisor:
 
     def output_key(self, item: Item) -> str:
         if item.kind == "load":
-            return f"load-{self.files[item.file]['module']}"
-        return f"call-{self.call_of(item)['id']}"
+            return layout.load_stem(self.files[item.file]["module"])
+        return layout.call_stem(self.call_of(item)["id"])
 
     def finished(self, item: Item, how: str, code: int, seconds: float) -> None:
         self.status[self.call_of(item)["id"]] = {"how": how, "code": code, "seconds": round(seconds, 4)}
 
     def write_status(self) -> None:
-        write_json_atomic(self.out / "status.json", {"calls": self.status, "output": self.spans})
+        write_json_atomic(self.out / layout.json_name(layout.STATUS), {"calls": self.status, "output": self.spans})
 
     def read_artifacts(self) -> None:
         """Read the state_dicts the student saved. Called by the job's supervisor once
@@ -921,10 +774,10 @@ class Supervisor:
             self.read_artifact(call, artifact)
 
     def read_artifact(self, call: dict, artifact: dict) -> None:
-        stem = f"artifact-{call['id']}-{artifact['name']}"
+        stem = layout.artifact_stem(call["id"], artifact["name"])
         path = self.work / call["id"] / artifact["path"]
         if not path.is_file() or path.is_symlink():
-            write_json_atomic(self.out / f"{stem}.json",
+            write_json_atomic(self.out / layout.json_name(stem),
                               {"status": "error", "error": {"type": "FileNotFoundError",
                                "message": f"no file was written at {artifact['path']}", "frames": []}})
             return
@@ -946,7 +799,7 @@ class Supervisor:
                 what = f" (it contains a {found.group(1)})" if found else ""
                 error["message"] = ("it holds pickled Python objects, such as a whole model, "
                                     f"not only tensors{what}")
-            write_json_atomic(self.out / f"{stem}.json", {"status": "error", "error": error})
+            write_json_atomic(self.out / layout.json_name(stem), {"status": "error", "error": error})
 
 
 def leave_worker(log: Path) -> None:
@@ -979,7 +832,7 @@ class StudentProcess:
         more than most checks); a new file starts once one is large, so a check that
         floods its output never takes the room a later check needs (RLIMIT_FSIZE)."""
         self.log_index += 1
-        path = self.sup.out / f"output-{self.log_index}.log"
+        path = self.sup.out / layout.output_log(self.log_index)
         redirect_output(path, append=True)
         if self.log is not None:
             os.close(self.log)
@@ -1012,12 +865,12 @@ class StudentProcess:
         sup = self.sup
         self.log_index = self.start * 1000  # a fresh run (after a crash) writes new files
         self.log: int | None = None
-        leave_worker(sup.out / "runner.log")
+        leave_worker(sup.out / layout.RUNNER_LOG)
         self.open_log()
         home = str(sup.work)
         os.environ.update({"HOME": home, "TMPDIR": home, "IPYTHONDIR": f"{home}/.ipython",
                            "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor"})
-        self.job = json.loads((sup.job_dir / "job.json").read_text())
+        self.job = json.loads((sup.job_dir / layout.JOB).read_text())
         self.inputs = self.load_inputs()
         items = sup.items[self.start:]
         memory = max((int(f.get("memory_mb", 0)) for f in sup.files), default=0)
@@ -1060,7 +913,7 @@ class StudentProcess:
         reset_state(int(self.job.get("seed", 0)))
         sys.argv = [name]
         os.chdir(self.sup.work)
-        cells = self.sup.submission / f"{name}{CELLS_SUFFIX}"
+        cells = self.sup.submission / layout.cells_name(name)
         if cells.is_file():
             return self.load_notebook(name, json.loads(cells.read_text(encoding="utf-8")))
         import importlib
@@ -1089,7 +942,7 @@ class StudentProcess:
     def load_file(self, item: Item) -> types.ModuleType | None:
         name = self.sup.files[item.file]["module"]
         module, record = self.load(name)
-        write_json_atomic(self.sup.out / f"load-{name}.json", record)
+        write_json_atomic(self.sup.out / layout.json_name(layout.load_stem(name)), record)
         sys.stdout.flush()
         return module
 
@@ -1107,10 +960,10 @@ class StudentProcess:
                 raise RuntimeError("the module did not load")
             env = perform_steps(module, call, self.inputs, workdir)
             kept = {name: env[name] for name in call.get("keep", []) if name in env}
-            write_result(out, f"call-{call_id}", kept)
+            write_result(out, layout.call_stem(call_id), kept)
         except BaseException as exc:
             error = describe_error(exc, str(self.sup.submission))
-            write_json_atomic(out / f"call-{call_id}.json", {"status": "error", "error": error})
+            write_json_atomic(out / layout.json_name(layout.call_stem(call_id)), {"status": "error", "error": error})
         sys.stdout.flush()
 
 
@@ -1125,10 +978,10 @@ def perform_steps(module, call: dict, inputs: dict, workdir: Path) -> dict:
     namespace = module.__dict__
     for step in call["steps"]:
         kind = step["do"]
-        args = [decode(a, env, inputs) for a in step.get("args", [])]
-        kwargs = {k: decode(v, env, inputs) for k, v in step.get("kwargs", {}).items()}
+        args = [values.decode_input(a, env, inputs) for a in step.get("args", [])]
+        kwargs = {k: values.decode_input(v, env, inputs) for k, v in step.get("kwargs", {}).items()}
         if kind == "bind":
-            value = decode(step["value"], env, inputs)
+            value = values.decode_input(step["value"], env, inputs)
         elif kind == "call":
             target = step["target"]
             if target in env:
@@ -1150,7 +1003,7 @@ def perform_steps(module, call: dict, inputs: dict, workdir: Path) -> dict:
                 raise NotDifferentiable()
             (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
         elif kind == "save_state_dict":
-            state = decode(step["value"], env, inputs)
+            state = values.decode_input(step["value"], env, inputs)
             if isinstance(state, torch.nn.Module):
                 state = state.state_dict()  # save weights only, never a pickled module
             torch.save(state, str(workdir / step["path"]))
