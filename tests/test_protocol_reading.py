@@ -125,7 +125,11 @@ def test_a_job_that_deletes_its_own_folder_costs_only_itself(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     data = results(tmp_path / "out")
     deleted = exercise(data, "a_deleter", "tensor-ops")
-    assert deleted["score"] == 0 and "the job folder is missing" in deleted["message"]
+    # Its folder is a mount point in its own namespace: its contents go, the folder stays,
+    # and the student's process, whose files vanished under it, ends while loading.
+    assert deleted["score"] == 0, deleted
+    assert ("the job folder is missing" in deleted["message"]
+            or "ended the process while loading" in deleted["message"]), deleted["message"]
     honest = exercise(data, "b_honest", "tensor-ops")
     assert honest["score"] == honest["max_score"]
 

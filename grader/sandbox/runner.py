@@ -741,7 +741,7 @@ class Supervisor:
                 "status": "exited", "code": code if how == "exited" else -code}
             if current in self.cells:
                 record["cell"] = self.cells[current]
-            write_json_atomic(self.out / layout.json_name(layout.load_stem(module)), record)
+            self.save(layout.load_stem(module), record)
             # The file did not load: its checks cannot run. Go on with the next file.
             following = [i for i, it in enumerate(self.items) if i > current and it.file != item.file]
             return following[0] if following else len(self.items)
@@ -758,7 +758,14 @@ class Supervisor:
         self.status[self.call_of(item)["id"]] = {"how": how, "code": code, "seconds": round(seconds, 4)}
 
     def write_status(self) -> None:
-        write_json_atomic(self.out / layout.json_name(layout.STATUS), {"calls": self.status, "output": self.spans})
+        self.save(layout.STATUS, {"calls": self.status, "output": self.spans})
+
+    def save(self, stem: str, data: dict) -> None:
+        """One record of the supervisor's, in out/. The student's code may have removed
+        or replaced out/: then the grader finds no record and says so, and the job goes on."""
+        with contextlib.suppress(OSError):
+            self.out.mkdir(exist_ok=True)
+            write_json_atomic(self.out / layout.json_name(stem), data)
 
     def read_artifacts(self) -> None:
         """Read the state_dicts the student saved. Called by the job's supervisor once
@@ -777,9 +784,8 @@ class Supervisor:
         stem = layout.artifact_stem(call["id"], artifact["name"])
         path = self.work / call["id"] / artifact["path"]
         if not path.is_file() or path.is_symlink():
-            write_json_atomic(self.out / layout.json_name(stem),
-                              {"status": "error", "error": {"type": "FileNotFoundError",
-                               "message": f"no file was written at {artifact['path']}", "frames": []}})
+            self.save(stem, {"status": "error", "error": {"type": "FileNotFoundError",
+                             "message": f"no file was written at {artifact['path']}", "frames": []}})
             return
         try:
             data = torch.load(str(path), weights_only=True, map_location="cpu")
@@ -799,7 +805,7 @@ class Supervisor:
                 what = f" (it contains a {found.group(1)})" if found else ""
                 error["message"] = ("it holds pickled Python objects, such as a whole model, "
                                     f"not only tensors{what}")
-            write_json_atomic(self.out / layout.json_name(stem), {"status": "error", "error": error})
+            self.save(stem, {"status": "error", "error": error})
 
 
 def leave_worker(log: Path) -> None:
