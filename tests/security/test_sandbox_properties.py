@@ -6,18 +6,46 @@ one property against that record. Skipped where bubblewrap cannot run (CI instal
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, exercise, results, run_grader, write_student
+from hostile import Listener
 
 from grader.sandbox.bwrap import availability
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not availability()[0], reason="bubblewrap cannot run here")]
 
-SPY = r'''
+# Dials a TCP and a UDP listener of the test process on 127.0.0.1 (ports filled in):
+# run inside the sandbox by the spy, and outside it by the test, which must get through.
+NET_PROBE = r'''
+import socket
+
+
+def reach(tcp_port, udp_port):
+    seen = {}
+    try:
+        with socket.create_connection(("127.0.0.1", tcp_port), timeout=2) as c:
+            c.sendall(b"probe")
+        seen["connect"] = "connected"
+    except OSError as exc:
+        seen["connect"] = type(exc).__name__
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(b"probe", ("127.0.0.1", udp_port))
+        seen["udp"] = "sent"
+    except OSError as exc:
+        seen["udp"] = type(exc).__name__
+    return seen
+'''
+
+SPY = NET_PROBE + r'''
 import json, os, socket, sys
 
 def probe():
@@ -29,11 +57,7 @@ def probe():
     seen["cap_eff"] = open("/proc/self/status").read().split("CapEff:")[1].split()[0]
     seen["pids_visible"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
     seen["interfaces"] = sorted(name for _, name in socket.if_nameindex())
-    try:
-        socket.create_connection(("127.0.0.1", int(os.environ.get("PORT", "9")) or 9), timeout=1)
-        seen["connect"] = "connected"
-    except OSError as exc:
-        seen["connect"] = type(exc).__name__
+    seen.update(reach(TCP_PORT, UDP_PORT))
     seen["root_listing"] = sorted(os.listdir("/"))
     seen["tmp_listing"] = os.listdir("/tmp")
     job = os.path.dirname(os.environ["HOME"])  # the job's folder: HOME is its work/
@@ -80,23 +104,52 @@ def row_sum(x):
 '''
 
 
+def _with_ports(code: str, listener: Listener) -> str:
+    return f"TCP_PORT, UDP_PORT = {listener.tcp_port}, {listener.udp_port}\n" + code
+
+
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def listener():
+    """A real TCP server and UDP socket on 127.0.0.1 in this process, for the spy to dial."""
+    found = Listener()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> dict:
     subs = tmp_path_factory.mktemp("subs")
-    write_student(subs, "spy", {"tensor_ops.py": SPY})
+    write_student(subs, "spy", {"tensor_ops.py": _with_ports(SPY, listener)})
     out = tmp_path_factory.mktemp("out")
     proc = run_grader("grade", str(subs), "--out", str(out), "--sandbox", "bubblewrap")
     assert proc.returncode == 0, proc.stderr
+    seen_by_listener = list(listener.received)
     data = results(out)
     assert data["sandbox"] == "bubblewrap" and data["warnings"] == []
     outputs = [c["output"] for c in exercise(data, "spy", "tensor-ops")["checks"] if "SPY" in c["output"]]
     assert outputs, "the spy did not run"
-    return json.loads(outputs[0].split("SPY", 1)[1].splitlines()[0])
+    spied = json.loads(outputs[0].split("SPY", 1)[1].splitlines()[0])
+    spied["received"] = [(kind, raw.decode("latin-1")) for kind, raw in seen_by_listener]
+    return spied
 
 
-def test_no_network(seen: dict):
+def test_no_network(seen: dict, listener: Listener):
     assert seen["interfaces"] == ["lo"]
-    assert seen["connect"] != "connected"
+    inside = (seen["connect"], seen["received"])
+    assert seen["connect"] != "connected" and not seen["received"], inside
+    # The same probe, outside the sandbox, reaches both listeners: the one above could fail.
+    before = len(listener.received)
+    script = _with_ports(NET_PROBE, listener) + "\nprint(reach(TCP_PORT, UDP_PORT))\n"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    outside = ast.literal_eval(proc.stdout.strip())
+    for _ in range(50):  # the listener threads record what arrives
+        if len(listener.received) >= before + 2:
+            break
+        time.sleep(0.05)
+    kinds = sorted(kind for kind, _ in listener.received[before:])
+    reached = outside == {"connect": "connected", "udp": "sent"} and kinds == ["tcp", "udp"]
+    assert reached, (outside, kinds, proc.stderr[-500:])
 
 
 def test_own_pid_namespace(seen: dict):
