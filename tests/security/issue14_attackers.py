@@ -875,9 +875,9 @@ def many_names_activations(count: int = 20_000) -> str:
     """Wrong activations, and a never-run assignment to ``count`` names at the end."""
     return (
         '"""My activations."""\n\nimport torch\n\n\n'
-        "def relu(x):\n    return x + 1\n\n\n"
-        "def sigmoid(x):\n    return x + 1\n\n\n"
-        "def tanh(x):\n    return x + 1\n\n\n" + never_run_names(count)
+        "def relu(x):\n    return x * 2\n\n\n"  # wrong values and gradients everywhere
+        "def sigmoid(x):\n    return x * 2\n\n\n"
+        "def tanh(x):\n    return x * 2\n\n\n" + never_run_names(count)
     )
 
 

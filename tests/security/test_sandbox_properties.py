@@ -62,7 +62,7 @@ def probe():
     seen["tmp_listing"] = os.listdir("/tmp")
     job = os.path.dirname(os.environ["HOME"])  # the job's folder: HOME is its work/
     seen["job"] = job
-    seen["box_listing"] = sorted(os.listdir(os.path.dirname(job)))
+    seen["box_listing"] = sorted(os.listdir("/sandbox/box"))  # the worker's box, hidden from jobs
     seen["exists"] = {p: os.path.exists(p) for p in ("/work", "/home", "/etc/shadow", "/etc/passwd")}
     seen["exists"]["job/submission"] = os.path.exists(job + "/submission")
     seen["exists"]["job/out"] = os.path.exists(job + "/out")
@@ -171,8 +171,10 @@ def test_sees_only_its_job_and_the_system(seen: dict):
     assert not seen["exists"]["/work"] and not seen["exists"]["/home"]
     assert not seen["exists"]["/etc/shadow"]
     assert seen["exists"]["job/submission"] and seen["exists"]["job/out"]
-    # The worker's box holds this job only: no other student's job, no reference run.
-    assert seen["box_listing"] == [Path(seen["job"]).name]
+    # The job has its own folder; the worker's box (where jobs arrive) is hidden: no
+    # other student's job, no reference run.
+    assert seen["job"] == "/sandbox/job"
+    assert seen["box_listing"] == []
     assert seen["tmp_listing"] == []
     assert str(ROOT) not in json.dumps(seen["root_listing"])
 
