@@ -17,6 +17,7 @@ from grader.schema import Mapping
 # file over these is made to stall the grader, and its check is an error instead.
 MAX_SOURCE_CHARS = 1_000_000
 MAX_NODES = 300_000
+MAX_DEPTH = 200  # levels of syntax nesting; a course's file has a few dozen
 
 
 class CodeTooLarge(Unjudgeable):
@@ -78,10 +79,19 @@ def _parsed(source: str) -> ast.Module:
         tree = ast.parse(source)
     except (RecursionError, MemoryError):
         raise CodeTooLarge(TOO_DEEP) from None
-    for count, _ in enumerate(ast.walk(tree), 1):
+    # One walk, without recursion, counting elements and nesting. The depth cap is fixed
+    # here rather than left to Python's recursion limit (ast.unparse, quoting a use, is
+    # recursive), so the same file gets the same verdict in every process.
+    count, todo = 0, [(tree, 0)]
+    while todo:
+        node, depth = todo.pop()
+        count += 1
         if count > MAX_NODES:
             raise CodeTooLarge(f"the code has more than {MAX_NODES:,} syntax elements, more than the grader "
                                "reads to look for library calls, so this check could not be judged")
+        if depth > MAX_DEPTH:
+            raise CodeTooLarge(TOO_DEEP)
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return tree
 
 
