@@ -60,6 +60,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"sandbox: unavailable: {exc}")
         return 1
     print(f"sandbox: {sandbox.kind} ({sandbox.reason})")
+    if sandbox.isolated:
+        print("  each job: its own user, PID, IPC, network and mount namespaces; no capabilities; "
+              "seccomp (no keyrings, ptrace, process_vm_*)")
     if not sandbox.isolated:
         print("  student code can read this machine's files and use its network; install bubblewrap")
     group = cgroups.create(8, 2**30)
