@@ -350,7 +350,7 @@ puts JSON.generate({ "separator" => sep, "assignments" => assignments, "points" 
 """
 
 
-# CI installs Ruby (.ci/run), so there the test never skips.
+# CI installs Ruby (scripts/dev-setup, run by .ci/run), so there the test never skips.
 @pytest.mark.skipif(shutil.which("ruby") is None and not os.environ.get("CI"),
                     reason="needs Ruby, whose CSV library Canvas reads with")
 def test_canvas_importer_reads_it(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def ruby_reads(text: str) -> object:
     return json.loads(proc.stdout)
 
 
-# CI installs Ruby (.ci/run), so there these tests never skip.
+# CI installs Ruby (scripts/dev-setup, run by .ci/run), so there these tests never skip.
 needs_ruby = pytest.mark.skipif(shutil.which("ruby") is None and not os.environ.get("CI"), reason="needs Ruby")
 
 
