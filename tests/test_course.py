@@ -64,9 +64,14 @@ def test_notebooks_import_each_other_and_failing_cells_are_reported(examples: di
 
 
 def test_readme_names_the_two_commands():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
     assert "grader grade examples/submissions --out reports" in readme
-    assert "python -m pytest" in readme
+    # The test command does the whole set-up and runs pytest; CI runs exactly it.
+    assert "\nbash scripts/dev-setup\n" in readme
+    assert "python\" -m pytest" in (root / "scripts" / "dev-setup").read_text()
+    ci = [line.strip() for line in (root / ".ci" / "run").read_text().splitlines()]
+    assert "bash scripts/dev-setup" in ci
 
 
 def test_hidden_answers_stay_hidden_unless_the_exercise_discloses_them(examples: dict):
