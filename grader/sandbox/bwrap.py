@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader.sandbox.diagnosis import explain
+
 INSIDE_HOME = "/sandbox"
 INSIDE_BOX = "/sandbox/box"  # the worker's job folders
 INSIDE_SHARED = "/sandbox/shared"  # read-only inputs shared by all jobs
@@ -114,8 +116,8 @@ def availability() -> tuple[bool, str]:
     if proc.returncode != 0:
         said = (proc.stdout + proc.stderr).strip().splitlines() or ["no message"]
         if said[-1].startswith("bwrap:"):
-            return False, f"bubblewrap cannot create namespaces here ({said[-1]})"
-        return False, ("bubblewrap runs, but a worker inside it cannot give each job namespaces of its "
-                       f"own ({said[-1]})")
+            return False, explain(f"bubblewrap cannot create namespaces here ({said[-1]})")
+        return False, explain("bubblewrap runs, but a worker inside it cannot give each job namespaces "
+                              f"of its own ({said[-1]})")
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
     return True, f"{version or 'bubblewrap'} at {path}"
