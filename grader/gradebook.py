@@ -92,6 +92,8 @@ def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbo
         if pool is None:
             pool = stack.enter_context(start_pool(sandbox, jobs))
         pool.set_memory(Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises).memory_mb)
+        # Closed to student code by the confined fallback (the folders and the one holding them).
+        pool.protect(course.root, out, *folders, *{f.parent for f in folders})
         return _grade_course(course, folders, out, sandbox, pool, seed, jobs, force, stream, started)
 
 

@@ -461,6 +461,7 @@ class Grader:
         self._reference_lock = threading.Lock()  # held while a synchronous reference run goes
         self._inputs = ""
         self._scratch: Path | None = None
+        self._course_protected = False
 
     @property
     def pool(self) -> Pool:
@@ -468,6 +469,9 @@ class Grader:
             limits = Limits.for_student_code(ex.limits.memory_mb for ex in self.course.exercises)
             self._pool = Pool(self.jobs, self.sandbox, limits)
             self._pool.start()
+        if not self._course_protected:  # the confined fallback closes it to student code
+            self._pool.protect(self.course.root)
+            self._course_protected = True
         return self._pool
 
     def __enter__(self) -> Grader:

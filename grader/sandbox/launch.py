@@ -7,7 +7,10 @@ Two kinds of sandbox:
 - ``bubblewrap`` (Linux): namespaces, read-only system, only the job folder visible
   (see bwrap.py), plus the limits below.
 - ``subprocess``: the fallback where bubblewrap is missing or cannot run. The same
-  limits, but student code sees this machine's files and network. Said loudly.
+  limits, but student code sees this machine's files and network. Said loudly. When
+  the grader is root (Gradescope, Docker), student code runs as users of its own that
+  cannot read the course, the reports or the submissions (confine.py); if that cannot
+  be arranged, grading is refused.
 
 Limits for every worker: wall time per job and per check (then the processes are
 killed), memory (a cgroup per worker where available, RLIMIT_AS for student code),
@@ -17,12 +20,13 @@ size, open files, no core dumps.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from grader.sandbox import bwrap
+from grader.sandbox import bwrap, confine
 
 KINDS = ("auto", "bubblewrap", "subprocess")
 
@@ -63,6 +67,9 @@ class Outcome:
 class Sandbox:
     kind: str  # "bubblewrap" or "subprocess"
     reason: str  # why this kind is in force, for `grader doctor` and warnings
+    # The fallback run by root: student code runs as users of its own, with the course,
+    # reports and submissions closed to them (confine.py). Never with bubblewrap.
+    confined: bool = False
 
     @property
     def isolated(self) -> bool:
@@ -71,8 +78,19 @@ class Sandbox:
     def warning(self) -> str | None:
         if self.isolated:
             return None
+        if self.confined:
+            return ("Student code ran in a plain subprocess with resource limits, as a user of its "
+                    f"own, not in the bubblewrap sandbox ({self.reason}): the course, the reports and "
+                    "the submissions were closed to it, but it could read this machine's other files "
+                    "that every user may read, and use its network.")
         return ("Student code ran in a plain subprocess with resource limits, not in the bubblewrap "
                 f"sandbox ({self.reason}): it could read this machine's files and use its network.")
+
+    def unconfined(self) -> Sandbox:
+        """The same sandbox without the confined fallback's users: for `grader check`, where
+        a student runs their own code on their own machine (perhaps as root in a container
+        whose Python other users cannot reach)."""
+        return dataclasses.replace(self, confined=False)
 
 
 def choose(requested: str | None = None) -> Sandbox:
@@ -81,13 +99,13 @@ def choose(requested: str | None = None) -> Sandbox:
     if kind not in KINDS:
         raise SandboxUnavailable(f"unknown sandbox '{kind}' (choose from {', '.join(KINDS)})")
     if kind == "subprocess":
-        return Sandbox("subprocess", "the plain subprocess was asked for")
+        return Sandbox("subprocess", "the plain subprocess was asked for", confined=confine.needed())
     usable, why = bwrap.availability()
     if usable:
         return Sandbox("bubblewrap", why)
     if kind == "bubblewrap":
         raise SandboxUnavailable(f"the bubblewrap sandbox was asked for, but {why}")
-    return Sandbox("subprocess", why)
+    return Sandbox("subprocess", why, confined=confine.needed())
 
 
 def environment(home: str) -> dict[str, str]:

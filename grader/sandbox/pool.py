@@ -22,7 +22,9 @@ import queue
 import resource
 import secrets
 import select
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,14 +34,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader.protocol.reading import read_runner_log
-from grader.sandbox import bwrap, cgroups
+from grader.sandbox import bwrap, cgroups, confine
 from grader.sandbox.cleanup import empty_folder, remove_tree
 from grader.sandbox.launch import Limits, Outcome, Sandbox, SandboxUnavailable, environment
+from grader.terminal import safe_line
 
 RUNNER = Path(__file__).with_name("runner.py")
+# What runs inside the sandbox: the runner script, jobns.py beside it, and the protocol
+# package beside its folder. The confined fallback copies them into the pool's home, so
+# its users need not reach the grader's own installation (which may sit in the course).
+SANDBOX_CODE = {"sandbox": ("runner.py", "jobns.py"),
+                "protocol": ("__init__.py", "layout.py", "values.py", "reading.py", "mlp.py")}
 LOG_CAP = 64 * 1024  # bytes of a job's own log we keep
 READY_SECONDS = 180.0  # a worker's start: importing torch on a busy machine
 GRACE_SECONDS = 15.0  # beyond a job's own time limit, before the worker is presumed stuck
+# Gradescope's autograder folders: the course as uploaded, and where results are written.
+GRADESCOPE_FOLDERS = (Path("/autograder/source"), Path("/autograder/results"))
 
 
 class WorkerProcess:
@@ -51,6 +61,8 @@ class WorkerProcess:
         self.shared = shared
         self.sandbox = sandbox
         self.limits = limits
+        self.slot: confine.UserSlot | None = None  # the confined fallback's user for this worker
+        self.runner = RUNNER
         self.proc: subprocess.Popen[bytes] | None = None
         self.group: cgroups.RunCgroup | None = None
         self.ready = False
@@ -62,6 +74,10 @@ class WorkerProcess:
     def start(self) -> None:
         """Start the process; it becomes ready (torch imported) a few seconds later."""
         self.box.mkdir(parents=True, exist_ok=True)
+        uid = self.user() if self.sandbox.confined else None
+        if uid is not None:
+            os.chown(self.box, uid, uid)
+            os.chmod(self.box, 0o700)
         if self.sandbox.isolated:
             argv = [sys.executable, "-s", bwrap.INSIDE_RUNNER, "serve", bwrap.INSIDE_BOX,
                     bwrap.INSIDE_SHARED, "--isolated"]
@@ -69,13 +85,22 @@ class WorkerProcess:
             cmd = bwrap.command(self.box, self.shared, environment("/tmp"), argv)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         else:
-            cmd = [sys.executable, "-s", str(RUNNER), "serve", str(self.box), str(self.shared)]
+            cmd = [sys.executable, "-s", str(self.runner), "serve", str(self.box), str(self.shared)]
             env = environment(str(self.box))
         self.group = cgroups.create(self.limits.max_pids, self.limits.memory_mb * 2**20)
-        with open(self._log_path, "ab") as log:
+        log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
             self.proc = subprocess.Popen(cmd, cwd=self.box, env=env, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-                                         preexec_fn=_prepare_child(self.limits, self.group))
+                                         preexec_fn=_prepare_child(self.limits, self.group, uid))
+        except OSError as exc:
+            if uid is None:
+                raise
+            self.stop()
+            raise SandboxUnavailable(confine.explain(
+                [f"this Python ({sys.executable}) cannot run as user {uid} ({exc.strerror})"])) from exc
+        finally:
+            os.close(log)
         self.ready = False
         self._pending = b""
         self.starts += 1
@@ -96,6 +121,20 @@ class WorkerProcess:
         self._empty_box()  # what starting up wrote there is not the first job's
         self.ready = True
 
+    def user(self) -> int:
+        """The confined fallback's user id for this worker, reserved on first use."""
+        if self.slot is None:
+            try:
+                self.slot = confine.UserSlot.acquire()
+            except confine.ConfinementError as exc:
+                raise SandboxUnavailable(str(exc)) from exc
+        return self.slot.uid
+
+    def release(self) -> None:
+        if self.slot is not None:
+            self.slot.release()
+            self.slot = None
+
     def stop(self) -> None:
         """End the worker and everything it started."""
         if self.proc is not None:
@@ -106,6 +145,8 @@ class WorkerProcess:
             with contextlib.suppress(OSError):
                 self.proc.stdout.close()  # type: ignore[union-attr]
             self.proc = None
+        if self.slot is not None:  # whatever escaped its process group, as this worker's user
+            confine.sweep_user(self.slot.uid)
         if self.group is not None:
             self.group.remove()
             self.group = None
@@ -127,6 +168,8 @@ class WorkerProcess:
         alive, so its outputs can be read without racing it."""
         self.wait_ready()
         assert self.proc is not None and self.proc.stdin is not None
+        if self.slot is not None:
+            self._hand_over(self.job_dir(name))
         oom_before = self.group.oom_kills() if self.group else 0
         started = time.monotonic()
         try:
@@ -161,10 +204,27 @@ class WorkerProcess:
     def _empty_box(self) -> None:
         empty_folder(self.box)  # whatever the job left there: deep folders, links
 
+    def _hand_over(self, job_dir: Path) -> None:
+        """Give the job folder the grader just wrote to the worker's user (the confined
+        fallback): its own files, which nobody else's code can read."""
+        assert self.slot is not None
+        uid = self.slot.uid
+        for entry in os.scandir(self.shared):  # inputs every job reads (some writers make 0600)
+            if entry.is_file(follow_symlinks=False) and stat.S_IMODE(entry.stat().st_mode) != 0o644:
+                os.chmod(entry.path, 0o644)
+        for top, dirs, files in os.walk(job_dir):
+            for name in (*dirs, *files):
+                os.chown(os.path.join(top, name), uid, uid, follow_symlinks=False)
+        os.chown(job_dir, uid, uid)
+
     def _sweep(self) -> int:
         """The fallback has no PID namespace for the worker to clear: kill whatever else
-        is in the worker's cgroup."""
-        if self.sandbox.isolated or self.group is None or self.proc is None:
+        runs as the worker's own user (confined), or is in the worker's cgroup."""
+        if self.sandbox.isolated or self.proc is None:
+            return 0
+        if self.slot is not None:
+            return confine.sweep_user(self.slot.uid, spare={self.proc.pid})
+        if self.group is None:
             return 0
         others = self.group.pids() - {self.proc.pid}
         for pid in others:
@@ -204,7 +264,7 @@ def _parse_reply(line: bytes | None, name: str) -> tuple[str, int, int] | None:
     return how, code, leftovers
 
 
-def _prepare_child(limits: Limits, group: cgroups.RunCgroup | None):
+def _prepare_child(limits: Limits, group: cgroups.RunCgroup | None, uid: int | None = None):
     def apply() -> None:
         if group is not None:
             group.enter()
@@ -212,7 +272,10 @@ def _prepare_child(limits: Limits, group: cgroups.RunCgroup | None):
         size = limits.file_size_mb * 2**20
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        if group is None and os.geteuid() != 0:
+        if uid is not None:  # a user of this worker's own: the cap counts its processes alone
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_pids, limits.max_pids))
+            confine.drop_to(uid)
+        elif group is None and os.geteuid() != 0:
             # Counts all of this user's processes: generous, but a fork bomb still stops.
             cap = limits.max_pids + 512
             resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
@@ -247,6 +310,11 @@ class Pool:
         self.shared = self.home / "shared"
         self.shared.mkdir(parents=True, exist_ok=True)
         self.workers = [WorkerProcess(i, self.home, self.shared, sandbox, limits) for i in range(max(1, size))]
+        self._protected: set[Path] = set()
+        self._confined_for: frozenset[Path] | None = None
+        self._confine_lock = threading.Lock()
+        if sandbox.confined:
+            self._prepare_confinement()
         self._idle: queue.Queue[WorkerProcess] = queue.Queue()
         for w in self.workers:
             self._idle.put(w)
@@ -271,6 +339,7 @@ class Pool:
         for w in self.workers:
             if w not in keep:
                 w.stop()
+                w.release()
         self.workers = keep
         self._idle = queue.Queue()
         for w in keep:
@@ -294,8 +363,63 @@ class Pool:
             self._jobs += 1
         return f"job-{secrets.token_hex(8)}"
 
+    # ------------------------------------------------------------ confined fallback
+    def _prepare_confinement(self) -> None:
+        """The pool's home as the workers' users find it: they may pass through it (not
+        list it) to their own box, read the shared inputs and the sandbox's code, and
+        nothing else (other boxes are other users', judged folders and logs are root's)."""
+        os.chmod(self.home, 0o711)
+        os.chmod(self.shared, 0o755)
+        code = self.home / "code"
+        for folder, names in SANDBOX_CODE.items():
+            (code / folder).mkdir(parents=True, exist_ok=True)
+            for name in names:
+                shutil.copyfile(RUNNER.parents[1] / folder / name, code / folder / name)
+                os.chmod(code / folder / name, 0o644)
+            os.chmod(code / folder, 0o755)
+        os.chmod(code, 0o755)
+        for w in self.workers:
+            w.runner = code / "sandbox" / "runner.py"
+        extra = os.environ.get("GRADER_PROTECT", "")
+        self.protect(*(Path(p) for p in extra.split(os.pathsep) if p),
+                     *(p for p in GRADESCOPE_FOLDERS if p.exists()))
+
+    def protect(self, *paths: Path) -> None:
+        """Folders and files student code must neither read nor write (the course, the
+        reports, the submissions). Only the confined fallback needs to be told: before
+        the next job, they are closed to the workers' users and that is proved."""
+        if not self.sandbox.confined:
+            return
+        with self._confine_lock:
+            self._protected.update(Path(os.path.realpath(p)) for p in paths)
+
+    def _confine(self) -> None:
+        with self._confine_lock:
+            protected = frozenset(self._protected)
+            if self._confined_for == protected:
+                return
+            reachable = confine.reachable_paths()
+            changed = confine.close_off(sorted(protected), reachable)
+            first = self.workers[0]
+            uid = first.user()
+            closed = confine.samples(sorted(protected))
+            closed += [str(w.box) for w in self.workers if w is not first]
+            closed += [str(w._log_path) for w in self.workers]
+            problems = confine.probe(uid, closed, [*(str(p) for p in reachable), str(self.shared),
+                                                   str(first.runner)])
+            if problems:
+                raise SandboxUnavailable(confine.explain(problems))
+            if changed:
+                shown = ", ".join(str(p) for p in changed[:6]) + (" ..." if len(changed) > 6 else "")
+                print(safe_line(f"grader: closed to student code (it runs as user {uid} and up, "
+                                f"since the grader is root without bubblewrap): {shown}"),
+                      file=sys.stderr, flush=True)
+            self._confined_for = protected
+
     @contextlib.contextmanager
     def worker(self) -> Iterator[WorkerProcess]:
+        if self.sandbox.confined:
+            self._confine()  # before any student code runs, and again for new paths
         w = self._idle.get()
         try:
             if w.proc is None:
@@ -307,5 +431,6 @@ class Pool:
     def close(self) -> None:
         for w in self.workers:
             w.stop()
+            w.release()
         if self._own_home:
             remove_tree(self.home)

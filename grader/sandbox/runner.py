@@ -362,6 +362,7 @@ def reset_state(seed: int) -> None:
 JOB_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
 JOB_TIMED_OUT = 3  # a job supervisor's exit code when the job's own time ran out
 SUPERVISOR_GRACE = 5.0  # beyond a job's time, for its supervisor to write the last status
 
@@ -422,6 +423,7 @@ class Worker:
                              "than 0.4 (no --as-pid-1)?")
         self.own_namespace = isolated
         self.jobns = None
+        self.seccomp = None  # the fallback's jobs still get jobns's syscall filter
 
     def serve(self) -> None:
         if self.own_namespace:
@@ -431,6 +433,10 @@ class Worker:
         else:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # bubblewrap does this with --die-with-parent
             make_undumpable()
+            # No setuid program (su, sudo) gains anything for this process and its children.
+            _prctl(PR_SET_NO_NEW_PRIVS, 1)
+            with contextlib.suppress(Exception):
+                self.seccomp = _job_namespaces()
         torch.set_num_threads(1)
         try:
             torch.set_num_interop_threads(1)
@@ -467,7 +473,7 @@ class Worker:
         if pid == 0:
             code = 1
             try:
-                code = supervise_job(job_dir, self.shared, started + wall, self.jobns)
+                code = supervise_job(job_dir, self.shared, started + wall, self.jobns, self.seccomp)
             except BaseException:  # a malformed job, or namespaces refused: say so in its log
                 with contextlib.suppress(BaseException):
                     traceback.print_exc()
@@ -535,7 +541,7 @@ class Worker:
         os.write(1, (json.dumps(data) + "\n").encode())
 
 
-def supervise_job(job_dir: Path, shared: Path, deadline: float, jobns) -> int:
+def supervise_job(job_dir: Path, shared: Path, deadline: float, jobns, seccomp=None) -> int:
     """A job's supervisor, in a process forked from the worker for this job alone.
 
     It lets go of the worker's pipes and files first. In bubblewrap (``jobns`` given) it
@@ -556,6 +562,9 @@ def supervise_job(job_dir: Path, shared: Path, deadline: float, jobns) -> int:
         init = os.fork()  # the first child in the new PID namespace: its PID 1
         if init == 0:
             jobns.serve_as_init()
+    elif seccomp is not None:  # the fallback: no namespaces, but the same syscall filter
+        with contextlib.suppress(Exception):
+            seccomp.restrict_syscalls()
     supervisor = Supervisor(inside, shared, deadline)
     finished = supervisor.run()
     if init is not None:

@@ -1047,7 +1047,8 @@ _fallback: dict[str, Future] = {}
 _fallback_lock = threading.Lock()
 
 
-def run_grader_with(env_changes: dict[str, str | None], *args: str) -> subprocess.CompletedProcess:
+def run_grader_with(env_changes: dict[str, str | None], *args: str,
+                    python: str = sys.executable) -> subprocess.CompletedProcess:
     """conftest.run_grader with environment variables set (or removed, for None)."""
     env = dict(os.environ)
     for key, value in env_changes.items():
@@ -1055,7 +1056,7 @@ def run_grader_with(env_changes: dict[str, str | None], *args: str) -> subproces
             env.pop(key, None)
         else:
             env[key] = value
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([python, "-m", "grader", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=900, env=env)
 
 
@@ -1075,7 +1076,15 @@ def _fallback_runs(base: Path) -> dict:
     with ThreadPoolExecutor(1) as pool:
         default = pool.submit(run_grader_with, {"GRADER_SANDBOX": None}, "grade", str(default_subs.parent),
                               "--out", str(default_out))
-        proc = run_grader_with({"GRADER_SANDBOX": "subprocess"}, "grade", str(subs), "--out", str(out))
+        # As root, the fallback runs student code as users of its own, which need a Python
+        # they can reach (world_python.py); the run is then the confined fallback's.
+        python = sys.executable
+        if os.geteuid() == 0:
+            from world_python import world_python
+
+            python = world_python()[0] or sys.executable
+        proc = run_grader_with({"GRADER_SANDBOX": "subprocess", "PYTHONPATH": None}, "grade", str(subs),
+                               "--out", str(out), python=python)
         default_proc = default.result()
     leftovers = settle_processes(mark)
     kill_processes(leftovers, mark)
