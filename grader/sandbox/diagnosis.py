@@ -42,10 +42,10 @@ CAUSES = (
           "AppArmor forbids unprivileged user namespaces here (Ubuntu 23.10 and later, GitHub's "
           "ubuntu-24.04 runners: kernel.apparmor_restrict_unprivileged_userns=1)",
           "let /usr/bin/bwrap alone create user namespaces: write an AppArmor profile for it "
-          "(profile bwrap /usr/bin/bwrap flags=(unconfined) { userns, }; docs/ci.md has it whole) "
-          "to /etc/apparmor.d/bwrap and load it with sudo apparmor_parser -r /etc/apparmor.d/bwrap; "
-          "only where that cannot be done, on a throwaway machine: sudo sysctl -w "
-          "kernel.apparmor_restrict_unprivileged_userns=0 (for every program)"),
+          "(profile bwrap /usr/bin/bwrap flags=(unconfined) { userns, }; docs/ci.md has it "
+          "whole) to /etc/apparmor.d/bwrap and load it with sudo apparmor_parser -r "
+          "/etc/apparmor.d/bwrap; only where that cannot be done, on a throwaway machine: "
+          "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (for every program)"),
     Cause("userns_clone",
           re.compile(r"No permissions to creat\w* new namespace|unprivileged_userns_clone", re.I),
           "this kernel does not allow unprivileged user namespaces "
@@ -63,8 +63,8 @@ CAUSES = (
           "namespaces or mounts are blocked, most likely by a container's policy (Docker's default "
           "seccomp profile blocks unshare and mount; its AppArmor profile blocks mount)",
           "run the container with --security-opt seccomp=unconfined --security-opt "
-          "apparmor=unconfined (or a seccomp profile that allows unshare, clone with namespace flags "
-          "and mount); where that is not possible, the fallback runs student code as an "
+          "apparmor=unconfined (or a seccomp profile that allows unshare, clone with namespace "
+          "flags and mount); where that is not possible, the fallback runs student code as an "
           "unprivileged user"),
     # unshare(CLONE_NEWUSER) fails with EINVAL where the kernel has no user namespaces.
     Cause("no_user_namespaces",
