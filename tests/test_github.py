@@ -728,7 +728,10 @@ def _grader_commands(run: str) -> list[list[str]]:
     commands = []
     for line in run.replace("\\\n", " ").splitlines():
         for part in re.split(r"&&|\|\||;|\|", line):
-            words = shlex.split(part, comments=True) if part.strip() else []
+            try:
+                words = shlex.split(part, comments=True)
+            except ValueError:  # a quote cut by the split (`echo "a; b"`): no command of ours
+                words = part.split()
             if words and words[0] == "grader":
                 commands.append(words)
     return commands
