@@ -52,28 +52,52 @@ def _sandbox(args: argparse.Namespace) -> Sandbox:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from grader.sandbox import cgroups
+    """Where this runs, the kernel facts that decide the sandbox, the sandbox in force and
+    why, and (when it is not bubblewrap) the cause and what to do here: a ``key: value``
+    line each, or one JSON object with --json."""
+    from grader.sandbox import cgroups, platforms
 
+    here = platforms.detect()
+    report: dict[str, object] = {"platform": here.as_dict()}
+    lines = here.lines()
     try:
-        sandbox = choose(args.sandbox)
+        sandbox: Sandbox | None = choose(args.sandbox)
     except SandboxUnavailable as exc:
-        print(f"sandbox: unavailable: {exc}")
-        return 1
-    print(f"sandbox: {sandbox.kind} ({sandbox.reason})")
-    if sandbox.isolated:
-        print("  each job: its own user, PID, IPC, network and mount namespaces; no capabilities; "
-              "seccomp (no keyrings, ptrace, process_vm_*)")
-    if not sandbox.isolated:
-        print("  student code can read this machine's files and use its network; install bubblewrap")
-    group = cgroups.create(8, 2**30)
-    if group is None:
-        print("process and memory caps: per process only (no writable cgroup): RLIMIT_AS per file"
-              + ("; RLIMIT_NPROC" if os.geteuid() != 0 else "; no process cap for root"))
-    else:
-        print(f"process and memory caps: a cgroup per run ({', '.join(str(f.parent) for f in group.folders)})")
-        group.remove()
-    print(f"python: {sys.executable} (torch-grader {grader.__version__})")
-    return 0
+        sandbox, reason = None, str(exc)
+        report["sandbox"] = {"kind": "unavailable", "reason": reason, "isolated": False}
+        lines.append(f"sandbox: unavailable: {exc}")
+    if sandbox is not None:
+        reason = sandbox.reason
+        report["sandbox"] = {"kind": sandbox.kind, "reason": reason, "isolated": sandbox.isolated}
+        lines.append(f"sandbox: {sandbox.kind} ({reason})")
+        if sandbox.isolated:
+            lines.append("  each job: its own user, PID, IPC, network and mount namespaces; no "
+                         "capabilities; seccomp (no keyrings, ptrace, process_vm_*)")
+        else:
+            lines.append("  student code can read this machine's files and use its network; "
+                         "install bubblewrap")
+    if sandbox is None or not sandbox.isolated:
+        if (args.sandbox or os.environ.get("GRADER_SANDBOX")) == "subprocess":
+            cause, fix = ("the plain subprocess was asked for",
+                          "leave out --sandbox subprocess (and GRADER_SANDBOX=subprocess)")
+        else:
+            cause, fix = platforms.advice(here, reason)
+        report.update(cause=cause, fix=fix)
+        lines += [f"cause: {cause or 'unknown'}", f"fix: {fix}"]
+    if sandbox is not None:
+        group = cgroups.create(8, 2**30)
+        if group is None:
+            caps = ("per process only (no writable cgroup): RLIMIT_AS per file"
+                    + ("; RLIMIT_NPROC" if os.geteuid() != 0 else "; no process cap for root"))
+        else:
+            caps = f"a cgroup per run ({', '.join(str(f.parent) for f in group.folders)})"
+            group.remove()
+        report["caps"] = caps
+        lines.append(f"process and memory caps: {caps}")
+    report.update(python=sys.executable, version=grader.__version__)
+    lines.append(f"python: {sys.executable} (torch-grader {grader.__version__})")
+    print(json.dumps(report, indent=2) if args.json else "\n".join(lines))
+    return 0 if sandbox is not None else 1
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -293,6 +317,7 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_validate)
 
     d = sub.add_parser("doctor", help="say which sandbox and limits are in force here, and why")
+    d.add_argument("--json", action="store_true", help="print the same facts as one JSON object")
     sandbox_opt(d)
     d.set_defaults(fn=cmd_doctor)
 

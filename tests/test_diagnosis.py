@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.sandbox.diagnosis import diagnose, explain
+from grader.sandbox.diagnosis import CAUSES, by_key, diagnose, explain
 
 SEEN = [
     # GitHub's ubuntu-24.04 runners, Ubuntu 23.10+ (AppArmor)
@@ -19,6 +19,8 @@ SEEN = [
     # Docker's default seccomp profile and AppArmor policy
     ("bwrap: Creating new namespace failed: Operation not permitted", "seccomp=unconfined"),
     ("bwrap: Failed to make / slave: Permission denied", "seccomp=unconfined"),
+    # WSL 1, kernels built without user namespaces: unshare(CLONE_NEWUSER) gives EINVAL
+    ("bwrap: Creating new namespace failed: Invalid argument", "WSL 2"),
     # The job namespaces' probe (jobns.py)
     ("[Errno 1] unshare: Operation not permitted", "seccomp=unconfined"),
 ]
@@ -36,3 +38,15 @@ def test_each_known_failure_has_its_cause_and_fix(said: str, fix: str) -> None:
 def test_an_unknown_message_is_left_as_it_is() -> None:
     assert diagnose("bwrap: something new") is None
     assert explain("bwrap: something new") == "bwrap: something new"
+
+
+def test_every_cause_has_its_own_key() -> None:
+    keys = [cause.key for cause in CAUSES]
+    assert len(set(keys)) == len(keys)
+    assert all(by_key(key).key == key for key in keys)
+
+
+def test_the_apparmor_fix_prefers_the_profile_to_the_sysctl() -> None:
+    """The profile lets bwrap alone create user namespaces; the sysctl, every program."""
+    fix = by_key("apparmor").fix
+    assert fix.index("apparmor_parser -r /etc/apparmor.d/bwrap") < fix.index("sysctl")

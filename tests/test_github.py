@@ -15,6 +15,8 @@ import json
 import os
 import random
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ from grader.results import (
     exercise_status,
     rounded,
 )
+from grader.sandbox.diagnosis import BWRAP_PROFILE
 
 # ------------------------------------------------------------------ the runner, simulated
 # The commands the runner registers (ActionCommandManager's extensions); names are
@@ -703,6 +706,187 @@ def test_ci_init_writes_the_workflow(tmp_path: Path):
 
     assert main(["ci", "init", "--dir", str(tmp_path)]) == 0
     assert (tmp_path / ".github" / "workflows" / "autograde.yml").read_text(encoding="utf-8") == workflow_text()
+
+
+# ------------------------------------------------------------------ the workflow's sandbox
+PROFILE_STEP = "apparmor_parser -r /etc/apparmor.d/bwrap"
+RESTRICT = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+
+
+def _sandbox_step(doc: dict) -> dict:
+    [step] = [s for s in _steps(doc) if PROFILE_STEP in s.get("run", "")]
+    return step
+
+
+def _heredoc(run: str) -> str:
+    [profile] = re.findall(r"<<'PROFILE'\n(.*?\n)PROFILE\n", run, flags=re.S)
+    return profile
+
+
+def _grader_commands(run: str) -> list[list[str]]:
+    """Every `grader ...` command of a step's shell script, as argv lists."""
+    commands = []
+    for line in run.replace("\\\n", " ").splitlines():
+        for part in re.split(r"&&|\|\||;|\|", line):
+            try:
+                words = shlex.split(part, comments=True)
+            except ValueError:  # a quote cut by the split (`echo "a; b"`): no command of ours
+                words = part.split()
+            if words and words[0] == "grader":
+                commands.append(words)
+    return commands
+
+
+def test_the_workflow_loads_the_bwrap_profile_before_anything_runs_in_the_sandbox() -> None:
+    """Ubuntu 24.04's runners let only programs an AppArmor profile allows create user
+    namespaces: the first step loads one for /usr/bin/bwrap alone, and lifts the
+    machine-wide restriction only where no profile can be loaded."""
+    doc = yaml.safe_load(workflow_text())
+    steps = _steps(doc)
+    sandbox = _sandbox_step(doc)
+    run = sandbox["run"]
+    assert _heredoc(run) == BWRAP_PROFILE
+    assert "profile bwrap /usr/bin/bwrap flags=(unconfined) {\n  userns," in BWRAP_PROFILE
+    # The sysctl is the fallback: after the profile, in the branch where it could not load.
+    guard = run.index("command -v apparmor_parser")
+    fallback = run.index("else\n", run.index(PROFILE_STEP))
+    assert guard < run.index(PROFILE_STEP) < fallback < run.index("sysctl -w")
+    assert run.count("sysctl -w") == 1 and "::warning::" in run[fallback:run.index("sysctl -w")]
+    # Then bubblewrap must work, or the step fails.
+    check = run.index("if ! bwrap --unshare-all")
+    assert check > run.index("sysctl -w") and "exit 1" in run[check:]
+    # Loaded before torch-grader's own check, before the pull request, before grading.
+    doctor = next(s for s in steps
+                  if any(c[1] == "doctor" for c in _grader_commands(s.get("run", ""))))
+    pr = next(s for s in steps if s.get("with", {}).get("path") == "pr")
+    grade = next(s for s in steps if s.get("id") == "grade")
+    assert steps.index(sandbox) < steps.index(doctor) < steps.index(pr) < steps.index(grade)
+
+
+@pytest.mark.parametrize("text", ["template", "docs"], ids=["shipped", "visible-only"])
+def test_every_grader_command_refuses_to_run_without_bubblewrap(text: str) -> None:
+    """`--sandbox bubblewrap`: `grader doctor` fails the job where bubblewrap cannot run,
+    and grading never falls back to the plain subprocess."""
+    if text == "template":
+        doc = yaml.safe_load(workflow_text())
+    else:
+        docs = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+        [block] = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
+        doc = yaml.safe_load(block)
+    commands = [c for s in _steps(doc) for c in _grader_commands(s.get("run", ""))]
+    assert sorted(c[1] for c in commands) == ["doctor", "grade"]
+    for argv in commands:
+        assert argv[argv.index("--sandbox") + 1] == "bubblewrap", argv
+
+
+def test_the_docs_variant_installs_the_sandbox_as_the_shipped_workflow_does() -> None:
+    docs = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
+    shipped = _sandbox_step(yaml.safe_load(workflow_text()))
+    assert _sandbox_step(yaml.safe_load(block))["run"] == shipped["run"]
+
+
+STUBS = {
+    "sudo": 'echo "sudo $*" >> "$LOG"; exec "$@"',
+    "apt-get": 'echo "apt-get $*" >> "$LOG"',
+    "apparmor_parser": 'echo "apparmor_parser $*" >> "$LOG"; exit "${PARSER_RC:-0}"',
+    "sysctl": 'echo "sysctl $*" >> "$LOG"; exit "${SYSCTL_RC:-0}"',
+    "bwrap": 'echo "bwrap $*" >> "$LOG"; exit "${BWRAP_RC:-0}"',
+}
+
+
+def _run_sandbox_step(tmp_path: Path, restrict: str | None, parser: bool = True,
+                      **rcs: str) -> tuple[subprocess.CompletedProcess, str, Path]:
+    """The step's script, run by bash as the runner runs it (``bash -e -o pipefail``),
+    with the system's tools replaced by stubs that log their arguments, and the
+    sysctl's /proc file and /etc/apparmor.d/bwrap moved into ``tmp_path``."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for name, body in STUBS.items():
+        if name != "apparmor_parser" or parser:
+            (stubs / name).write_text(f"#!/bin/sh\n{body}\n")
+            (stubs / name).chmod(0o755)
+    sysctl_file = tmp_path / "restrict"
+    if restrict is not None:
+        sysctl_file.write_text(f"{restrict}\n")
+    installed = tmp_path / "apparmor.d-bwrap"
+    run = _sandbox_step(yaml.safe_load(workflow_text()))["run"]
+    script = run.replace(RESTRICT, str(sysctl_file))
+    script = script.replace("/etc/apparmor.d/bwrap", str(installed))
+    (tmp_path / "temp").mkdir()
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "LOG": str(tmp_path / "log"),
+           "RUNNER_TEMP": str(tmp_path / "temp"), **rcs}
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
+                          env=env, capture_output=True, text=True, timeout=60)
+    log = (tmp_path / "log").read_text() if (tmp_path / "log").exists() else ""
+    return proc, log, installed
+
+
+def test_the_sandbox_step_loads_the_profile_where_apparmor_restricts(tmp_path: Path) -> None:
+    proc, log, installed = _run_sandbox_step(tmp_path, restrict="1")
+    assert proc.returncode == 0, proc.stderr
+    assert f"apparmor_parser -r {installed}" in log and "sysctl" not in log
+    assert installed.read_text() == BWRAP_PROFILE
+    assert "bwrap --unshare-all" in log and "::warning::" not in proc.stdout
+
+
+@pytest.mark.parametrize("parser", [False, True],
+                         ids=["no apparmor_parser", "the profile fails to load"])
+def test_the_sandbox_step_lifts_the_sysctl_only_where_no_profile_loads(tmp_path: Path,
+                                                                       parser: bool) -> None:
+    proc, log, _ = _run_sandbox_step(tmp_path, restrict="1", parser=parser, PARSER_RC="1")
+    assert proc.returncode == 0, proc.stderr
+    assert "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in log
+    assert proc.stdout.startswith("::warning::no AppArmor profile for bwrap could be loaded")
+
+
+@pytest.mark.parametrize("restrict", [None, "0"],
+                         ids=["no AppArmor restriction", "restriction off"])
+def test_the_sandbox_step_changes_nothing_where_user_namespaces_are_free(
+        tmp_path: Path, restrict: str | None) -> None:
+    proc, log, installed = _run_sandbox_step(tmp_path, restrict=restrict)
+    assert proc.returncode == 0, proc.stderr
+    assert "apparmor_parser" not in log and "sysctl" not in log and not installed.exists()
+
+
+@pytest.mark.parametrize(("restrict", "rcs"), [("1", {"BWRAP_RC": "1"}), ("0", {"BWRAP_RC": "1"}),
+                                               ("1", {"PARSER_RC": "1", "SYSCTL_RC": "1"})],
+                         ids=["bwrap fails after the profile", "bwrap fails anyway",
+                              "the sysctl fails too"])
+def test_the_sandbox_step_fails_loudly_when_bubblewrap_still_cannot_run(
+        tmp_path: Path, restrict: str, rcs: dict[str, str]) -> None:
+    proc, _, _ = _run_sandbox_step(tmp_path, restrict=restrict, **rcs)
+    assert proc.returncode != 0
+    if "BWRAP_RC" in rcs:
+        assert "::error::bubblewrap cannot create its namespaces on this runner" in proc.stdout
+
+
+def _apparmor_parser() -> str | None:
+    places = ("/usr/sbin/apparmor_parser", "/sbin/apparmor_parser")
+    return shutil.which("apparmor_parser") or next((p for p in places if os.path.exists(p)), None)
+
+
+def _apparmor_parser_4() -> str | None:
+    """Why the real parser cannot check the profile here, or None when it can."""
+    parser = _apparmor_parser()
+    if parser is None:
+        return "apparmor_parser is not installed (the apparmor package)"
+    version = subprocess.run([parser, "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"version (\d+)\.", version)
+    if not found or int(found.group(1)) < 4:
+        return ("apparmor_parser older than 4.0 (it has no userns rule and no abi/4.0): "
+                f"{version.strip()[:80]}")
+    return None
+
+
+@pytest.mark.skipif(_apparmor_parser_4() is not None, reason=str(_apparmor_parser_4()))
+def test_the_profile_is_valid_apparmor(tmp_path: Path) -> None:
+    """AppArmor's own parser compiles the profile, without loading it (-Q) or caching it (-K)."""
+    profile = tmp_path / "bwrap"
+    profile.write_text(BWRAP_PROFILE)
+    proc = subprocess.run([str(_apparmor_parser()), "-Q", "-K", str(profile)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
 
 
 # ------------------------------------------------------------------ the real CLI, end to end
