@@ -51,6 +51,32 @@ def _sandbox(args: argparse.Namespace) -> Sandbox:
     return sandbox
 
 
+def _confinement_problems() -> list[str]:
+    """Whether the root fallback's users could run this Python (what grading checks first)."""
+    from grader.sandbox import confine
+
+    try:
+        slot = confine.UserSlot.acquire()
+    except confine.ConfinementError as exc:
+        return [str(exc)]
+    try:
+        return confine.probe(slot.uid, [], [str(p) for p in confine.reachable_paths()])
+    finally:
+        slot.release()
+
+
+def confine_explain(problems: list[str]) -> str:
+    from grader.sandbox import confine
+
+    return confine.explain(problems)
+
+
+def confine_uid_base() -> int:
+    from grader.sandbox import confine
+
+    return confine.uid_base()
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Where this runs, the kernel facts that decide the sandbox, the sandbox in force and
     why, and (when it is not bubblewrap) the cause and what to do here: a ``key: value``
@@ -73,6 +99,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if sandbox.isolated:
             lines.append("  each job: its own user, PID, IPC, network and mount namespaces; no "
                          "capabilities; seccomp (no keyrings, ptrace, process_vm_*)")
+        elif sandbox.confined:
+            problems = _confinement_problems()
+            report["sandbox"]["confined"] = not problems  # type: ignore[index]
+            if problems:
+                lines.append(f"  refused: {confine_explain(problems)}")
+                sandbox = None
+            else:
+                lines.append(f"  student code runs as users of its own (uid {confine_uid_base()} and up, one "
+                             "per worker): the course, reports and submissions are closed to them; "
+                             "they can use the network; install bubblewrap")
         else:
             lines.append("  student code can read this machine's files and use its network; "
                          "install bubblewrap")

@@ -21,8 +21,9 @@ export DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION
 apt-get update
 apt-get install -y --no-install-recommends "$PYTHON" "$PYTHON-venv"
 # bubblewrap isolates students' code. Gradescope's container may not let it run (no user
-# namespaces): the grader then falls back to a plain subprocess with resource limits and
-# says so in the autograder's output (shown to instructors only).
+# namespaces): the grader then falls back to a plain subprocess with resource limits, as
+# a user of its own that cannot read the course or the results (the venv below is one
+# every user can reach), and says so in the autograder's output (shown to instructors only).
 apt-get install -y --no-install-recommends bubblewrap \
     || echo "setup.sh: bubblewrap could not be installed; students' code will run in a plain subprocess"
 
