@@ -55,8 +55,14 @@ def student_folders(submissions: Path, files: set[str]) -> list[Path]:
     names = {f"{f}{ext}" for f in files for ext in (".py", ".ipynb")}
     if any((submissions / n).exists() for n in names):
         return [submissions]
-    return sorted((p for p in submissions.iterdir() if p.is_dir() and not p.is_symlink()
-                   and not p.name.startswith(".")), key=lambda p: p.name)
+    return sorted(
+        (
+            p
+            for p in submissions.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        ),
+        key=lambda p: p.name,
+    )
 
 
 def _load(path: Path, name: str) -> Any:
@@ -69,8 +75,9 @@ def _load(path: Path, name: str) -> Any:
     return module
 
 
-def floor_seconds(course_root: Path, submissions: Path, seed: int = 0,
-                  outcomes: dict[str, Counter] | None = None) -> tuple[float, dict[str, float]]:
+def floor_seconds(
+    course_root: Path, submissions: Path, seed: int = 0, outcomes: dict[str, Counter] | None = None
+) -> tuple[float, dict[str, float]]:
     """(total seconds, student -> seconds) to run every student's entry points on the
     hidden inputs in this warm process. Setup (torch import, warm-up, the plan, the
     inputs, one untimed pass over the reference solutions) happens before the clock. ``outcomes``, if given, receives per
@@ -100,17 +107,40 @@ def floor_seconds(course_root: Path, submissions: Path, seed: int = 0,
         # The inputs as the sandbox gets them: plan.tensors through safetensors (as the
         # plan's own write_inputs does; done here in memory, independent of its file layout).
         inputs = safetensors_load(safetensors_save(plan.tensors)) if plan.tensors else {}
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
-                contextlib.redirect_stderr(quiet):
+        with (
+            open(os.devnull, "w") as quiet,
+            contextlib.redirect_stdout(quiet),
+            contextlib.redirect_stderr(quiet),
+        ):
             # Untimed: one pass over the reference solutions pays every first-use cost.
-            _run_student(Path(course_root).resolve() / "solutions", -1, jobs, inputs, scratch,
-                         seed, [], Counter(), perform_steps, seed_everything)
+            _run_student(
+                Path(course_root).resolve() / "solutions",
+                -1,
+                jobs,
+                inputs,
+                scratch,
+                seed,
+                [],
+                Counter(),
+                perform_steps,
+                seed_everything,
+            )
             started = time.perf_counter()
             for index, folder in enumerate(folders):
                 t0 = time.perf_counter()
                 counts = Counter()
-                _run_student(folder, index, jobs, inputs, scratch, seed, skipped, counts,
-                             perform_steps, seed_everything)
+                _run_student(
+                    folder,
+                    index,
+                    jobs,
+                    inputs,
+                    scratch,
+                    seed,
+                    skipped,
+                    counts,
+                    perform_steps,
+                    seed_everything,
+                )
                 if outcomes is not None:
                     outcomes[folder.name] = counts
                 per_student[folder.name] = time.perf_counter() - t0
@@ -122,14 +152,27 @@ def floor_seconds(course_root: Path, submissions: Path, seed: int = 0,
         sys.path[:] = old_path
         shutil.rmtree(scratch, ignore_errors=True)
     if skipped:
-        print(f"floor: skipped {len(skipped)} notebook(s) (not run by the floor): "
-              + ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
+        print(
+            f"floor: skipped {len(skipped)} notebook(s) (not run by the floor): "
+            + ", ".join(skipped[:5])
+            + (" ..." if len(skipped) > 5 else ""),
+            file=sys.stderr,
+        )
     return total, per_student
 
 
-def _run_student(folder: Path, index: int, jobs: dict[str, dict], inputs: dict, scratch: Path,
-                 seed: int, skipped: list[str], counts: Counter, perform_steps: Callable,
-                 seed_everything: Callable[[int], None]) -> None:
+def _run_student(
+    folder: Path,
+    index: int,
+    jobs: dict[str, dict],
+    inputs: dict,
+    scratch: Path,
+    seed: int,
+    skipped: list[str],
+    counts: Counter,
+    perform_steps: Callable,
+    seed_everything: Callable[[int], None],
+) -> None:
     """One student's whole course: import each file, run each of its checks."""
     work = scratch / f"{index + 1:05d}"
     saved_path = list(sys.path)
@@ -151,8 +194,9 @@ def _run_student(folder: Path, index: int, jobs: dict[str, dict], inputs: dict, 
             os.chdir(workdir)
             seed_everything(seed)
             try:
-                module = limited(lambda s=source, m=module_name: _load(s, m),
-                                 file_job["load_timeout"])
+                module = limited(
+                    lambda s=source, m=module_name: _load(s, m), file_job["load_timeout"]
+                )
             except BaseException:  # noqa: B036 - a failed import is normal student work
                 counts["load-failed"] += 1
                 continue
@@ -162,8 +206,10 @@ def _run_student(folder: Path, index: int, jobs: dict[str, dict], inputs: dict, 
                 os.chdir(call_dir)
                 seed_everything(int(call.get("seed", 0)))
                 try:
-                    limited(lambda m=module, c=call, d=call_dir: perform_steps(m, c, inputs, d),
-                            call["timeout"])
+                    limited(
+                        lambda m=module, c=call, d=call_dir: perform_steps(m, c, inputs, d),
+                        call["timeout"],
+                    )
                     counts["ok"] += 1
                 except Overtime:
                     counts["timeout"] += 1
@@ -180,8 +226,12 @@ def main() -> None:
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--course", type=Path, default=ROOT)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None,
-                        help="also write {'total': s, 'students': {id: s}} to this file")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write {'total': s, 'students': {id: s}} to this file",
+    )
     args = parser.parse_args()
     outcomes: dict[str, Counter] = {}
     total, per_student = floor_seconds(args.course, args.submissions, args.seed, outcomes)
@@ -190,7 +240,10 @@ def main() -> None:
     n = len(per_student)
     print(f"floor: {n} submission(s) in {total:.2f} s ({total / max(n, 1):.3f} s per submission)")
     slowest = sorted(per_student.items(), key=lambda kv: -kv[1])[:5]
-    print("checks: " + ", ".join(f"{v} {k}" for k, v in sorted(sum(outcomes.values(), Counter()).items())))
+    print(
+        "checks: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(sum(outcomes.values(), Counter()).items()))
+    )
     print("slowest: " + ", ".join(f"{s} {t:.2f} s" for s, t in slowest))
 
 

@@ -71,7 +71,7 @@ def insert_first_line(source: str, fn: ast.FunctionDef, lines: list[str]) -> str
     rows = source.splitlines(keepends=True)
     indent = " " * first.col_offset
     added = [f"{indent}{line}\n" for line in lines]
-    rows[first.lineno - 1:first.lineno - 1] = added
+    rows[first.lineno - 1 : first.lineno - 1] = added
     result = "".join(rows)
     compile(result, "<generated>", "exec")  # the mutation itself must stay valid Python
     return result
@@ -107,8 +107,9 @@ def plan_kinds(n: int, rng: random.Random) -> list[str]:
     return kinds
 
 
-def student_files(kind: str, student: str, rng: random.Random, solutions: dict[str, str],
-                  mistakes: dict[str, str]) -> dict[str, str]:
+def student_files(
+    kind: str, student: str, rng: random.Random, solutions: dict[str, str], mistakes: dict[str, str]
+) -> dict[str, str]:
     """File name -> text for one student of ``kind``."""
     texts = dict(solutions)
     if kind == "timeout":
@@ -139,8 +140,9 @@ def generate(out: Path, n: int, seed: int = 0) -> dict[str, str]:
     if any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty")
     rng = random.Random(seed)
-    solutions = {name: (SOLUTIONS / f"{name}.py").read_text(encoding="utf-8")
-                 for name in course_files()}
+    solutions = {
+        name: (SOLUTIONS / f"{name}.py").read_text(encoding="utf-8") for name in course_files()
+    }
     mistakes = ben_mistakes()
     kinds = {}
     for index, kind in enumerate(plan_kinds(n, rng), start=1):
@@ -161,8 +163,10 @@ def main() -> None:
     args = parser.parse_args()
     kinds = generate(args.out, args.n, args.seed)
     counts = Counter(kinds.values())
-    print(f"wrote {len(kinds)} students to {args.out}: "
-          + ", ".join(f"{counts[k]} {k}" for k in ("correct", "wrong", "timeout")))
+    print(
+        f"wrote {len(kinds)} students to {args.out}: "
+        + ", ".join(f"{counts[k]} {k}" for k in ("correct", "wrong", "timeout"))
+    )
     for kind in ("timeout", "wrong"):
         members = [s for s, k in kinds.items() if k == kind]
         if members:

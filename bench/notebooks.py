@@ -83,19 +83,30 @@ def png(width: int, height: int, seed: int) -> bytes:
     raw = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def image_output(png_b64: str):
     import nbformat
 
-    return nbformat.v4.new_output("display_data", data={
-        "image/png": png_b64, "text/plain": "<Figure size 640x480 with 1 Axes>"}, metadata={})
+    return nbformat.v4.new_output(
+        "display_data",
+        data={"image/png": png_b64, "text/plain": "<Figure size 640x480 with 1 Axes>"},
+        metadata={},
+    )
 
 
 def saved_outputs(png_b64: str) -> list:
@@ -103,7 +114,7 @@ def saved_outputs(png_b64: str) -> list:
     import nbformat
 
     new = nbformat.v4.new_output
-    losses = "".join(f"epoch {e:3d}  loss {1.5 * 0.93 ** e:.4f}\n" for e in range(0, 200, 10))
+    losses = "".join(f"epoch {e:3d}  loss {1.5 * 0.93**e:.4f}\n" for e in range(0, 200, 10))
     return [
         new("stream", name="stdout", text="torch 2 ready; trying my functions\n"),
         new("stream", name="stdout", text=losses),
@@ -136,8 +147,10 @@ def class_notebook(ex: Exercise, code: str, png_b64: str, dropped: Counter):
         elif role in DROPPED_ROLES:
             dropped[role] += 1
         else:
-            raise SystemExit(f"notebooks.py: the stub of {ex.id} has a code cell of role {role!r}; "
-                             "this benchmark knows setup, solution, helper and example: update it")
+            raise SystemExit(
+                f"notebooks.py: the stub of {ex.id} has a code cell of role {role!r}; "
+                "this benchmark knows setup, solution, helper and example: update it"
+            )
     if not placed:
         raise SystemExit(f"notebooks.py: the stub of {ex.id} has no solution cell")
     nb.cells = cells
@@ -161,8 +174,10 @@ def generate(course: Course, root: Path, n: int) -> Classes:
     import nbformat
 
     png_b64 = base64.b64encode(png(PNG_SIDE, PNG_SIDE, seed=0)).decode("ascii")
-    solutions = {ex.file: (course.solutions / f"{ex.file}.py").read_text(encoding="utf-8")
-                 for ex in course.exercises}
+    solutions = {
+        ex.file: (course.solutions / f"{ex.file}.py").read_text(encoding="utf-8")
+        for ex in course.exercises
+    }
     students = [f"s{i:04d}" for i in range(1, n + 1)]
     dropped: Counter = Counter()
     sizes = dict.fromkeys(KINDS, 0)
@@ -202,19 +217,24 @@ def marks_problem(out: Path, students: list[str], kind: str, files: list[str]) -
         exercises = student.get("exercises", [])
         graded = {e.get("file") for e in exercises}
         if graded != expected_files:
-            problems.append(f"{sid}: files graded {sorted(map(str, graded))}, expected every "
-                            f"exercise as .{kind}")
+            problems.append(
+                f"{sid}: files graded {sorted(map(str, graded))}, expected every "
+                f"exercise as .{kind}"
+            )
         for e in exercises:
             if e.get("score") != e.get("max_score"):
                 message = " ".join(str(e.get("message", "")).split())[:240]
-                problems.append(f"{sid} {e.get('file')}: {e.get('score')}/{e.get('max_score')} "
-                                f"({e.get('status')}): {message}")
+                problems.append(
+                    f"{sid} {e.get('file')}: {e.get('score')}/{e.get('max_score')} "
+                    f"({e.get('status')}): {message}"
+                )
     if not problems:
         return ""
     shown = problems[:12] + ([f"... and {len(problems) - 12} more"] if len(problems) > 12 else [])
-    return (f"NOT every student at full marks with every file graded as .{kind}: the comparison "
-            "is meaningless:\n      "
-            + "\n      ".join(shown))
+    return (
+        f"NOT every student at full marks with every file graded as .{kind}: the comparison "
+        "is meaningless:\n      " + "\n      ".join(shown)
+    )
 
 
 def load_text() -> str:
@@ -257,11 +277,12 @@ def big_notebook(source: Path, target: Path) -> int:
 
 def import_seconds(module: str, repeat: int) -> float:
     """Best time of ``import module`` in a fresh interpreter (the import alone)."""
-    code = (f"import time; t = time.perf_counter(); import {module}; "
-            "print(time.perf_counter() - t)")
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     times = []
     for _ in range(repeat):
-        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+        )
         if result.returncode == 0:
             times.append(float(result.stdout.strip()))
     return min(times) if times else float("nan")
@@ -277,16 +298,26 @@ def kernel_seconds(path: Path, workdir: Path, repeat: int) -> tuple[float, str]:
     best, problem = float("inf"), ""
     for _ in range(repeat):
         nb = copy.deepcopy(original)
-        client = NotebookClient(nb, kernel_name="python3", timeout=KERNEL_TIMEOUT, allow_errors=True,
-                                resources={"metadata": {"path": str(workdir)}})
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=KERNEL_TIMEOUT,
+            allow_errors=True,
+            resources={"metadata": {"path": str(workdir)}},
+        )
         started = time.monotonic()
         try:
             client.execute()
         except Exception as exc:  # a dead or hung kernel: report it, do not hide it
             return float("nan"), f"{type(exc).__name__}: {exc}"
         best = min(best, time.monotonic() - started)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                  if o.output_type == "error"]
+        errors = [
+            o
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.output_type == "error"
+        ]
         if errors:
             problem = f"a cell raised {errors[0].ename}: {errors[0].evalue}"
     return best, problem
@@ -304,8 +335,10 @@ class Table:
     def render(self) -> str:
         rows = [self.header, *self.rows]
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.header))]
-        lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-                 for r in rows]
+        lines = [
+            "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+            for r in rows
+        ]
         lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
         return "\n".join(lines)
 
@@ -315,14 +348,17 @@ def diff_text(py: float, nb: float, scale: float = 1000, unit: str = "ms", digit
 
 
 # --------------------------------------------------------------------------- main
-def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
-              failures: list[str]) -> tuple[Table, Table, list[str]]:
+def benchmark(
+    classes: Classes, runs: Path, n: int, repeat: int, timeout: float, failures: list[str]
+) -> tuple[Table, Table, list[str]]:
     notes: list[str] = []
 
     def graded(label: str, subs: Path, kind: str, students: list[str], **options) -> Run:
         print(f"  {label} ...", file=sys.stderr, flush=True)
         out = runs / f"out-{label}"
-        result = measure(grade_cmd(subs, out, **options), runs / f"{label}.log", timeout, sample=False)
+        result = measure(
+            grade_cmd(subs, out, **options), runs / f"{label}.log", timeout, sample=False
+        )
         problem = marks_problem(out, students, kind, classes.files) if result.ok else ""
         if problem:
             result.fail(problem)
@@ -335,12 +371,21 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
     first = classes.students[0]
     for i in range(1, repeat + 1):  # alternate the classes: drift hits both alike
         for kind in KINDS:
-            full[kind].append(graded(f"{kind}-full-{i}", classes.folder(kind), kind,
-                                     classes.students, jobs=2, force=True))
+            full[kind].append(
+                graded(
+                    f"{kind}-full-{i}",
+                    classes.folder(kind),
+                    kind,
+                    classes.students,
+                    jobs=2,
+                    force=True,
+                )
+            )
     for i in range(1, repeat + 1):
         for kind in KINDS:
-            cold[kind].append(graded(f"{kind}-cold-{i}", classes.folder(kind) / first, kind,
-                                     [first]))
+            cold[kind].append(
+                graded(f"{kind}-cold-{i}", classes.folder(kind) / first, kind, [first])
+            )
 
     def best(results: list[Run]) -> float | None:
         good = [r.seconds for r in results]
@@ -350,25 +395,42 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
     full_py, full_nb = best(full["py"]), best(full["ipynb"])
     label = f"grade --jobs 2 --force, {n} students (best of {repeat})"
     if full_py is not None and full_nb is not None:
-        grading.add(label, f"{full_py:.1f} s", f"{full_nb:.1f} s", diff_text(full_py, full_nb, 1, "s", 1))
+        grading.add(
+            label, f"{full_py:.1f} s", f"{full_nb:.1f} s", diff_text(full_py, full_nb, 1, "s", 1)
+        )
         per_py, per_nb = full_py / n, full_nb / n
-        grading.add("  per submission (11 files)", f"{per_py:.3f} s", f"{per_nb:.3f} s",
-                    diff_text(per_py, per_nb))
-        grading.add("  per file", f"{per_py / len(classes.files) * 1000:.0f} ms",
-                    f"{per_nb / len(classes.files) * 1000:.0f} ms",
-                    f"{(per_nb - per_py) / len(classes.files) * 1000:+.1f} ms")
+        grading.add(
+            "  per submission (11 files)",
+            f"{per_py:.3f} s",
+            f"{per_nb:.3f} s",
+            diff_text(per_py, per_nb),
+        )
+        grading.add(
+            "  per file",
+            f"{per_py / len(classes.files) * 1000:.0f} ms",
+            f"{per_nb / len(classes.files) * 1000:.0f} ms",
+            f"{(per_nb - per_py) / len(classes.files) * 1000:+.1f} ms",
+        )
         spread = {k: ", ".join(f"{r.seconds:.1f}" for r in full[k]) for k in KINDS}
         notes.append(f"full grades, every run (s): py {spread['py']}; ipynb {spread['ipynb']}")
     else:
-        grading.add(label, *(f"{b:.1f} s" if b is not None else "FAILED" for b in (full_py, full_nb)), "-")
+        grading.add(
+            label, *(f"{b:.1f} s" if b is not None else "FAILED" for b in (full_py, full_nb)), "-"
+        )
     cold_py, cold_nb = best(cold["py"]), best(cold["ipynb"])
     label = f"cold single submission, {first} (best of {repeat})"
     if cold_py is not None and cold_nb is not None:
         grading.add(label, f"{cold_py:.2f} s", f"{cold_nb:.2f} s", diff_text(cold_py, cold_nb))
     else:
-        grading.add(label, *(f"{b:.2f} s" if b is not None else "FAILED" for b in (cold_py, cold_nb)), "-")
-    grading.add("one submission's files (bytes)", f"{classes.sizes['py']:,}", f"{classes.sizes['ipynb']:,}",
-                f"x{classes.sizes['ipynb'] / classes.sizes['py']:.0f}")
+        grading.add(
+            label, *(f"{b:.2f} s" if b is not None else "FAILED" for b in (cold_py, cold_nb)), "-"
+        )
+    grading.add(
+        "one submission's files (bytes)",
+        f"{classes.sizes['py']:,}",
+        f"{classes.sizes['ipynb']:,}",
+        f"x{classes.sizes['ipynb'] / classes.sizes['py']:.0f}",
+    )
 
     # ---- the notebook alone, in this process
     print("  parse and kernel ...", file=sys.stderr, flush=True)
@@ -377,27 +439,41 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
     raw = sample.read_bytes()
     parsed = read_notebook(raw)
     ms = best_ms(lambda: read_notebook(raw), PARSE_LOOPS, repeat)
-    parts.add(f"read_notebook, {sample.name} of the class ({len(raw) / 1000:.0f} KB)",
-              f"{ms:.3f} ms", f"mean of {PARSE_LOOPS} calls, best of {repeat}")
+    parts.add(
+        f"read_notebook, {sample.name} of the class ({len(raw) / 1000:.0f} KB)",
+        f"{ms:.3f} ms",
+        f"mean of {PARSE_LOOPS} calls, best of {repeat}",
+    )
     ms = best_ms(lambda: cells_to_source(read_notebook(raw).cells), PARSE_LOOPS, repeat)
-    parts.add("  read_notebook + cells_to_source (for judges that read code)", f"{ms:.3f} ms",
-              f"{len(parsed.cells)} code cell(s); warm")
+    parts.add(
+        "  read_notebook + cells_to_source (for judges that read code)",
+        f"{ms:.3f} ms",
+        f"{len(parsed.cells)} code cell(s); warm",
+    )
     if full_py is not None and full_nb is not None:
         extra = (full_nb - full_py) / n * 1000
         parse = ms * len(classes.files)
-        notes.append(f"the grader's own reading of a submission's {len(classes.files)} notebooks "
-                     f"(read_notebook + cells_to_source, warm) is {parse:.1f} ms of the {extra:+.0f} ms "
-                     "per submission; the rest is outside the parse (staging the cells, running them "
-                     "through IPython in the sandbox instead of importing a module)")
+        notes.append(
+            f"the grader's own reading of a submission's {len(classes.files)} notebooks "
+            f"(read_notebook + cells_to_source, warm) is {parse:.1f} ms of the {extra:+.0f} ms "
+            "per submission; the rest is outside the parse (staging the cells, running them "
+            "through IPython in the sandbox instead of importing a module)"
+        )
     with tempfile.TemporaryDirectory(prefix="grader-nb-big-") as tmp:
         big = Path(tmp) / sample.name
         size = big_notebook(sample, big)
         ms = parse_ms(big, repeat)
-    parts.add(f"read_notebook, {size / 1e6:.0f} MB of base64 PNG outputs", f"{ms:.0f} ms",
-              f"best of {repeat}; the grader's limit is 100 MB")
+    parts.add(
+        f"read_notebook, {size / 1e6:.0f} MB of base64 PNG outputs",
+        f"{ms:.0f} ms",
+        f"best of {repeat}; the grader's limit is 100 MB",
+    )
     seconds = import_seconds("IPython.core.inputtransformer2", repeat)
-    parts.add("import IPython.core.inputtransformer2 (cells_to_source)", f"{seconds * 1000:.0f} ms",
-              "once per grader process that judges a notebook's code; fresh interpreter")
+    parts.add(
+        "import IPython.core.inputtransformer2 (cells_to_source)",
+        f"{seconds * 1000:.0f} ms",
+        "once per grader process that judges a notebook's code; fresh interpreter",
+    )
     seconds = import_seconds("torch", repeat)
     parts.add("import torch, for scale", f"{seconds:.2f} s", "fresh interpreter")
     kernel_times = []
@@ -411,23 +487,34 @@ def benchmark(classes: Classes, runs: Path, n: int, repeat: int, timeout: float,
         label = f"nbclient + python3 kernel, {path.name}"
         if seconds == seconds:  # not nan
             kernel_times.append(seconds)
-            parts.add(label, f"{seconds:.2f} s", f"start, run, shut down; best of {repeat}"
-                      + (f"; {problem}" if problem else ""))
+            parts.add(
+                label,
+                f"{seconds:.2f} s",
+                f"start, run, shut down; best of {repeat}" + (f"; {problem}" if problem else ""),
+            )
         else:
             parts.add(label, "FAILED", problem)
     if kernel_times:
         mean = sum(kernel_times) / len(kernel_times)
-        parts.add("  a kernel per notebook, x11 files (estimate)", f"{mean * len(classes.files):.1f} s",
-                  "per submission, before any check runs; serial")
+        parts.add(
+            "  a kernel per notebook, x11 files (estimate)",
+            f"{mean * len(classes.files):.1f} s",
+            "per submission, before any check runs; serial",
+        )
         if full_nb is not None:
-            notes.append(f"a kernel per notebook would cost ~{mean * len(classes.files) / 2:.1f} s per "
-                         f"submission on 2 cores before any check, against {full_nb / n:.2f} s for the "
-                         "whole grade of an ipynb submission here")
+            notes.append(
+                f"a kernel per notebook would cost ~{mean * len(classes.files) / 2:.1f} s per "
+                f"submission on 2 cores before any check, against {full_nb / n:.2f} s for the "
+                "whole grade of an ipynb submission here"
+            )
     dropped = ", ".join(f"{count} {role}" for role, count in sorted(classes.dropped.items()))
-    notes.insert(0, f"notebooks: the stub's markdown kept; the solution text in its first solution cell; "
-                    f"dropped from the {len(classes.files)} stubs: {dropped} cell(s), so the code is "
-                    "exactly the .py file's; saved outputs per notebook: 4 stream outputs and one "
-                    f"{len(png(PNG_SIDE, PNG_SIDE, seed=0)) / 1000:.0f} KB PNG display_data")
+    notes.insert(
+        0,
+        f"notebooks: the stub's markdown kept; the solution text in its first solution cell; "
+        f"dropped from the {len(classes.files)} stubs: {dropped} cell(s), so the code is "
+        "exactly the .py file's; saved outputs per notebook: 4 stream outputs and one "
+        f"{len(png(PNG_SIDE, PNG_SIDE, seed=0)) / 1000:.0f} KB PNG display_data",
+    )
     return grading, parts, notes
 
 
@@ -436,10 +523,18 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=40, help="students per class (default 40)")
     parser.add_argument("--repeat", type=int, default=2, help="best of this many runs (default 2)")
     parser.add_argument("--quick", action="store_true", help="CI smoke: N = 4 and one repeat")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="keep the classes, reports and logs in this (new or empty) folder")
-    parser.add_argument("--timeout", type=float, default=3600,
-                        help="seconds per grader run before it is killed (default 3600)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="keep the classes, reports and logs in this (new or empty) folder",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        help="seconds per grader run before it is killed (default 3600)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeat = 4, 1
@@ -454,12 +549,16 @@ def main() -> int:
         runs = work / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         classes = generate(course, work / "classes", args.n)
-        print(f"torch-grader notebooks: .ipynb vs .py with the same code; N = {args.n} students "
-              f"per class, each handing in all {len(classes.files)} reference solutions; "
-              f"repeat {args.repeat}")
+        print(
+            f"torch-grader notebooks: .ipynb vs .py with the same code; N = {args.n} students "
+            f"per class, each handing in all {len(classes.files)} reference solutions; "
+            f"repeat {args.repeat}"
+        )
         print(f"{machine_line(sandbox_line())}; {load_text()} at the start", flush=True)
         failures: list[str] = []
-        grading, parts, notes = benchmark(classes, runs, args.n, args.repeat, args.timeout, failures)
+        grading, parts, notes = benchmark(
+            classes, runs, args.n, args.repeat, args.timeout, failures
+        )
         print()
         print(grading.render())
         print()
@@ -471,8 +570,10 @@ def main() -> int:
             print(failure, end="")
         if args.out is not None:
             print(f"kept: the classes in {classes.root}, the runs' reports and logs in {runs}")
-        print(f"wall time: {time.monotonic() - started:.0f} s; {load_text()} at the end "
-              "(other work on the machine skews every figure)")
+        print(
+            f"wall time: {time.monotonic() - started:.0f} s; {load_text()} at the end "
+            "(other work on the machine skews every figure)"
+        )
     return 1 if failures else 0
 
 

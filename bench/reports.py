@@ -38,8 +38,21 @@ TARGET_N = 1000
 
 def graded_examples(work: Path) -> GradingRun:
     out = work / "examples"
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(ROOT / "examples" / "submissions"),
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(ROOT / "examples" / "submissions"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         sys.exit(f"grading the examples failed:\n{proc.stderr}")
     return GradingRun.from_dict(json.loads((out / "results.json").read_text(encoding="utf-8")))
@@ -47,7 +60,9 @@ def graded_examples(work: Path) -> GradingRun:
 
 def large_class(run: GradingRun, n: int) -> GradingRun:
     """N students, cycling through the examples' results under new ids."""
-    students = [replace(run.students[i % len(run.students)], id=f"student-{i:05d}") for i in range(n)]
+    students = [
+        replace(run.students[i % len(run.students)], id=f"student-{i:05d}") for i in range(n)
+    ]
     return replace(run, students=students)
 
 
@@ -74,16 +89,26 @@ def main() -> int:
         runs = [timed(run, work / f"run-{i}") for i in range(repeat)]
     best, files, size = min(runs)
     per_1000 = best / n * TARGET_N
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{len(base.students)} example students, {len(base.students[0].exercises)} exercises each")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{len(base.students)} example students, {len(base.students[0].exercises)} exercises each"
+    )
     print()
     print("| measurement | measured | target |")
     print("|---|---|---|")
-    print(f"| write_reports, {n} students (best of {repeat}) | {best:.2f} s ({files} files, {size / 2**20:.1f} MiB) | |")
+    print(
+        f"| write_reports, {n} students (best of {repeat}) | {best:.2f} s ({files} files, {size / 2**20:.1f} MiB) | |"
+    )
     print(f"| per student | {best / n * 1000:.1f} ms | |")
     # A small class says too little about 1,000 (one run, a noisy CI machine): no verdict.
-    verdict = ("pass" if per_1000 < TARGET_SECONDS else "MISS") if n >= TARGET_N else "judged on a full run"
-    print(f"| scaled to {TARGET_N} students | {per_1000:.2f} s | < {TARGET_SECONDS:g} s: {verdict} |")
+    verdict = (
+        ("pass" if per_1000 < TARGET_SECONDS else "MISS")
+        if n >= TARGET_N
+        else "judged on a full run"
+    )
+    print(
+        f"| scaled to {TARGET_N} students | {per_1000:.2f} s | < {TARGET_SECONDS:g} s: {verdict} |"
+    )
     print(f"runs (s): {', '.join(f'{r[0]:.2f}' for r in runs)}")
     return 0
 

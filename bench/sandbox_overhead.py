@@ -72,9 +72,13 @@ def main() -> None:
     p, w = statistics.median(plain), statistics.median(wrapped)
     print(f"one full submission (11 exercises, 86 checks), median of {args.repeat}")
     print(f"{'plain subprocess':28} {p:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in plain)})")
-    print(f"{'bubblewrap sandbox':28} {w:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in wrapped)})")
+    print(
+        f"{'bubblewrap sandbox':28} {w:7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in wrapped)})"
+    )
     print(f"{'overhead per submission':28} {w - p:+7.2f} s   ({100 * (w - p) / p:+.1f} %)")
-    print(f"{'empty sandbox start':28} {1000 * (empty_inside - empty_outside):7.1f} ms  (bwrap + true vs true)")
+    print(
+        f"{'empty sandbox start':28} {1000 * (empty_inside - empty_outside):7.1f} ms  (bwrap + true vs true)"
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def descendants(pid: int) -> list[int]:
             continue
         try:
             data = _read(f"/proc/{name}/stat", 1024)
-            ppid = int(data[data.rindex(b")") + 2:].split(None, 2)[1])
+            ppid = int(data[data.rindex(b")") + 2 :].split(None, 2)[1])
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(name))
@@ -126,16 +126,23 @@ class Run:
             f.write(f"speed.py: {why}\n")
 
     def failure(self) -> str:
-        tail = self.log.read_text(errors="replace").strip().splitlines()[-5:] if self.log.exists() else []
-        return (f"FAILED (exit {self.code}): {shlex.join(self.cmd)}\n"
-                + "".join(f"    {line}\n" for line in tail))
+        tail = (
+            self.log.read_text(errors="replace").strip().splitlines()[-5:]
+            if self.log.exists()
+            else []
+        )
+        return f"FAILED (exit {self.code}): {shlex.join(self.cmd)}\n" + "".join(
+            f"    {line}\n" for line in tail
+        )
 
 
 SAMPLE_SECONDS = 0.02
 LIGHT_PSS_SHARE = 0.03  # light mode: PSS reads use at most 3% of one core
 
 
-def measure(cmd: list[str], log: Path, timeout: float, full_pss: bool = False, sample: bool = True) -> Run:
+def measure(
+    cmd: list[str], log: Path, timeout: float, full_pss: bool = False, sample: bool = True
+) -> Run:
     """Run ``cmd`` from the course folder; wall time and (with ``sample``) peak memory.
 
     Sampling costs CPU that the grader, on two cores, would otherwise use: walking the
@@ -143,8 +150,9 @@ def measure(cmd: list[str], log: Path, timeout: float, full_pss: bool = False, s
     timed rows do not sample at all; the memory row is a separate run that reads RSS and
     PSS every 20 ms (``full_pss``)."""
     with open(log, "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
         peak_rss = peak_pss = samples = pss_samples = 0
         sampler_cpu = pss_cpu = 0.0
         done = threading.Event()
@@ -197,14 +205,19 @@ def grade_cmd(subs: Path, out: Path, jobs: int | None = None, force: bool = Fals
 
 def grade_options() -> set[str]:
     """Which of --jobs and --force this grader's `grade` command accepts."""
-    text = subprocess.run([sys.executable, "-m", "grader", "grade", "--help"], cwd=ROOT,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
     return {opt for opt in ("--jobs", "--force") if opt in text}
 
 
 def sandbox_line() -> str:
-    result = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "doctor"], cwd=ROOT, capture_output=True, text=True
+    )
     lines = result.stdout.strip().splitlines()
     return lines[0] if lines else f"grader doctor exited {result.returncode}"
 
@@ -215,8 +228,10 @@ def machine_line(sandbox: str) -> str:
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         torch_version = "not installed"
-    return (f"machine: {len(os.sched_getaffinity(0))} cores, torch {torch_version}, "
-            f"Python {platform.python_version()}, {sandbox}")
+    return (
+        f"machine: {len(os.sched_getaffinity(0))} cores, torch {torch_version}, "
+        f"Python {platform.python_version()}, {sandbox}"
+    )
 
 
 # --------------------------------------------------------------------------- table
@@ -251,8 +266,10 @@ class Report:
         widths = [max(len(getattr(r, a)) for r in rows) for a in ("name", "measured", "target")]
         lines = []
         for i, r in enumerate(rows):
-            lines.append(f"{r.name:<{widths[0]}}  {r.measured:<{widths[1]}}  "
-                         f"{r.target:<{widths[2]}}  {r.verdict}".rstrip())
+            lines.append(
+                f"{r.name:<{widths[0]}}  {r.measured:<{widths[1]}}  "
+                f"{r.target:<{widths[2]}}  {r.verdict}".rstrip()
+            )
             if i == 0:
                 lines.append("-" * len(lines[0]))
         return "\n".join(lines)
@@ -269,15 +286,19 @@ def full_grade_text(run: Run, n: int) -> str:
 # --------------------------------------------------------------------------- main
 def run_floor(subs: Path, work: Path, timeout: float) -> tuple[Run, dict | None]:
     out = work / "floor.json"
-    run = measure([sys.executable, str(ROOT / "bench" / "floor.py"), str(subs), "--json", str(out)],
-                  work / "floor.log", timeout)
+    run = measure(
+        [sys.executable, str(ROOT / "bench" / "floor.py"), str(subs), "--json", str(out)],
+        work / "floor.log",
+        timeout,
+    )
     if run.code != 0 or not out.exists():
         return run, None
     return run, json.loads(out.read_text())
 
 
-def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeout: float,
-              dry: bool) -> Report:
+def benchmark(
+    subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeout: float, dry: bool
+) -> Report:
     report = Report()
     n = len(kinds)
     options = grade_options() if not dry else {"--jobs", "--force"}
@@ -291,18 +312,26 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
     full2m = grade_cmd(subs, work / "out-jobs2-memory", 2, incremental)
     if dry:
         print("would run (from the course folder):")
-        for cmd in ([sys.executable, "-c", "import torch"],
-                    grade_cmd(subs / cold_student, work / "out-cold-N"), full1, full2,
-                    grade_cmd(subs, out2, 2), full2m,
-                    [sys.executable, str(ROOT / "bench" / "floor.py"), str(subs)]):
+        for cmd in (
+            [sys.executable, "-c", "import torch"],
+            grade_cmd(subs / cold_student, work / "out-cold-N"),
+            full1,
+            full2,
+            grade_cmd(subs, out2, 2),
+            full2m,
+            [sys.executable, str(ROOT / "bench" / "floor.py"), str(subs)],
+        ):
             print("  " + shlex.join(cmd))
         return report
     if not parallel:
-        report.notes.append("`grader grade` has no --jobs yet: the --jobs 1 row ran the serial "
-                            "grader; the --jobs 2 rows are n/a")
+        report.notes.append(
+            "`grader grade` has no --jobs yet: the --jobs 1 row ran the serial "
+            "grader; the --jobs 2 rows are n/a"
+        )
     if not incremental:
-        report.notes.append("`grader grade` has no --force yet (no incremental store): the re-run "
-                            "rows are n/a")
+        report.notes.append(
+            "`grader grade` has no --force yet (no incremental store): the re-run rows are n/a"
+        )
 
     def timed(label: str, cmd: list[str], full_pss: bool = False) -> Run:
         print(f"  {label} ...", file=sys.stderr, flush=True)
@@ -314,10 +343,14 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
         return run
 
     # Cold single submission against `import torch`.
-    imports = [timed(f"import-torch-{i}", [sys.executable, "-c", "import torch"]) for i in range(repeat)]
+    imports = [
+        timed(f"import-torch-{i}", [sys.executable, "-c", "import torch"]) for i in range(repeat)
+    ]
     import_torch = min(r.seconds for r in imports)
-    colds = [timed(f"cold-{i}", grade_cmd(subs / cold_student, work / f"out-cold-{i}"))
-             for i in range(repeat)]
+    colds = [
+        timed(f"cold-{i}", grade_cmd(subs / cold_student, work / f"out-cold-{i}"))
+        for i in range(repeat)
+    ]
     cold_bad = next((r for r in colds if not r.ok), None)
 
     # Full grades, then re-runs on the --jobs 2 store.
@@ -359,16 +392,24 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
         floor_one = float(per.get(cold_student, 0.0))
         slow = [s for s, k in kinds.items() if k == "timeout"]
         rest = sum(t for s, t in per.items() if s not in slow)
-        by_kind = {k: [per[s] for s, kk in kinds.items() if kk == k and s in per]
-                   for k in ("correct", "wrong", "timeout")}
+        by_kind = {
+            k: [per[s] for s, kk in kinds.items() if kk == k and s in per]
+            for k in ("correct", "wrong", "timeout")
+        }
         means = ", ".join(f"{k} {sum(v) / len(v):.3f}" for k, v in by_kind.items() if v)
         report.add("floor (one warm process)", f"{floor_total:.1f} s  {floor_total / n:.3f} s/sub")
-        report.notes.append(f"floor per submission, mean: {means} s; without the {len(slow)} "
-                            f"timeout student(s) the floor is {rest:.1f} s")
+        report.notes.append(
+            f"floor per submission, mean: {means} s; without the {len(slow)} "
+            f"timeout student(s) the floor is {rest:.1f} s"
+        )
         if run2 is not None and run2.ok:
             ratio = run2.seconds / (floor_total / CORES)
-            report.add(f"grader(--jobs 2) / (floor / {CORES} cores)", f"{ratio:.2f}",
-                       f"<= {RATIO_TARGET}", ratio <= RATIO_TARGET)
+            report.add(
+                f"grader(--jobs 2) / (floor / {CORES} cores)",
+                f"{ratio:.2f}",
+                f"<= {RATIO_TARGET}",
+                ratio <= RATIO_TARGET,
+            )
         else:
             report.na(f"grader(--jobs 2) / (floor / {CORES} cores)", "no --jobs 2 run")
 
@@ -377,13 +418,19 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
         report.failed(f"cold single submission ({cold_student})", cold_bad)
     elif floor_one is not None:
         target = import_torch + floor_one + COLD_SLACK
-        report.add(f"cold single submission ({cold_student})",
-                   f"{best_cold:.2f} s (best of {repeat})",
-                   f"<= {target:.2f} s (import torch {import_torch:.2f} + floor {floor_one:.2f} "
-                   f"+ {COLD_SLACK})", best_cold <= target)
+        report.add(
+            f"cold single submission ({cold_student})",
+            f"{best_cold:.2f} s (best of {repeat})",
+            f"<= {target:.2f} s (import torch {import_torch:.2f} + floor {floor_one:.2f} "
+            f"+ {COLD_SLACK})",
+            best_cold <= target,
+        )
     else:
-        report.add(f"cold single submission ({cold_student})", f"{best_cold:.2f} s (best of {repeat})",
-                   f"import torch {import_torch:.2f} s; no floor")
+        report.add(
+            f"cold single submission ({cold_student})",
+            f"{best_cold:.2f} s (best of {repeat})",
+            f"import torch {import_torch:.2f} s; no floor",
+        )
 
     if not unchanged:
         why = "no incremental store (--force)" if not incremental else "no --jobs 2 run"
@@ -392,11 +439,19 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
     else:
         changed_target = best_cold + CHANGED_SLACK
         for label, runs, meets, text in (
-                ("re-run, nothing changed", unchanged, lambda t: t < RERUN_TARGET,
-                 f"< {RERUN_TARGET:.1f} s"),
-                (f"re-run, one submission changed ({edited})", changed,
-                 lambda t: t <= changed_target,
-                 f"<= {changed_target:.2f} s (cold single + {CHANGED_SLACK})")):
+            (
+                "re-run, nothing changed",
+                unchanged,
+                lambda t: t < RERUN_TARGET,
+                f"< {RERUN_TARGET:.1f} s",
+            ),
+            (
+                f"re-run, one submission changed ({edited})",
+                changed,
+                lambda t: t <= changed_target,
+                f"<= {changed_target:.2f} s (cold single + {CHANGED_SLACK})",
+            ),
+        ):
             bad = next((r for r in runs if not r.ok), None)
             if bad is not None:
                 report.failed(label, bad)
@@ -411,12 +466,17 @@ def benchmark(subs: Path, work: Path, kinds: dict[str, str], repeat: int, timeou
         report.failed(label, memory)
     else:
         pss = mib(memory.peak_pss_kib)
-        report.add(label, f"{pss:.0f} MiB  (RSS-sum {mib(memory.peak_rss_kib):.0f} MiB)",
-                   f"< {MEMORY_TARGET_MIB:.0f} MiB (1.5 GB, PSS-sum)", pss < MEMORY_TARGET_MIB)
+        report.add(
+            label,
+            f"{pss:.0f} MiB  (RSS-sum {mib(memory.peak_rss_kib):.0f} MiB)",
+            f"< {MEMORY_TARGET_MIB:.0f} MiB (1.5 GB, PSS-sum)",
+            pss < MEMORY_TARGET_MIB,
+        )
         report.notes.append(
             f"memory: a separate --jobs 2 full grade with PSS read every 20 ms ({memory.pss_samples} "
             f"samples; it took {memory.seconds:.1f} s, the sampler used {memory.sampler_cpu:.1f} s CPU). "
-            "The timed rows are measured without any sampling")
+            "The timed rows are measured without any sampling"
+        )
     return report
 
 
@@ -436,11 +496,17 @@ def cluster_benchmark(subs: Path, work: Path, cluster: str, n: int, timeout: flo
         return [*cmd, "--cluster", cluster]
 
     runs = {
-        "local-single": timed("local-single", grade_cmd(subs / one, work / "out-local-single", workers, True)),
-        "cluster-single": timed("cluster-single", on_cluster(grade_cmd(subs / one, work / "out-cluster-single",
-                                                                       None, True))),
+        "local-single": timed(
+            "local-single", grade_cmd(subs / one, work / "out-local-single", workers, True)
+        ),
+        "cluster-single": timed(
+            "cluster-single",
+            on_cluster(grade_cmd(subs / one, work / "out-cluster-single", None, True)),
+        ),
         "local-full": timed("local-full", grade_cmd(subs, work / "out-local", workers, True)),
-        "cluster-full": timed("cluster-full", on_cluster(grade_cmd(subs, work / "out-cluster", None, True))),
+        "cluster-full": timed(
+            "cluster-full", on_cluster(grade_cmd(subs, work / "out-cluster", None, True))
+        ),
     }
     for name, run in runs.items():
         if not run.ok:
@@ -448,34 +514,62 @@ def cluster_benchmark(subs: Path, work: Path, cluster: str, n: int, timeout: flo
     if report.failures:
         return report
     local, dask = runs["local-full"].seconds, runs["cluster-full"].seconds
-    report.add(f"grade --jobs {workers}, full (this machine)", full_grade_text(runs["local-full"], n))
-    report.add(f"grade --cluster {cluster}, full", full_grade_text(runs["cluster-full"], n),
-               f"throughput {n / dask:.2f} vs {n / local:.2f} submissions/s")
-    report.add("one submission, cold: local / cluster",
-               f"{runs['local-single'].seconds:.2f} s / {runs['cluster-single'].seconds:.2f} s",
-               "the cluster's fixed cost: start-up, course shipped, workers' torch and reference")
-    marginal = ((dask - runs["cluster-single"].seconds) - (local - runs["local-single"].seconds)) / max(n - 1, 1)
-    report.add("overhead per job on the cluster", f"{1000 * marginal:.0f} ms",
-               "(cluster full - cluster single) - (local full - local single), per further job")
-    report.notes.append(f"the cluster: {cluster}; both full runs grade the same {n} submissions with "
-                        f"{workers} sandbox worker(s) in all, --force")
+    report.add(
+        f"grade --jobs {workers}, full (this machine)", full_grade_text(runs["local-full"], n)
+    )
+    report.add(
+        f"grade --cluster {cluster}, full",
+        full_grade_text(runs["cluster-full"], n),
+        f"throughput {n / dask:.2f} vs {n / local:.2f} submissions/s",
+    )
+    report.add(
+        "one submission, cold: local / cluster",
+        f"{runs['local-single'].seconds:.2f} s / {runs['cluster-single'].seconds:.2f} s",
+        "the cluster's fixed cost: start-up, course shipped, workers' torch and reference",
+    )
+    marginal = (
+        (dask - runs["cluster-single"].seconds) - (local - runs["local-single"].seconds)
+    ) / max(n - 1, 1)
+    report.add(
+        "overhead per job on the cluster",
+        f"{1000 * marginal:.0f} ms",
+        "(cluster full - cluster single) - (local full - local single), per further job",
+    )
+    report.notes.append(
+        f"the cluster: {cluster}; both full runs grade the same {n} submissions with "
+        f"{workers} sandbox worker(s) in all, --force"
+    )
     return report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="number of submissions (default 200)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="best of this many runs for the short rows (default 3)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="best of this many runs for the short rows (default 3)",
+    )
     parser.add_argument("--quick", action="store_true", help="CI: N = 6 and one repeat")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="keep the submissions and reports in this (new or empty) folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="keep the submissions and reports in this (new or empty) folder",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated submissions")
-    parser.add_argument("--timeout", type=float, default=7200, help="seconds per run before it is killed")
+    parser.add_argument(
+        "--timeout", type=float, default=7200, help="seconds per run before it is killed"
+    )
     parser.add_argument("--dry", action="store_true", help="generate and print the commands only")
-    parser.add_argument("--cluster", default=None, metavar="CLUSTER",
-                        help="instead: the class graded locally and with `grade --cluster CLUSTER` "
-                             "(e.g. local:2), throughput and overhead per job")
+    parser.add_argument(
+        "--cluster",
+        default=None,
+        metavar="CLUSTER",
+        help="instead: the class graded locally and with `grade --cluster CLUSTER` "
+        "(e.g. local:2), throughput and overhead per job",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n, args.repeat = 6, 1
@@ -488,9 +582,11 @@ def main() -> int:
         runs.mkdir(parents=True, exist_ok=True)
         kinds = generate(subs, args.n, args.seed)
         counts = Counter(kinds.values())
-        print(f"torch-grader speed: N = {args.n} submissions of the full course "
-              f"({counts['correct']} correct, {counts['wrong']} wrong, {counts['timeout']} timeout; "
-              f"seed {args.seed}), repeat {args.repeat}")
+        print(
+            f"torch-grader speed: N = {args.n} submissions of the full course "
+            f"({counts['correct']} correct, {counts['wrong']} wrong, {counts['timeout']} timeout; "
+            f"seed {args.seed}), repeat {args.repeat}"
+        )
         print(machine_line(sandbox_line() if not args.dry else "sandbox: ?"), flush=True)
         if args.cluster and not args.dry:
             report = cluster_benchmark(subs, runs, args.cluster, args.n, args.timeout)

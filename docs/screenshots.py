@@ -21,9 +21,18 @@ STUDENT = "ben_typical_mistakes.html"
 SHOTS = [
     ("overview.png", "index.html", None, {"width": 1100, "height": 900}),
     ("student-top.png", STUDENT, None, {"width": 1000, "height": 760}),
-    ("student-picture.png", STUDENT, "tr:has(figure.chart svg[aria-labelledby*='fig-3-'])", {"width": 1000, "height": 800}),
-    ("student-training.png", STUDENT, "section:has(h2:text-is('The training loop')) tr:has(figure.chart)",
-     {"width": 1000, "height": 800}),
+    (
+        "student-picture.png",
+        STUDENT,
+        "tr:has(figure.chart svg[aria-labelledby*='fig-3-'])",
+        {"width": 1000, "height": 800},
+    ),
+    (
+        "student-training.png",
+        STUDENT,
+        "section:has(h2:text-is('The training loop')) tr:has(figure.chart)",
+        {"width": 1000, "height": 800},
+    ),
     ("student-code.png", STUDENT, "tr:has(figure.excerpt)", {"width": 1000, "height": 800}),
     ("student-phone.png", STUDENT, None, {"width": 390, "height": 844}),
 ]

@@ -50,8 +50,9 @@ _watchdog: threading.Thread | None = None
 
 def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
     """Make ``thread`` raise ``exc`` at its next bytecode; None clears a pending one."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread),
-                                               ctypes.py_object(exc) if exc is not None else None)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread), ctypes.py_object(exc) if exc is not None else None
+    )
 
 
 def _watch() -> None:
@@ -105,8 +106,12 @@ class within:  # noqa: N801  (used as a function: ``with within(10):``)
             _armed[id(entry)] = entry  # last: nothing can fire before the lock is let go
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         entry = self._entry
         with _lock:
             _armed.pop(id(entry), None)

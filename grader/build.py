@@ -94,8 +94,10 @@ def _literal_body(body: str) -> tuple[str, str]:
         if not body.endswith("\\"):
             return "r", body  # backslashes (LaTeX, regexes) stay readable
     out = body.replace("\\", "\\\\").replace('"', '\\"')
-    out = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c not in "\n\t" else c
-                  for c in out)
+    out = "".join(
+        f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c not in "\n\t" else c
+        for c in out
+    )
     return "", out
 
 
@@ -106,8 +108,12 @@ def docstring(text: str, indent: str = "", width: int = 88) -> str:
     """
     text = text.strip()
     if "\n" not in text and len(indent) + len(text) + 6 > width:
-        text = textwrap.fill(text, width=max(width - len(indent) - 3, 40), break_long_words=False,
-                             break_on_hyphens=False)
+        text = textwrap.fill(
+            text,
+            width=max(width - len(indent) - 3, 40),
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
     lines = [line.rstrip() for line in _lines(text)]
     while lines and not lines[-1]:
         lines.pop()
@@ -118,7 +124,7 @@ def docstring(text: str, indent: str = "", width: int = 88) -> str:
         return f'{indent}{prefix}"""{body}"""\n'
     prefix, body = _literal_body("\n".join(lines))
     shown = [(indent + line) if line else "" for line in _lines(body)]
-    shown[0] = shown[0][len(indent):]
+    shown[0] = shown[0][len(indent) :]
     return f'{indent}{prefix}"""' + "\n".join(shown) + f'\n{indent}"""\n'
 
 
@@ -205,31 +211,37 @@ def examples_block(exercise: Exercise) -> str:
     )
     if not exercise.examples:
         return head + '    print("This exercise has no visible examples.")\n'
-    helper = "".join(("    " + line) if line.strip() else line
-                     for line in (HELPER_IMPORTS + "\n" + MISMATCH_HELPER).splitlines(keepends=True))
+    helper = "".join(
+        ("    " + line) if line.strip() else line
+        for line in (HELPER_IMPORTS + "\n" + MISMATCH_HELPER).splitlines(keepends=True)
+    )
     table = "".join(
         f"        (\n            {_one_line(ex.name)!r},\n            {ex.code.strip()!r},\n"
         f"            {ex.expect.strip()!r},\n        ),\n"
         for ex in exercise.examples
     )
-    return head + helper + (
-        "\n"
-        "    _examples = [\n"
-        f"{table}"
-        "    ]\n"
-        "    _passed = 0\n"
-        "    for _name, _code, _expect in _examples:\n"
-        "        try:\n"
-        "            _got = eval(_code)\n"
-        "            _problem = _mismatch(_got, eval(_expect))\n"
-        "        except Exception as _exc:\n"
-        '            _problem = f"{type(_exc).__name__}: {_exc}"\n'
-        "        if _problem:\n"
-        '            print(f"FAIL {_name}\\n     {_code}\\n     {_problem}")\n'
-        "        else:\n"
-        "            _passed += 1\n"
-        '            print(f"PASS {_name}")\n'
-        '    print(f"{_passed} of {len(_examples)} examples passed")\n'
+    return (
+        head
+        + helper
+        + (
+            "\n"
+            "    _examples = [\n"
+            f"{table}"
+            "    ]\n"
+            "    _passed = 0\n"
+            "    for _name, _code, _expect in _examples:\n"
+            "        try:\n"
+            "            _got = eval(_code)\n"
+            "            _problem = _mismatch(_got, eval(_expect))\n"
+            "        except Exception as _exc:\n"
+            '            _problem = f"{type(_exc).__name__}: {_exc}"\n'
+            "        if _problem:\n"
+            '            print(f"FAIL {_name}\\n     {_code}\\n     {_problem}")\n'
+            "        else:\n"
+            "            _passed += 1\n"
+            '            print(f"PASS {_name}")\n'
+            '    print(f"{_passed} of {len(_examples)} examples passed")\n'
+        )
     )
 
 
@@ -310,28 +322,47 @@ def notebook(exercise: Exercise) -> Any:
         v4.new_code_cell(setup_source(exercise).rstrip("\n"), id="setup", metadata=meta("setup")),
     ]
     for index, entry in enumerate(exercise.entry_points):
-        cells.append(v4.new_code_cell(entry_source(exercise, entry).rstrip("\n"),
-                                      id=_cell_id("solution", index, entry.name),
-                                      metadata=meta("solution", entry=entry.name)))
-    cells.append(v4.new_markdown_cell(
-        "## Try the examples\n\n"
-        "Run these cells after writing your code. Each one checks one example: it raises an "
-        "error (NotImplementedError while a stub is unfinished, AssertionError for a wrong "
-        "answer) until your code gives the expected value, then prints PASS. The first cell "
-        "defines the comparison (tensors are compared with `torch.allclose`).",
-        id="examples"))
+        cells.append(
+            v4.new_code_cell(
+                entry_source(exercise, entry).rstrip("\n"),
+                id=_cell_id("solution", index, entry.name),
+                metadata=meta("solution", entry=entry.name),
+            )
+        )
+    cells.append(
+        v4.new_markdown_cell(
+            "## Try the examples\n\n"
+            "Run these cells after writing your code. Each one checks one example: it raises an "
+            "error (NotImplementedError while a stub is unfinished, AssertionError for a wrong "
+            "answer) until your code gives the expected value, then prints PASS. The first cell "
+            "defines the comparison (tensors are compared with `torch.allclose`).",
+            id="examples",
+        )
+    )
     if exercise.examples:
-        cells.append(v4.new_code_cell((HELPER_IMPORTS + "\n\n" + MISMATCH_HELPER).rstrip("\n"),
-                                      id="examples-helper", metadata=meta("helper")))
+        cells.append(
+            v4.new_code_cell(
+                (HELPER_IMPORTS + "\n\n" + MISMATCH_HELPER).rstrip("\n"),
+                id="examples-helper",
+                metadata=meta("helper"),
+            )
+        )
     for index, example in enumerate(exercise.examples):
-        cells.append(v4.new_code_cell(_example_cell_source(example),
-                                      id=_cell_id("example", index, example.name),
-                                      metadata=meta("example", example=example.name)))
-    nb = v4.new_notebook(cells=cells, metadata={
-        "kernelspec": dict(KERNELSPEC),
-        "language_info": {"name": "python"},
-        "grader": {"exercise": exercise.id, "file": f"{exercise.file}.ipynb"},
-    })
+        cells.append(
+            v4.new_code_cell(
+                _example_cell_source(example),
+                id=_cell_id("example", index, example.name),
+                metadata=meta("example", example=example.name),
+            )
+        )
+    nb = v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": dict(KERNELSPEC),
+            "language_info": {"name": "python"},
+            "grader": {"exercise": exercise.id, "file": f"{exercise.file}.ipynb"},
+        },
+    )
     nbformat.validate(nb)
     return nb
 
@@ -356,7 +387,9 @@ def examples_data(course: Course) -> dict[str, Any]:
                 "title": ex.title,
                 "file": ex.file,
                 "entry_points": ex.entry_names(),
-                "examples": [{"name": e.name, "code": e.code, "expect": e.expect} for e in ex.examples],
+                "examples": [
+                    {"name": e.name, "code": e.code, "expect": e.expect} for e in ex.examples
+                ],
             }
             for ex in course.exercises
         ],
@@ -433,11 +466,16 @@ def build_bundle(course: Course, out: Path) -> list[Path]:
         try:
             compile(source, f"{ex.file}.py", "exec")
         except SyntaxError as exc:
-            raise ExerciseError(display_path(ex.path, course.root), 0,
-                                f"the student file {ex.file}.py would not compile (line {exc.lineno}: "
-                                f"{exc.msg}); check setup, signatures and starters") from None
+            raise ExerciseError(
+                display_path(ex.path, course.root),
+                0,
+                f"the student file {ex.file}.py would not compile (line {exc.lineno}: "
+                f"{exc.msg}); check setup, signatures and starters",
+            ) from None
         contents.append((f"{ex.file}.py", source))
         contents.append((f"{ex.file}.ipynb", notebook_text(ex)))
-    contents.append(("examples.json", json.dumps(examples_data(course), indent=2, ensure_ascii=False) + "\n"))
+    contents.append(
+        ("examples.json", json.dumps(examples_data(course), indent=2, ensure_ascii=False) + "\n")
+    )
     contents.append(("README.md", readme_text(course)))
     return [write_text_atomic(out / name, text) for name, text in contents]

@@ -32,7 +32,9 @@ def find_course(target: Path, course: str | None) -> Course:
             return load_course(folder)
         if (folder / "examples.json").is_file():
             return load_bundle(folder)
-    raise GraderError("no course found: run this beside your bundle's examples.json, or use --course DIR")
+    raise GraderError(
+        "no course found: run this beside your bundle's examples.json, or use --course DIR"
+    )
 
 
 def load_bundle(folder: Path) -> Course:
@@ -40,17 +42,35 @@ def load_bundle(folder: Path) -> Course:
     data = json.loads((folder / "examples.json").read_text(encoding="utf-8"))
     exercises = []
     for item in data["exercises"]:
-        exercises.append(Exercise(
-            id=item["id"], title=item["title"], file=item["file"], prompt="", setup="",
-            entry_points=[EntryPoint(name=n, signature="()", doc="") for n in item["entry_points"]],
-            examples=[Example(name=e["name"], code=e["code"], expect=e["expect"]) for e in item["examples"]],
-            checks=[], limits=Limits(), path=folder / "examples.json", root=folder,
-        ))
+        exercises.append(
+            Exercise(
+                id=item["id"],
+                title=item["title"],
+                file=item["file"],
+                prompt="",
+                setup="",
+                entry_points=[
+                    EntryPoint(name=n, signature="()", doc="") for n in item["entry_points"]
+                ],
+                examples=[
+                    Example(name=e["name"], code=e["code"], expect=e["expect"])
+                    for e in item["examples"]
+                ],
+                checks=[],
+                limits=Limits(),
+                path=folder / "examples.json",
+                root=folder,
+            )
+        )
     return Course(folder, exercises, data.get("course", folder.name))
 
 
-def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[str], None],
-                         sandbox: Sandbox | None = None) -> int:
+def run_visible_examples(
+    target: Path,
+    course_arg: str | None,
+    echo: Callable[[str], None],
+    sandbox: Sandbox | None = None,
+) -> int:
     def say(text: str) -> None:
         echo(safe_line(text))
 
@@ -62,14 +82,20 @@ def run_visible_examples(target: Path, course_arg: str | None, echo: Callable[[s
             folder.mkdir()
             shutil.copy2(target, folder / target.name)
         submission = collect(folder, course)
-        present = {ex_id for ex_id, sub in submission.files.items() if sub.path is not None or sub.kind}
+        present = {
+            ex_id for ex_id, sub in submission.files.items() if sub.path is not None or sub.kind
+        }
         if not present:
-            raise GraderError(f"no exercise files in {target} (expected names like "
-                              f"{course.exercises[0].file}.py or {course.exercises[0].file}.ipynb)")
+            raise GraderError(
+                f"no exercise files in {target} (expected names like "
+                f"{course.exercises[0].file}.py or {course.exercises[0].file}.ipynb)"
+            )
         plan = build_example_plan(course, 0)
         plan.checks = {k: v for k, v in plan.checks.items() if k in present}
         submission.files = {k: v for k, v in submission.files.items() if k in present}
-        course_view = Course(course.root, [ex for ex in course.exercises if ex.id in present], course.title)
+        course_view = Course(
+            course.root, [ex for ex in course.exercises if ex.id in present], course.title
+        )
         with Grader(course_view, plan=plan, sandbox=sandbox) as g:
             result = g.grade_submission(submission)
     passed = total = 0

@@ -29,7 +29,9 @@ class UsageError(Exception):
 def _course_root(args: argparse.Namespace) -> Path:
     root = Path(args.course)
     if not (root / "exercises").is_dir():
-        raise UsageError(f"{root.resolve()} is not a course folder (no exercises/); use --course DIR")
+        raise UsageError(
+            f"{root.resolve()} is not a course folder (no exercises/); use --course DIR"
+        )
     return root
 
 
@@ -97,8 +99,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         report["sandbox"] = {"kind": sandbox.kind, "reason": reason, "isolated": sandbox.isolated}
         lines.append(f"sandbox: {sandbox.kind} ({reason})")
         if sandbox.isolated:
-            lines.append("  each job: its own user, PID, IPC, network and mount namespaces; no "
-                         "capabilities; seccomp (no keyrings, ptrace, process_vm_*)")
+            lines.append(
+                "  each job: its own user, PID, IPC, network and mount namespaces; no "
+                "capabilities; seccomp (no keyrings, ptrace, process_vm_*)"
+            )
         elif sandbox.confined:
             problems = _confinement_problems()
             report["sandbox"]["confined"] = not problems  # type: ignore[index]
@@ -106,16 +110,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 lines.append(f"  refused: {confine_explain(problems)}")
                 sandbox = None
             else:
-                lines.append(f"  student code runs as users of its own (uid {confine_uid_base()} and up, one "
-                             "per worker): the course, reports and submissions are closed to them; "
-                             "they can use the network; install bubblewrap")
+                lines.append(
+                    f"  student code runs as users of its own (uid {confine_uid_base()} and up, one "
+                    "per worker): the course, reports and submissions are closed to them; "
+                    "they can use the network; install bubblewrap"
+                )
         else:
-            lines.append("  student code can read this machine's files and use its network; "
-                         "install bubblewrap")
+            lines.append(
+                "  student code can read this machine's files and use its network; "
+                "install bubblewrap"
+            )
     if sandbox is None or not sandbox.isolated:
         if (args.sandbox or os.environ.get("GRADER_SANDBOX")) == "subprocess":
-            cause, fix = ("the plain subprocess was asked for",
-                          "leave out --sandbox subprocess (and GRADER_SANDBOX=subprocess)")
+            cause, fix = (
+                "the plain subprocess was asked for",
+                "leave out --sandbox subprocess (and GRADER_SANDBOX=subprocess)",
+            )
         else:
             cause, fix = platforms.advice(here, reason)
         report.update(cause=cause, fix=fix)
@@ -123,8 +133,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if sandbox is not None:
         group = cgroups.create(8, 2**30)
         if group is None:
-            caps = ("per process only (no writable cgroup): RLIMIT_AS per file"
-                    + ("; RLIMIT_NPROC" if os.geteuid() != 0 else "; no process cap for root"))
+            caps = "per process only (no writable cgroup): RLIMIT_AS per file" + (
+                "; RLIMIT_NPROC" if os.geteuid() != 0 else "; no process cap for root"
+            )
         else:
             caps = f"a cgroup per run ({', '.join(str(f.parent) for f in group.folders)})"
             group.remove()
@@ -160,13 +171,25 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 _say(f"grader: grading on {spec.describe()}")
             else:  # a worker starts first: torch takes a while
                 pool, cluster = stack.enter_context(start_pool(sandbox, args.jobs)), None
-            course = _course(args, resolve_helpers=False)  # helpers (and torch) only if there is work
+            course = _course(
+                args, resolve_helpers=False
+            )  # helpers (and torch) only if there is work
             skipped: list[str] = []
             folders = student_folders(Path(args.submissions), course, skipped)
             for line in skipped:
                 _say(f"grader: {line}")
-            outcome = grade_course(course, folders, out, sandbox, seed=args.seed, jobs=args.jobs,
-                                   force=args.force, stream=stream, pool=pool, cluster=cluster)
+            outcome = grade_course(
+                course,
+                folders,
+                out,
+                sandbox,
+                seed=args.seed,
+                jobs=args.jobs,
+                force=args.force,
+                stream=stream,
+                pool=pool,
+                cluster=cluster,
+            )
     except Interrupted as exc:
         _say(f"grader: {exc}")
         return 130
@@ -190,9 +213,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
         report_to_github(run, outcome.folders, os.environ, sys.stdout)
     for warning in run.warnings:
         _say(f"warning: {warning}")
-    _say(f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})")
+    _say(
+        f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})"
+    )
     if args.fail_under is not None:
-        below = [s for s in run.students if s.max_score and 100 * s.score / s.max_score < args.fail_under]
+        below = [
+            s for s in run.students if s.max_score and 100 * s.score / s.max_score < args.fail_under
+        ]
         if below:
             names = ", ".join(f"{s.id} ({100 * s.score / s.max_score:.1f}%)" for s in below[:10])
             more = f" and {len(below) - 10} more" if len(below) > 10 else ""
@@ -228,7 +255,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     results = Path(args.reports) / "results.json"
     if not results.is_file():
-        raise UsageError(f"{results} does not exist: run `grader grade SUBMISSIONS --out {args.reports}` first")
+        raise UsageError(
+            f"{results} does not exist: run `grader grade SUBMISSIONS --out {args.reports}` first"
+        )
     run = GradingRun.from_dict(json.loads(results.read_text(encoding="utf-8")))
     export = export_canvas(run, Path(args.roster), args.assignment)
     write_text_atomic(out, export.text)
@@ -283,71 +312,132 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def course_opt(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--course", default=".", help="the course folder (holding exercises/ and solutions/)")
+        sp.add_argument(
+            "--course", default=".", help="the course folder (holding exercises/ and solutions/)"
+        )
 
     def sandbox_opt(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--sandbox", choices=KINDS, default=None,
-                        help="where student code runs: bubblewrap, or a plain subprocess; auto (default, "
-                             "or $GRADER_SANDBOX) uses bubblewrap when it works here")
+        sp.add_argument(
+            "--sandbox",
+            choices=KINDS,
+            default=None,
+            help="where student code runs: bubblewrap, or a plain subprocess; auto (default, "
+            "or $GRADER_SANDBOX) uses bubblewrap when it works here",
+        )
 
-    g = sub.add_parser("grade", help="grade submissions and write reports",
-                       description="Grade every submission and write reports. Only what changed since "
-                                   "the last run (a student's files, an exercise, the grader) is graded "
-                                   "again; results are kept in OUT/grades.sqlite. An interrupted run "
-                                   "resumes where it stopped.")
+    g = sub.add_parser(
+        "grade",
+        help="grade submissions and write reports",
+        description="Grade every submission and write reports. Only what changed since "
+        "the last run (a student's files, an exercise, the grader) is graded "
+        "again; results are kept in OUT/grades.sqlite. An interrupted run "
+        "resumes where it stopped.",
+    )
     g.add_argument("submissions", help="a folder of student folders, or one student's folder")
     g.add_argument("--out", default="reports", help="where reports go (default: reports/)")
-    g.add_argument("--seed", type=int, default=0, help="seed for the hidden checks' inputs (default 0)")
-    g.add_argument("-j", "--jobs", type=int, default=None,
-                   help="submissions graded at once (default: the number of CPU cores)")
-    g.add_argument("--force", action="store_true",
-                   help="grade everything again, ignoring results kept from earlier runs")
-    g.add_argument("--cluster", metavar="CLUSTER", default=None,
-                   help="grade on a Dask cluster: a scheduler's address (tcp://host:8786), local:N for N "
-                        "worker processes here, or a YAML file (see docs/cluster.md); needs "
-                        "pip install 'torch-grader[cluster]'")
-    g.add_argument("--ci", choices=("github", "none"), default=None,
-                   help="report to a CI: github writes the job summary, annotations and the "
-                        "Classroom result (default: github when GITHUB_ACTIONS=true)")
+    g.add_argument(
+        "--seed", type=int, default=0, help="seed for the hidden checks' inputs (default 0)"
+    )
+    g.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="submissions graded at once (default: the number of CPU cores)",
+    )
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="grade everything again, ignoring results kept from earlier runs",
+    )
+    g.add_argument(
+        "--cluster",
+        metavar="CLUSTER",
+        default=None,
+        help="grade on a Dask cluster: a scheduler's address (tcp://host:8786), local:N for N "
+        "worker processes here, or a YAML file (see docs/cluster.md); needs "
+        "pip install 'torch-grader[cluster]'",
+    )
+    g.add_argument(
+        "--ci",
+        choices=("github", "none"),
+        default=None,
+        help="report to a CI: github writes the job summary, annotations and the "
+        "Classroom result (default: github when GITHUB_ACTIONS=true)",
+    )
     g.add_argument("--junit", metavar="PATH", default=None, help="also write JUnit XML to PATH")
-    g.add_argument("--gradescope", metavar="PATH", default=None,
-                   help="also write Gradescope's results.json to PATH (one submission)")
-    g.add_argument("--fail-under", metavar="PERCENT", type=float, default=None,
-                   help="exit 1 when a student scores under PERCENT %% of the points (default: never)")
+    g.add_argument(
+        "--gradescope",
+        metavar="PATH",
+        default=None,
+        help="also write Gradescope's results.json to PATH (one submission)",
+    )
+    g.add_argument(
+        "--fail-under",
+        metavar="PERCENT",
+        type=float,
+        default=None,
+        help="exit 1 when a student scores under PERCENT %% of the points (default: never)",
+    )
     course_opt(g)
     sandbox_opt(g)
     g.set_defaults(fn=cmd_grade)
 
-    e = sub.add_parser("export", help="export for a platform: the Gradescope autograder, a Canvas gradebook")
+    e = sub.add_parser(
+        "export", help="export for a platform: the Gradescope autograder, a Canvas gradebook"
+    )
     platforms = e.add_subparsers(dest="platform", required=True)
-    gs = platforms.add_parser("gradescope", help="build the Gradescope autograder zip for this course")
-    gs.add_argument("--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    gs = platforms.add_parser(
+        "gradescope", help="build the Gradescope autograder zip for this course"
+    )
+    gs.add_argument(
+        "--out", default="autograder.zip", help="the zip to write (default: autograder.zip)"
+    )
     course_opt(gs)
     gs.set_defaults(fn=cmd_export)
-    cv = platforms.add_parser("canvas", help="a CSV for Canvas's gradebook import, from the last grade")
-    cv.add_argument("--roster", required=True, help="the class roster: a CSV exported from Canvas's gradebook")
+    cv = platforms.add_parser(
+        "canvas", help="a CSV for Canvas's gradebook import, from the last grade"
+    )
+    cv.add_argument(
+        "--roster", required=True, help="the class roster: a CSV exported from Canvas's gradebook"
+    )
     cv.add_argument("--out", default="canvas.csv", help="the CSV to write (default: canvas.csv)")
-    cv.add_argument("--reports", default="reports", help="where `grader grade` wrote its reports (default: reports/)")
-    cv.add_argument("--assignment", default=None,
-                    help="one column for the whole course under this assignment name "
-                         "(default: one column per exercise)")
+    cv.add_argument(
+        "--reports",
+        default="reports",
+        help="where `grader grade` wrote its reports (default: reports/)",
+    )
+    cv.add_argument(
+        "--assignment",
+        default=None,
+        help="one column for the whole course under this assignment name "
+        "(default: one column per exercise)",
+    )
     cv.set_defaults(fn=cmd_export)
 
     ci = sub.add_parser("ci", help="set up autograding in CI")
     ci_sub = ci.add_subparsers(dest="ci_command", required=True)
-    init = ci_sub.add_parser("init", help="write a GitHub Actions workflow that grades pull requests")
+    init = ci_sub.add_parser(
+        "init", help="write a GitHub Actions workflow that grades pull requests"
+    )
     init.add_argument("--dir", default=".", help="the repository to write it into (default: .)")
     init.add_argument("--force", action="store_true", help="replace an existing workflow")
     init.set_defaults(fn=cmd_ci_init)
 
     c = sub.add_parser("check", help="run the visible examples on your work")
     c.add_argument("target", help="a solution file (FILE.py / FILE.ipynb) or a folder of them")
-    c.add_argument("--course", default=None, help="a course folder or a student bundle (default: found nearby)")
+    c.add_argument(
+        "--course", default=None, help="a course folder or a student bundle (default: found nearby)"
+    )
     sandbox_opt(c)
     c.set_defaults(fn=cmd_check)
 
-    v = sub.add_parser("validate", help="check the course: solutions pass, stubs score zero, across seeds")
-    v.add_argument("--seeds", type=int, default=20, help="seeds tried for random checks (default 20)")
+    v = sub.add_parser(
+        "validate", help="check the course: solutions pass, stubs score zero, across seeds"
+    )
+    v.add_argument(
+        "--seeds", type=int, default=20, help="seeds tried for random checks (default 20)"
+    )
     course_opt(v)
     sandbox_opt(v)
     v.set_defaults(fn=cmd_validate)
@@ -358,7 +448,9 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_doctor)
 
     b = sub.add_parser("build", help="write the student bundle: stubs (.py, .ipynb) and examples")
-    b.add_argument("--out", default="student-bundle", help="output folder (default: student-bundle/)")
+    b.add_argument(
+        "--out", default="student-bundle", help="output folder (default: student-bundle/)"
+    )
     course_opt(b)
     b.set_defaults(fn=cmd_build)
     return p
@@ -392,4 +484,3 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
-

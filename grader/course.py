@@ -169,7 +169,9 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
     not imported (nor torch with them) until ``Course.resolve_helpers()``."""
     folder = root / "exercises"
     if not folder.is_dir():
-        raise ExerciseError(str(folder), 0, "no exercises folder here (use --course DIR to point at a course)")
+        raise ExerciseError(
+            str(folder), 0, "no exercises folder here (use --course DIR to point at a course)"
+        )
     exercises = []
     seen: dict[str, str] = {}
     files: dict[str, str] = {}
@@ -177,10 +179,15 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
         ex = load_exercise(path, root, resolve_helpers)
         shown = display_path(path, root)
         if ex.id in seen:
-            raise ExerciseError(shown, ex.lines.get("id", 1), f"key 'id': '{ex.id}' is also the id of {seen[ex.id]}")
+            raise ExerciseError(
+                shown, ex.lines.get("id", 1), f"key 'id': '{ex.id}' is also the id of {seen[ex.id]}"
+            )
         if ex.file in files:
-            raise ExerciseError(shown, ex.lines.get("file", 1),
-                                f"key 'file': '{ex.file}' is also the file of {files[ex.file]}")
+            raise ExerciseError(
+                shown,
+                ex.lines.get("file", 1),
+                f"key 'file': '{ex.file}' is also the file of {files[ex.file]}",
+            )
         seen[ex.id] = shown
         files[ex.file] = shown
         exercises.append(ex)
@@ -190,14 +197,21 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
     title = root.resolve().name
     course_file = root / "course.yaml"
     if course_file.exists():
-        meta = Mapping(load_yaml(course_file, display_path(course_file, root)), display_path(course_file, root), "the course")
+        meta = Mapping(
+            load_yaml(course_file, display_path(course_file, root)),
+            display_path(course_file, root),
+            "the course",
+        )
         meta.only({"title", "order"})
         title = meta.text("title", title)
         order = meta.items("order", [])
         for item in order:
             if not isinstance(item, str):
-                raise ExerciseError(meta.path, getattr(item, "line", meta.line_of("order")),
-                                    f"key 'order': expected exercise ids, got {describe(item)}")
+                raise ExerciseError(
+                    meta.path,
+                    getattr(item, "line", meta.line_of("order")),
+                    f"key 'order': expected exercise ids, got {describe(item)}",
+                )
         rank = {ex_id: i for i, ex_id in enumerate(order)}
         exercises.sort(key=lambda e: (rank.get(e.id, len(rank)), e.id))
     return Course(root, exercises, title)
@@ -217,27 +231,50 @@ def display_path(path: Path, root: Path) -> str:
 def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exercise:
     shown = display_path(path, root)
     doc = Mapping(load_yaml(path, shown), shown, "the exercise")
-    doc.only({"id", "title", "file", "prompt", "points", "setup", "entry_points", "examples", "checks", "limits",
-              "visibility", "disclose"})
-    ex_id = doc.text("id", pattern=EXERCISE_ID, what="an id of lower-case letters, digits and dashes")
+    doc.only(
+        {
+            "id",
+            "title",
+            "file",
+            "prompt",
+            "points",
+            "setup",
+            "entry_points",
+            "examples",
+            "checks",
+            "limits",
+            "visibility",
+            "disclose",
+        }
+    )
+    ex_id = doc.text(
+        "id", pattern=EXERCISE_ID, what="an id of lower-case letters, digits and dashes"
+    )
     file = doc.text("file", pattern=IDENTIFIER, what="a Python module name")
     declared = doc.number("points") if doc.has("points") else None
     entries = [_entry_point(item, doc) for item in _non_empty(doc, "entry_points")]
     names = [e.name for e in entries]
     for i, item in enumerate(doc.items("entry_points")):
         if names[i] in names[:i]:
-            raise ExerciseError(shown, Mapping(item, shown, "").line_of("name"),
-                                f"key 'name': two entry points are named '{names[i]}'")
+            raise ExerciseError(
+                shown,
+                Mapping(item, shown, "").line_of("name"),
+                f"key 'name': two entry points are named '{names[i]}'",
+            )
     examples = [_example(item, doc) for item in doc.items("examples", [])]
     helpers: list[HelperRef] = []
     visibility = doc.text("visibility", "visible", pattern=VISIBILITY, what=VISIBILITY_WHAT)
     disclose = _disclose(doc, frozenset())
-    checks = [_check(item, doc, names, path.parent, helpers, resolve_helpers, visibility, disclose)
-              for item in _non_empty(doc, "checks")]
+    checks = [
+        _check(item, doc, names, path.parent, helpers, resolve_helpers, visibility, disclose)
+        for item in _non_empty(doc, "checks")
+    ]
     check_names = set()
     for check in checks:
         if check.name in check_names:
-            raise ExerciseError(shown, check.line, f"key 'name': two checks are named '{check.name}'")
+            raise ExerciseError(
+                shown, check.line, f"key 'name': two checks are named '{check.name}'"
+            )
         check_names.add(check.name)
     total = sum(c.points for c in checks)
     if declared is not None and abs(declared - total) > 1e-9:
@@ -247,10 +284,12 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
         lim = doc.child("limits")
         assert lim is not None
         lim.only({"time", "load_time", "memory_mb", "judge_time"})
-        limits = Limits(time=lim.number("time", limits.time, minimum=0.1),
-                        load_time=lim.number("load_time", limits.load_time, minimum=1),
-                        memory_mb=int(lim.number("memory_mb", limits.memory_mb, minimum=256)),
-                        judge_time=lim.number("judge_time", limits.judge_time, minimum=0.1))
+        limits = Limits(
+            time=lim.number("time", limits.time, minimum=0.1),
+            load_time=lim.number("load_time", limits.load_time, minimum=1),
+            memory_mb=int(lim.number("memory_mb", limits.memory_mb, minimum=256)),
+            judge_time=lim.number("judge_time", limits.judge_time, minimum=0.1),
+        )
     return Exercise(
         id=ex_id,
         title=doc.text("title"),
@@ -283,9 +322,16 @@ def _entry_point(raw: Any, doc: Mapping) -> EntryPoint:
         raise m.error("kind", f"expected function or class, got {describe(kind)}")
     signature = m.text("signature", "()")
     if not (signature.startswith("(") and signature.endswith(")")):
-        raise m.error("signature", f"expected a parameter list in parentheses, got {describe(signature)}")
-    return EntryPoint(name=m.text("name", pattern=IDENTIFIER, what="a Python name"),
-                      signature=signature, doc=m.text("doc"), kind=kind, starter=m.text("starter", None))
+        raise m.error(
+            "signature", f"expected a parameter list in parentheses, got {describe(signature)}"
+        )
+    return EntryPoint(
+        name=m.text("name", pattern=IDENTIFIER, what="a Python name"),
+        signature=signature,
+        doc=m.text("doc"),
+        kind=kind,
+        starter=m.text("starter", None),
+    )
 
 
 def _example(raw: Any, doc: Mapping) -> Example:
@@ -312,21 +358,51 @@ def _disclose(m: Mapping, default: frozenset[str]) -> frozenset[str]:
     items = m.items("disclose")
     for item in items:
         if item not in DISCLOSABLE:
-            raise m.error("disclose", f"expected a list of {' and '.join(DISCLOSABLE)}, got {describe(item)}")
+            raise m.error(
+                "disclose", f"expected a list of {' and '.join(DISCLOSABLE)}, got {describe(item)}"
+            )
     return frozenset(items)
 
 
-def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers: list[HelperRef],
-           resolve_helpers: bool = True, visibility: str = "visible",
-           disclose: frozenset[str] = frozenset()) -> CheckSpec:
+def _check(
+    raw: Any,
+    doc: Mapping,
+    entry_names: list[str],
+    folder: Path,
+    helpers: list[HelperRef],
+    resolve_helpers: bool = True,
+    visibility: str = "visible",
+    disclose: frozenset[str] = frozenset(),
+) -> CheckSpec:
     from grader.checks import JUDGES
 
     m = Mapping(raw, doc.path, "a check", doc.line_of("checks"))
-    m.only({"name", "entry", "points", "hint", "judge", "with", "call", "kwargs", "steps", "keep",
-            "artifacts", "data", "timeout", "gate", "visibility", "disclose"})
+    m.only(
+        {
+            "name",
+            "entry",
+            "points",
+            "hint",
+            "judge",
+            "with",
+            "call",
+            "kwargs",
+            "steps",
+            "keep",
+            "artifacts",
+            "data",
+            "timeout",
+            "gate",
+            "visibility",
+            "disclose",
+        }
+    )
     entry = m.text("entry")
     if entry not in entry_names:
-        raise m.error("entry", f"'{entry}' is not one of this exercise's entry points ({', '.join(entry_names)})")
+        raise m.error(
+            "entry",
+            f"'{entry}' is not one of this exercise's entry points ({', '.join(entry_names)})",
+        )
     judge = m.text("judge")
     if judge not in JUDGES:
         raise m.error("judge", f"unknown judge '{judge}' (known: {', '.join(sorted(JUDGES))})")
@@ -336,7 +412,9 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers
     if judge == "custom":
         _helper(str(opts["function"]), folder, options, "function", helpers, resolve_helpers)
     if m.has("call") and m.has("steps"):
-        raise m.error("steps", "give either 'call' (arguments for the entry point) or 'steps', not both")
+        raise m.error(
+            "steps", "give either 'call' (arguments for the entry point) or 'steps', not both"
+        )
     steps: list[Step] = []
     if m.has("call"):
         args = m.items("call")
@@ -348,7 +426,11 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers
     elif m.has("steps"):
         steps = [_step(item, m) for item in _non_empty(m, "steps")]
     if not steps and JUDGES[judge].needs_run:
-        raise ExerciseError(doc.path, m.line, f"check '{m.raw('name', '?')}': judge '{judge}' needs 'call' or 'steps'")
+        raise ExerciseError(
+            doc.path,
+            m.line,
+            f"check '{m.raw('name', '?')}': judge '{judge}' needs 'call' or 'steps'",
+        )
     names = [s.bind_as for s in steps if s.bind_as]
     keep = [str(k) for k in m.items("keep", names)]
     artifacts_m = m.child("artifacts", None)
@@ -358,11 +440,21 @@ def _check(raw: Any, doc: Mapping, entry_names: list[str], folder: Path, helpers
         _helper(data, folder, m, "data", helpers, resolve_helpers)
     timeout = m.number("timeout", None, minimum=0.1)
     return CheckSpec(
-        name=m.text("name"), entry=entry, points=m.number("points"), judge=judge, options=opts,
-        steps=steps, keep=keep, artifacts=artifacts, hint=m.text("hint", None), data=data,
-        timeout=timeout, gate=m.flag("gate", False),
+        name=m.text("name"),
+        entry=entry,
+        points=m.number("points"),
+        judge=judge,
+        options=opts,
+        steps=steps,
+        keep=keep,
+        artifacts=artifacts,
+        hint=m.text("hint", None),
+        data=data,
+        timeout=timeout,
+        gate=m.flag("gate", False),
         visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT),
-        disclose=_disclose(m, disclose), line=m.line,
+        disclose=_disclose(m, disclose),
+        line=m.line,
     )
 
 
@@ -376,7 +468,9 @@ def _step(raw: Any, parent: Mapping) -> Step:
     m = Mapping(raw, parent.path, "a step", parent.line_of("steps"))
     kinds = [k for k in STEP_KINDS if m.has(k)]
     if len(kinds) != 1:
-        raise ExerciseError(parent.path, m.line, f"a step needs exactly one of {', '.join(STEP_KINDS)}")
+        raise ExerciseError(
+            parent.path, m.line, f"a step needs exactly one of {', '.join(STEP_KINDS)}"
+        )
     kind = kinds[0]
     m.only({kind, "args", "kwargs", "as", "on", "wrt", "path"})
     args = m.items("args", [])
@@ -405,8 +499,9 @@ def _step(raw: Any, parent: Mapping) -> Step:
     return step
 
 
-def _helper(ref: str, folder: Path, m: Mapping, key: str, helpers: list[HelperRef],
-            resolve: bool) -> None:
+def _helper(
+    ref: str, folder: Path, m: Mapping, key: str, helpers: list[HelperRef], resolve: bool
+) -> None:
     """Check a helper reference given at ``key`` of ``m`` and record it; with ``resolve``,
     import it now too, so that a typo is reported at load."""
     problem = _reference_problem(ref, folder)
@@ -439,7 +534,9 @@ def _data_function(ref: str, folder: Path) -> Callable[..., Any]:
         module = load_helper_module((folder / file).resolve())
     except Exception as exc:  # the instructor's helper file is broken
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
-        raise ValueError(f"{file} could not be imported{where}: {type(exc).__name__}: {exc}") from None
+        raise ValueError(
+            f"{file} could not be imported{where}: {type(exc).__name__}: {exc}"
+        ) from None
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ValueError(f"{file} defines no function '{name}'")
@@ -453,7 +550,9 @@ def load_helper_module(path: Path) -> Any:
     """Import an instructor's helper file (hidden data, custom judges) once."""
     path = path.resolve()
     if path not in _helpers:
-        spec = importlib.util.spec_from_file_location(f"grader_hidden_{len(_helpers)}_{path.stem}", path)
+        spec = importlib.util.spec_from_file_location(
+            f"grader_hidden_{len(_helpers)}_{path.stem}", path
+        )
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -22,7 +22,10 @@ def excerpt(text: str, line: int, label: str) -> dict[str, Any] | None:
         first += 1  # blank lines around the excerpt say nothing
     while last > line and not lines[last - 1].strip():
         last -= 1
-    shown = [t if len(t) <= LINE_LIMIT else t[:LINE_LIMIT - 1] + "\u2026" for t in lines[first - 1:last]]
+    shown = [
+        t if len(t) <= LINE_LIMIT else t[: LINE_LIMIT - 1] + "\u2026"
+        for t in lines[first - 1 : last]
+    ]
     return {"file": label, "line": line, "first": first, "lines": shown}
 
 

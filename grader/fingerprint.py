@@ -80,9 +80,12 @@ def grader_fingerprint() -> str:
     during a run (and if they did, the run's results would be mixed anyway)."""
     package = Path(grader.__file__).resolve().parent
     parts: list[Part] = [
-        "grader", grader.__version__,
-        "torch", torch_version(),
-        "python", sys.version,
+        "grader",
+        grader.__version__,
+        "torch",
+        torch_version(),
+        "python",
+        sys.version,
     ]
     for path in _grader_files(package):
         parts += [path.relative_to(package).as_posix(), path.read_bytes()]
@@ -134,11 +137,23 @@ def submission_fingerprint(sub: Submission) -> str:
     parts: list[Part] = ["submission"]
     for exercise_id in sorted(sub.files):
         f = sub.files[exercise_id]
-        parts += ["file", exercise_id, f.kind, f.problem, len(f.notes), *f.notes,
-                  "staged", f.path is not None]
+        parts += [
+            "file",
+            exercise_id,
+            f.kind,
+            f.problem,
+            len(f.notes),
+            *f.notes,
+            "staged",
+            f.path is not None,
+        ]
         if f.kind == "ipynb":
             # The cells' grader tags count too: messages name cells by them.
-            cells = None if f.notebook is None else [(c.number, c.source, c.tags) for c in f.notebook.cells]
+            cells = (
+                None
+                if f.notebook is None
+                else [(c.number, c.source, c.tags) for c in f.notebook.cells]
+            )
             parts.append(json.dumps(cells, sort_keys=True, default=str))
         else:
             parts.append(f.source)

@@ -58,8 +58,10 @@ class Interrupted(Exception):
     """Ctrl-C: what was judged is saved; the same command resumes."""
 
     def __init__(self, saved: int, total: int) -> None:
-        super().__init__(f"interrupted: {saved} of {total} submission(s) to grade were saved in the store; "
-                         "run the same command again to go on from there")
+        super().__init__(
+            f"interrupted: {saved} of {total} submission(s) to grade were saved in the store; "
+            "run the same command again to go on from there"
+        )
 
 
 def default_jobs() -> int:
@@ -78,9 +80,19 @@ def start_pool(sandbox: Sandbox, jobs: int | None = None) -> Pool:
     return pool
 
 
-def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, *, seed: int = 0,
-                 jobs: int | None = None, force: bool = False, stream: TextIO | None = None,
-                 pool: Pool | None = None, cluster: Any = None) -> Outcome:
+def grade_course(
+    course: Course,
+    folders: list[Path],
+    out: Path,
+    sandbox: Sandbox,
+    *,
+    seed: int = 0,
+    jobs: int | None = None,
+    force: bool = False,
+    stream: TextIO | None = None,
+    pool: Pool | None = None,
+    cluster: Any = None,
+) -> Outcome:
     """Grade what changed and write the reports. The jobs run on this machine's sandbox
     ``pool``, or, given a Dask ``cluster`` client, on the cluster's workers (each with its
     own pool); either way the store and the reports are written here."""
@@ -88,17 +100,34 @@ def grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbo
     jobs = jobs or default_jobs()
     with contextlib.ExitStack() as stack:
         if cluster is not None:
-            return _grade_course(course, folders, out, sandbox, None, seed, jobs, force, stream, started, cluster)
+            return _grade_course(
+                course, folders, out, sandbox, None, seed, jobs, force, stream, started, cluster
+            )
         if pool is None:
             pool = stack.enter_context(start_pool(sandbox, jobs))
-        pool.set_memory(Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises).memory_mb)
+        pool.set_memory(
+            Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises).memory_mb
+        )
         # Closed to student code by the confined fallback (the folders and the one holding them).
         pool.protect(course.root, out, *folders, *{f.parent for f in folders})
-        return _grade_course(course, folders, out, sandbox, pool, seed, jobs, force, stream, started)
+        return _grade_course(
+            course, folders, out, sandbox, pool, seed, jobs, force, stream, started
+        )
 
 
-def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandbox, pool: Pool | None, seed: int,
-                  jobs: int, force: bool, stream: TextIO | None, started: float, cluster: Any = None) -> Outcome:
+def _grade_course(
+    course: Course,
+    folders: list[Path],
+    out: Path,
+    sandbox: Sandbox,
+    pool: Pool | None,
+    seed: int,
+    jobs: int,
+    force: bool,
+    stream: TextIO | None,
+    started: float,
+    cluster: Any = None,
+) -> Outcome:
     out.mkdir(parents=True, exist_ok=True)
     incidents = IncidentLog(out, _printer(stream))
     # Every submission is read into memory before any student code runs, so code
@@ -110,16 +139,25 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
             submission = collect(folder, course, student)
             submission_fps[student] = submission_fingerprint(submission)
             submissions.append(submission)
-        except Exception as exc:  # the last line: one folder the grader cannot read costs only itself
+        except (
+            Exception
+        ) as exc:  # the last line: one folder the grader cannot read costs only itself
             incidents.exception(student, "reading the folder of {}", exc)
             unread[student] = internal_error_results(course.exercises)
     key = run_key(seed, sandbox.kind)
     exercise_fps = {ex.id: exercise_fingerprint(ex, course, key) for ex in course.exercises}
     with Store.open(out) as store:
-        cached: dict[str, dict[str, ExerciseResult]] = {} if force else store.cached_many(
-            {s.student: (submission_fps[s.student], exercise_fps) for s in submissions})
-        work = [(s, [ex for ex in course.exercises if ex.id not in cached.get(s.student, {})])
-                for s in submissions]
+        cached: dict[str, dict[str, ExerciseResult]] = (
+            {}
+            if force
+            else store.cached_many(
+                {s.student: (submission_fps[s.student], exercise_fps) for s in submissions}
+            )
+        )
+        work = [
+            (s, [ex for ex in course.exercises if ex.id not in cached.get(s.student, {})])
+            for s in submissions
+        ]
         work = [(s, exercises) for s, exercises in work if exercises]
         run_id = store.start_run(course.title, grader.__version__, sandbox.kind, seed, ids)
         if not work and pool is not None:
@@ -127,51 +165,106 @@ def _grade_course(course: Course, folders: list[Path], out: Path, sandbox: Sandb
         notes: list[str] = []
         if cluster is None:
             assert pool is not None
-            fresh = _grade(course, work, sandbox, pool, store, seed, jobs, exercise_fps, submission_fps, stream,
-                           incidents)
+            fresh = _grade(
+                course,
+                work,
+                sandbox,
+                pool,
+                store,
+                seed,
+                jobs,
+                exercise_fps,
+                submission_fps,
+                stream,
+                incidents,
+            )
         else:
-            fresh = _grade_on_cluster(course, work, sandbox, cluster, store, seed, exercise_fps, submission_fps,
-                                      stream, notes, incidents)
+            fresh = _grade_on_cluster(
+                course,
+                work,
+                sandbox,
+                cluster,
+                store,
+                seed,
+                exercise_fps,
+                submission_fps,
+                stream,
+                notes,
+                incidents,
+            )
         students = []
         for student in ids:
             results = {**cached.get(student, {}), **fresh.get(student, {})}
             exercises = unread.get(student) or [results[ex.id] for ex in course.exercises]
             students.append(StudentResult.of(student, exercises))
         warning = sandbox.warning()
-        run = GradingRun(course=course.title, grader_version=grader.__version__, sandbox=sandbox.kind,
-                         seed=seed, students=students, warnings=[warning] if warning else [])
+        run = GradingRun(
+            course=course.title,
+            grader_version=grader.__version__,
+            sandbox=sandbox.kind,
+            seed=seed,
+            students=students,
+            warnings=[warning] if warning else [],
+        )
         from grader.reports import report_filenames, write_reports
 
         # A student's page is written again only when it could have changed: the page is
         # older than the student's newest result (graded now, or by a run that was
         # interrupted before its reports), or what every page shows of the run changed.
-        context = digest([run.course, run.grader_version, run.sandbox, run.seed, *run.warnings,
-                          grader_fingerprint()])
+        context = digest(
+            [
+                run.course,
+                run.grader_version,
+                run.sandbox,
+                run.seed,
+                *run.warnings,
+                grader_fingerprint(),
+            ]
+        )
         names = report_filenames(s.id for s in run.students)
         graded = store.last_graded()
-        pages = None if store.meta("pages") != context else {
-            s.id for s in run.students
-            if s.id in fresh or _older(out / names[s.id], graded.get(s.id, float("inf")))}
+        pages = (
+            None
+            if store.meta("pages") != context
+            else {
+                s.id
+                for s in run.students
+                if s.id in fresh or _older(out / names[s.id], graded.get(s.id, float("inf")))
+            }
+        )
         written = write_reports(run, out, pages)
         store.set_meta("pages", context)
-        store.finish_run(run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings)
+        store.finish_run(
+            run_id, graded=len(work), reused=len(submissions) - len(work), warnings=run.warnings
+        )
     seconds = time.monotonic() - started
     failed = len(set(incidents.students))
     text = summary(len(work) + len(unread) - failed, len(submissions) - len(work), seconds, failed)
-    if pool is not None and pool.restarts:  # student code killed or stopped its sandbox; worth knowing
+    if (
+        pool is not None and pool.restarts
+    ):  # student code killed or stopped its sandbox; worth knowing
         text += f"; {pool.restarts} sandbox worker(s) restarted after a submission stopped theirs"
     text += "".join(f"; {note}" for note in notes)
-    return Outcome(run, len(work), len(submissions) - len(work), seconds, written, text,
-                   dict(zip(ids, folders, strict=True)))
+    return Outcome(
+        run,
+        len(work),
+        len(submissions) - len(work),
+        seconds,
+        written,
+        text,
+        dict(zip(ids, folders, strict=True)),
+    )
 
 
 def _printer(stream: TextIO | None) -> Callable[[str], None]:
     """One safe line on ``stream`` (stderr by default), for what is said outside the
     progress display."""
+
     def say(text: str) -> None:
         target = stream if stream is not None else sys.stderr
         target.write(safe_line(text) + "\n")
         target.flush()
+
     return say
 
 
@@ -184,9 +277,19 @@ def _older(page: Path, graded: float) -> bool:
         return True
 
 
-def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox, pool: Pool,
-           store: Store, seed: int, jobs: int, exercise_fps: dict[str, str], submission_fps: dict[str, str],
-           stream: TextIO | None, incidents: IncidentLog) -> dict[str, dict[str, ExerciseResult]]:
+def _grade(
+    course: Course,
+    work: list[tuple[Submission, list[Exercise]]],
+    sandbox: Sandbox,
+    pool: Pool,
+    store: Store,
+    seed: int,
+    jobs: int,
+    exercise_fps: dict[str, str],
+    submission_fps: dict[str, str],
+    stream: TextIO | None,
+    incidents: IncidentLog,
+) -> dict[str, dict[str, ExerciseResult]]:
     """Grade ``work`` in the sandbox; each student is saved the moment it is judged."""
     if not work:
         return {}
@@ -205,7 +308,9 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
         keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
         incidents.say = progress.note
 
-        def on_result(submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
+        def on_result(
+            submission: Submission, results: list[ExerciseResult], seconds: float
+        ) -> None:
             if not stopping.is_set():  # a job cut short by Ctrl-C says nothing about the student
                 keep(submission, results, seconds)
 
@@ -223,10 +328,19 @@ def _grade(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbo
     return keep.fresh
 
 
-def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise]]], sandbox: Sandbox,
-                      client: Any, store: Store, seed: int, exercise_fps: dict[str, str],
-                      submission_fps: dict[str, str], stream: TextIO | None,
-                      notes: list[str], incidents: IncidentLog) -> dict[str, dict[str, ExerciseResult]]:
+def _grade_on_cluster(
+    course: Course,
+    work: list[tuple[Submission, list[Exercise]]],
+    sandbox: Sandbox,
+    client: Any,
+    store: Store,
+    seed: int,
+    exercise_fps: dict[str, str],
+    submission_fps: dict[str, str],
+    stream: TextIO | None,
+    notes: list[str],
+    incidents: IncidentLog,
+) -> dict[str, dict[str, ExerciseResult]]:
     """``_grade`` on a Dask cluster: the same store, saved the moment each result is
     back, and the same progress; ``notes`` gets the jobs the cluster had to run again."""
     from grader.cluster.client import ClusterGrader
@@ -242,12 +356,19 @@ def _grade_on_cluster(course: Course, work: list[tuple[Submission, list[Exercise
         except KeyboardInterrupt:
             raise Interrupted(len(keep.fresh), len(work)) from None
     fresh = keep.fresh
-    notes.append(f"{cluster.retried} job(s) run again after a Dask worker died" if cluster.retried
-                 else "no job needed a second run")
+    notes.append(
+        f"{cluster.retried} job(s) run again after a Dask worker died"
+        if cluster.retried
+        else "no job needed a second run"
+    )
     if cluster.failed:
-        names = ", ".join(cluster.failed[:5]) + (f" and {len(cluster.failed) - 5} more" if len(cluster.failed) > 5 else "")
-        raise GraderError(f"the cluster could not grade {len(cluster.failed)} submission(s) (their Dask workers "
-                          f"kept dying): {names}; {len(fresh)} were graded and saved: run the same command again")
+        names = ", ".join(cluster.failed[:5]) + (
+            f" and {len(cluster.failed) - 5} more" if len(cluster.failed) > 5 else ""
+        )
+        raise GraderError(
+            f"the cluster could not grade {len(cluster.failed)} submission(s) (their Dask workers "
+            f"kept dying): {names}; {len(fresh)} were graded and saved: run the same command again"
+        )
     return fresh
 
 
@@ -255,8 +376,14 @@ class _Keeper:
     """What a local run and a cluster run do with each judged student: save them in the
     store at once (a run cut short loses nothing) and say so on the progress line."""
 
-    def __init__(self, course: Course, store: Store, exercise_fps: dict[str, str],
-                 submission_fps: dict[str, str], progress: Progress) -> None:
+    def __init__(
+        self,
+        course: Course,
+        store: Store,
+        exercise_fps: dict[str, str],
+        submission_fps: dict[str, str],
+        progress: Progress,
+    ) -> None:
         self.store, self.progress = store, progress
         self.exercise_fps, self.submission_fps = exercise_fps, submission_fps
         self.positions = {ex.id: i for i, ex in enumerate(course.exercises)}
@@ -264,9 +391,15 @@ class _Keeper:
         self.fresh: dict[str, dict[str, ExerciseResult]] = {}
         self._lock = threading.Lock()  # local results arrive from the grader's threads
 
-    def __call__(self, submission: Submission, results: list[ExerciseResult], seconds: float) -> None:
-        self.store.save_student(submission.student, self.submission_fps[submission.student],
-                                [(self.positions[r.id], self.exercise_fps[r.id], r) for r in results], self.order)
+    def __call__(
+        self, submission: Submission, results: list[ExerciseResult], seconds: float
+    ) -> None:
+        self.store.save_student(
+            submission.student,
+            self.submission_fps[submission.student],
+            [(self.positions[r.id], self.exercise_fps[r.id], r) for r in results],
+            self.order,
+        )
         with self._lock:
             self.fresh[submission.student] = {r.id: r for r in results}
         score = rounded(sum(r.score for r in results))

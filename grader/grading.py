@@ -79,8 +79,14 @@ class Execution:
         remove_tree(self.folder.path)
 
 
-def run_job(pool: Pool, plan: Plan, inputs: str, submission: Submission, exercises: list[Exercise],
-            scratch: Path) -> Execution | None:
+def run_job(
+    pool: Pool,
+    plan: Plan,
+    inputs: str,
+    submission: Submission,
+    exercises: list[Exercise],
+    scratch: Path,
+) -> Execution | None:
     """Stage a submission and run the checks of ``exercises`` in a pool worker.
 
     The job folder is written before a worker is taken and moved into its box (same
@@ -105,18 +111,26 @@ def run_job(pool: Pool, plan: Plan, inputs: str, submission: Submission, exercis
     return Execution(JobFolder(done), outcome)
 
 
-def _job_text(plan: Plan, inputs: str, key: tuple[str, ...],
-              exercises: list[Exercise]) -> tuple[str, str, float]:
+def _job_text(
+    plan: Plan, inputs: str, key: tuple[str, ...], exercises: list[Exercise]
+) -> tuple[str, str, float]:
     """job.json (steps and inputs, for the student process), schedule.json (what the
     worker supervises: files, check ids, time limits) and the job's wall time; the same
     for every submission of the same exercises, so made once per run."""
     found = plan.job_texts.get((inputs, key))
     if found is None:
         planned = plan.job_for(exercises, plan.seed)
-        job = layout.Job(seed=planned["seed"], files=tuple(planned["files"]), inputs=inputs,
-                         threads=planned["threads"])
-        found = plan.job_texts[(inputs, key)] = (job.to_json(), job.schedule().to_json(),
-                                                 plan.wall_seconds(planned))
+        job = layout.Job(
+            seed=planned["seed"],
+            files=tuple(planned["files"]),
+            inputs=inputs,
+            threads=planned["threads"],
+        )
+        found = plan.job_texts[(inputs, key)] = (
+            job.to_json(),
+            job.schedule().to_json(),
+            plan.wall_seconds(planned),
+        )
     return found
 
 
@@ -128,10 +142,19 @@ def _clean_error(raw: Any) -> dict:
     frames = []
     for f in raw.get("frames", [])[:12] if isinstance(raw.get("frames"), list) else []:
         if isinstance(f, dict):
-            frames.append({"file": str(f.get("file", "?"))[:200], "line": f.get("line") if isinstance(f.get("line"), int) else 0,
-                           "function": str(f.get("function", "?"))[:200], "code": str(f.get("code", ""))[:300]})
-    return {"type": str(raw.get("type", "Error"))[:100], "message": str(raw.get("message", ""))[:4000],
-            "frames": frames}
+            frames.append(
+                {
+                    "file": str(f.get("file", "?"))[:200],
+                    "line": f.get("line") if isinstance(f.get("line"), int) else 0,
+                    "function": str(f.get("function", "?"))[:200],
+                    "code": str(f.get("code", ""))[:300],
+                }
+            )
+    return {
+        "type": str(raw.get("type", "Error"))[:100],
+        "message": str(raw.get("message", ""))[:4000],
+        "frames": frames,
+    }
 
 
 def _listed(item: dict | None) -> list[dict]:
@@ -145,8 +168,10 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
     if kind == "MissingEntryPoint":
         return f"{file} defines no '{entry}': check the spelling of the name"
     if kind == "NotDifferentiable":
-        return (f"{entry}'s result has no gradient: it is not computed from the input with tensor "
-                "operations that autograd can follow (a Python loop, .item() or a new torch.tensor(...) breaks the chain)")
+        return (
+            f"{entry}'s result has no gradient: it is not computed from the input with tensor "
+            "operations that autograd can follow (a Python loop, .item() or a new torch.tensor(...) breaks the chain)"
+        )
     if kind == "SystemExit":
         return f"{entry} called sys.exit() (raised SystemExit) instead of returning a value"
     if kind == "KeyboardInterrupt":
@@ -160,46 +185,89 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
         last = err["frames"][-1]
         cell = notebook.cell_in_frame(last["file"]) if notebook else None
         where = f" at line {last['line']} of {cell.label() if cell else last['file']}"
-    return f"{entry} raised {kind}{where}: {message}" if message else f"{entry} raised {kind}{where}"
+    return (
+        f"{entry} raised {kind}{where}: {message}" if message else f"{entry} raised {kind}{where}"
+    )
 
 
 CELL_HINTS = {  # what a student at the deadline needs to hear about a cell's error
     "StdinNotImplementedError": " (nothing can be typed in while grading: put the value in the code)",
-    "ModuleNotFoundError": (" (grading offers torch, numpy, matplotlib and Python's standard library; "
-                            "Colab's google.colab exists only on Colab)"),
+    "ModuleNotFoundError": (
+        " (grading offers torch, numpy, matplotlib and Python's standard library; "
+        "Colab's google.colab exists only on Colab)"
+    ),
 }
 
 
-def explain_load_error(record: dict, file: str, limits_time: float,
-                       notebook: Notebook | None = None) -> tuple[str, str, list[dict]]:
+def explain_load_error(
+    record: dict, file: str, limits_time: float, notebook: Notebook | None = None
+) -> tuple[str, str, list[dict]]:
     """(status, message, frames) for a file that did not load."""
     status = record.get("status")
     cell = notebook.cell(record.get("cell")) if notebook else None
     where = f"{cell.label()} of {file}" if cell else f"a cell of {file}"  # notebooks only
     if status == "timeout":
         if notebook is not None:
-            return "timeout", (f"{where} was still running after {limits_time:g} s, the time allowed for "
-                               "running the whole notebook, so no check could run. Is there an endless "
-                               "loop, or a long training run? Keep the notebook quick to run from the top"), []
-        return "timeout", (f"loading {file} took longer than {limits_time:g} s, so no check could run. Is "
-                           "there a long loop or training run at the top level? Put it under "
-                           "`if __name__ == \"__main__\":`"), []
+            return (
+                "timeout",
+                (
+                    f"{where} was still running after {limits_time:g} s, the time allowed for "
+                    "running the whole notebook, so no check could run. Is there an endless "
+                    "loop, or a long training run? Keep the notebook quick to run from the top"
+                ),
+                [],
+            )
+        return (
+            "timeout",
+            (
+                f"loading {file} took longer than {limits_time:g} s, so no check could run. Is "
+                "there a long loop or training run at the top level? Put it under "
+                '`if __name__ == "__main__":`'
+            ),
+            [],
+        )
     if status == "exited":
         if notebook is not None:
             code = record.get("code")
-            how = f"exit code {code}" if type(code) is int and code >= 0 else f"signal {-code}" if type(code) is int else "a crash"
-            return "error", (f"{where} ended the kernel's process ({how}: os._exit, a crash, or running out "
-                             "of memory), so the cells after it did not run and no check could run"), []
-        return "error", (f"your code in {file} ended the process while loading (sys.exit, os._exit or a "
-                         "crash), before the checks ran"), []
+            how = (
+                f"exit code {code}"
+                if type(code) is int and code >= 0
+                else f"signal {-code}"
+                if type(code) is int
+                else "a crash"
+            )
+            return (
+                "error",
+                (
+                    f"{where} ended the kernel's process ({how}: os._exit, a crash, or running out "
+                    "of memory), so the cells after it did not run and no check could run"
+                ),
+                [],
+            )
+        return (
+            "error",
+            (
+                f"your code in {file} ended the process while loading (sys.exit, os._exit or a "
+                "crash), before the checks ran"
+            ),
+            [],
+        )
     err = _clean_error(record.get("error"))
     if err["type"] == "SystemExit":
-        return "error", f"your code in {file} called sys.exit() while loading, before the checks ran", err["frames"]
+        return (
+            "error",
+            f"your code in {file} called sys.exit() while loading, before the checks ran",
+            err["frames"],
+        )
     if err["type"] == "SyntaxError" or err["type"] == "IndentationError":
         line = err["frames"][-1]["line"] if err["frames"] else "?"
         return "error", f"{file} has a syntax error at line {line}: {err['message']}", err["frames"]
     if err["type"] == "KeyboardInterrupt":
-        return "error", f"your code in {file} raised KeyboardInterrupt while loading, before the checks ran", err["frames"]
+        return (
+            "error",
+            f"your code in {file} raised KeyboardInterrupt while loading, before the checks ran",
+            err["frames"],
+        )
     detail = f": {err['message']}" if err["message"] else ""
     return "error", f"{file} could not be loaded: {err['type']}{detail}", err["frames"]
 
@@ -226,8 +294,13 @@ def _signal_name(code: object) -> str:
 class ExerciseGrader:
     """Judges one exercise of one submission from the sandbox's outputs."""
 
-    def __init__(self, planned: list[PlannedCheck], sub: SubmittedFile, execution: Execution | None,
-                 expected: Callable[[PlannedCheck], dict[str, Any] | None]) -> None:
+    def __init__(
+        self,
+        planned: list[PlannedCheck],
+        sub: SubmittedFile,
+        execution: Execution | None,
+        expected: Callable[[PlannedCheck], dict[str, Any] | None],
+    ) -> None:
         self.planned = planned
         self.sub = sub
         self.ex = sub.exercise
@@ -239,19 +312,32 @@ class ExerciseGrader:
         shown = sub.path.name if sub.path else None
         base = {"id": ex.id, "title": ex.title, "file": shown, "notes": list(sub.notes)}
         if sub.path is None:
-            status = "missing" if not sub.problem or sub.problem.startswith("not submitted") else "error"
+            status = (
+                "missing" if not sub.problem or sub.problem.startswith("not submitted") else "error"
+            )
             checks = [self._result(pc, status, 0.0, sub.problem) for pc in self.planned]
-            return ExerciseResult(score=0.0, max_score=rounded(sum(pc.spec.points for pc in self.planned)),
-                                  status=status, checks=checks, message=sub.problem, **base)
+            return ExerciseResult(
+                score=0.0,
+                max_score=rounded(sum(pc.spec.points for pc in self.planned)),
+                status=status,
+                checks=checks,
+                message=sub.problem,
+                **base,
+            )
         load = self._load()
         if sub.kind == "ipynb":
             base["notes"] += self._cell_notes(load.cell_errors)
         checks = [self._check(pc, load.status, load.message) for pc in self.planned]
         checks = self._apply_gates(self._unwritten_code_scores_nothing(checks))
         return ExerciseResult(
-            score=rounded(sum(c.score for c in checks)), max_score=rounded(sum(c.max_score for c in checks)),
-            status=load.status or exercise_status(checks), checks=checks, message=load.message,
-            output=load.output, traceback=load.frames, excerpts=_listed(failing_line(self.sub, load.frames)),
+            score=rounded(sum(c.score for c in checks)),
+            max_score=rounded(sum(c.max_score for c in checks)),
+            status=load.status or exercise_status(checks),
+            checks=checks,
+            message=load.message,
+            output=load.output,
+            traceback=load.frames,
+            excerpts=_listed(failing_line(self.sub, load.frames)),
             # A job whose supervisor did not end normally (the worker died or hung, its
             # reply was garbled, the grader's process in the sandbox was killed or
             # stopped) says nothing final about the student: graded again next run.
@@ -269,19 +355,32 @@ class ExerciseGrader:
             return Load("error", record.message, output=output)
         if record is None:
             if self.execution.outcome.how == "signal":
-                return Load("error", f"the grader's process in the sandbox ended (it ran out of memory, or "
-                            f"crashed) before {self.sub.path.name} was loaded; it will be graded again on the "
-                            "next run", output=output)
+                return Load(
+                    "error",
+                    f"the grader's process in the sandbox ended (it ran out of memory, or "
+                    f"crashed) before {self.sub.path.name} was loaded; it will be graded again on the "
+                    "next run",
+                    output=output,
+                )
             if self.execution.outcome.how == "timeout":
-                return Load("timeout", f"the sandbox ran out of time before loading {self.sub.path.name}",
-                            output=output)
-            return Load("error", "the sandbox stopped before this file was loaded (an earlier file may have ended it)",
-                        output=output)
+                return Load(
+                    "timeout",
+                    f"the sandbox ran out of time before loading {self.sub.path.name}",
+                    output=output,
+                )
+            return Load(
+                "error",
+                "the sandbox stopped before this file was loaded (an earlier file may have ended it)",
+                output=output,
+            )
         if record.get("status") == "ok":
             errors = record.get("cell_errors", [])
-            return Load(None, "", output=output, cell_errors=errors if isinstance(errors, list) else [])
-        status, message, frames = explain_load_error(record, self.sub.path.name, self.ex.limits.load_time,
-                                                     self.sub.notebook)
+            return Load(
+                None, "", output=output, cell_errors=errors if isinstance(errors, list) else []
+            )
+        status, message, frames = explain_load_error(
+            record, self.sub.path.name, self.ex.limits.load_time, self.sub.notebook
+        )
         return Load(status, message, frames, output)
 
     def _cell_notes(self, errors: list[Any]) -> list[str]:
@@ -291,24 +390,53 @@ class ExerciseGrader:
             err = _clean_error(raw)
             cell = notebook.cell(raw.get("cell")) if notebook and isinstance(raw, dict) else None
             where = cell.label() if cell else "a cell"
-            line = next((f["line"] for f in reversed(err["frames"])
-                         if cell and notebook.cell_in_frame(f["file"]) is cell), None)
+            line = next(
+                (
+                    f["line"]
+                    for f in reversed(err["frames"])
+                    if cell and notebook.cell_in_frame(f["file"]) is cell
+                ),
+                None,
+            )
             at = f" at line {line}" if line else ""
             hint = CELL_HINTS.get(err["type"], "")
-            notes.append(f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; the following cells still ran")
+            notes.append(
+                f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; the following cells still ran"
+            )
         if len(errors) > 10:
             notes.append(f"{len(errors) - 10} more cells raised errors")
         return notes
 
-    def _result(self, pc: PlannedCheck, status: str, score: float, message: str, **extra: Any) -> CheckResult:
-        return CheckResult(name=pc.spec.name, score=rounded(score), max_score=rounded(pc.spec.points),
-                           status=status, message=message, entry=pc.spec.entry, hint=pc.spec.hint,
-                           visibility=pc.spec.visibility, **extra)
+    def _result(
+        self, pc: PlannedCheck, status: str, score: float, message: str, **extra: Any
+    ) -> CheckResult:
+        return CheckResult(
+            name=pc.spec.name,
+            score=rounded(score),
+            max_score=rounded(pc.spec.points),
+            status=status,
+            message=message,
+            entry=pc.spec.entry,
+            hint=pc.spec.hint,
+            visibility=pc.spec.visibility,
+            **extra,
+        )
 
     def _check(self, pc: PlannedCheck, load_status: str | None, load_message: str) -> CheckResult:
         if pc.probe is None:
-            return self._judged(pc, JudgeContext(self.ex, pc.spec, {}, None, pc.bound, pc.data,
-                                                 read_source=self.sub.code, where=self.sub.where))
+            return self._judged(
+                pc,
+                JudgeContext(
+                    self.ex,
+                    pc.spec,
+                    {},
+                    None,
+                    pc.bound,
+                    pc.data,
+                    read_source=self.sub.code,
+                    where=self.sub.where,
+                ),
+            )
         if load_status is not None:
             return self._result(pc, load_status, 0.0, f"not run: {load_message}")
         assert self.execution is not None
@@ -321,11 +449,23 @@ class ExerciseGrader:
             # The job's supervisor was killed or stopped: student code ran unwatched and
             # could have written anything in its folder, so nothing of this job counts.
             if self.execution.outcome.how == "timeout":
-                return self._result(pc, "timeout", 0.0, f"not scored: the time for {self.sub.path.name} ran "
-                                    "out while the grader's process in the sandbox was stopped", **extra)
-            return self._result(pc, "error", 0.0, "not scored: the grader's process in the sandbox ended (it "
-                                "ran out of memory, or crashed), so no result of this submission can be "
-                                "trusted; it will be graded again on the next run", **extra)
+                return self._result(
+                    pc,
+                    "timeout",
+                    0.0,
+                    f"not scored: the time for {self.sub.path.name} ran "
+                    "out while the grader's process in the sandbox was stopped",
+                    **extra,
+                )
+            return self._result(
+                pc,
+                "error",
+                0.0,
+                "not scored: the grader's process in the sandbox ended (it "
+                "ran out of memory, or crashed), so no result of this submission can be "
+                "trusted; it will be graded again on the next run",
+                **extra,
+            )
         got = self.execution.values(layout.call_stem(call_id))
         if isinstance(got, Unreadable):
             return self._result(pc, "error", 0.0, f"{pc.spec.entry}: {got.message}", **extra)
@@ -338,35 +478,81 @@ class ExerciseGrader:
             made_for = self.sub.notebook.cell_made_for(pc.spec.entry) if self.sub.notebook else None
             if err["type"] == "MissingEntryPoint" and made_for is not None:
                 message += f" (the stub's cell for it is now {made_for.label()})"
-            return self._result(pc, "error", 0.0, message, traceback=err["frames"],
-                                excerpts=_listed(failing_line(self.sub, err["frames"])), **extra)
+            return self._result(
+                pc,
+                "error",
+                0.0,
+                message,
+                traceback=err["frames"],
+                excerpts=_listed(failing_line(self.sub, err["frames"])),
+                **extra,
+            )
         artifacts = self._artifacts(pc)
-        ctx = JudgeContext(self.ex, pc.spec, values, self.expected(pc), pc.bound, pc.data, artifacts,
-                           read_source=self.sub.code, where=self.sub.where)
+        ctx = JudgeContext(
+            self.ex,
+            pc.spec,
+            values,
+            self.expected(pc),
+            pc.bound,
+            pc.data,
+            artifacts,
+            read_source=self.sub.code,
+            where=self.sub.where,
+        )
         return self._judged(pc, ctx, **extra)
 
     def _no_result(self, pc: PlannedCheck, status: dict) -> tuple[str, float, str]:
         how = status.get("how")
         entry, limit = pc.spec.entry, pc.probe.timeout if pc.probe else 0
         if how == "timeout":
-            return "timeout", 0.0, f"{entry} did not finish within {limit:g} s (an endless loop, or far too much work?)"
+            return (
+                "timeout",
+                0.0,
+                f"{entry} did not finish within {limit:g} s (an endless loop, or far too much work?)",
+            )
         if how == "exited":
-            return "error", 0.0, f"{entry} ended the process (exit code {status.get('code')}) before returning a value"
+            return (
+                "error",
+                0.0,
+                f"{entry} ended the process (exit code {status.get('code')}) before returning a value",
+            )
         if how == "stopped":
-            return "error", 0.0, (f"{entry} stopped its own process ({_signal_name(status.get('code'))}) and was "
-                                  "ended: a stopped process never returns a value")
+            return (
+                "error",
+                0.0,
+                (
+                    f"{entry} stopped its own process ({_signal_name(status.get('code'))}) and was "
+                    "ended: a stopped process never returns a value"
+                ),
+            )
         if how == "signal":
             if status.get("code") == 9 and self.execution and self.execution.outcome.out_of_memory:
                 return "error", 0.0, f"{entry} used more memory than allowed and was stopped"
             if status.get("code") == 24:  # SIGXCPU
                 return "timeout", 0.0, f"{entry} used more CPU time than allowed ({limit:g} s)"
-            return "error", 0.0, (f"{entry} was stopped by signal {status.get('code')} before returning a value "
-                                  "(out of memory or CPU time, or a crash)")
+            return (
+                "error",
+                0.0,
+                (
+                    f"{entry} was stopped by signal {status.get('code')} before returning a value "
+                    "(out of memory or CPU time, or a crash)"
+                ),
+            )
         if self.execution and self.execution.outcome.how == "timeout":
-            return "timeout", 0.0, f"not run: the time for {self.sub.path.name} ran out before this check"
+            return (
+                "timeout",
+                0.0,
+                f"not run: the time for {self.sub.path.name} ran out before this check",
+            )
         if self.execution and self.execution.outcome.how == "signal":
-            return "error", 0.0, ("not run: the grader's process in the sandbox ended (it ran out of memory, or "
-                                  "crashed), so this check could not run; it will be graded again on the next run")
+            return (
+                "error",
+                0.0,
+                (
+                    "not run: the grader's process in the sandbox ended (it ran out of memory, or "
+                    "crashed), so this check could not run; it will be graded again on the next run"
+                ),
+            )
         return "error", 0.0, "not run: the process running your file stopped before this check"
 
     def _artifacts(self, pc: PlannedCheck) -> dict[str, Any]:
@@ -392,18 +578,37 @@ class ExerciseGrader:
             with within(budget):  # judges run in the grader's threads: none may stall the run
                 verdict = JUDGES[pc.spec.judge].judge(ctx)
         except OverBudget:
-            return self._result(pc, "error", 0.0, f"{pc.spec.entry}: this check could not be judged within "
-                                f"{budget:g} s (the time the grader gives itself to judge one check)", **extra)
+            return self._result(
+                pc,
+                "error",
+                0.0,
+                f"{pc.spec.entry}: this check could not be judged within "
+                f"{budget:g} s (the time the grader gives itself to judge one check)",
+                **extra,
+            )
         except Unjudgeable as exc:
             return self._result(pc, "error", 0.0, str(exc), **extra)
         except Exception as exc:
             # Odd data from the student (a missing value, a wrong type) must not stop the run.
-            verdict = Verdict(False, f"{pc.spec.entry}: the result could not be judged ({type(exc).__name__}: {exc})")
-        fraction = verdict.fraction if verdict.fraction is not None else (1.0 if verdict.passed else 0.0)
+            verdict = Verdict(
+                False,
+                f"{pc.spec.entry}: the result could not be judged ({type(exc).__name__}: {exc})",
+            )
+        fraction = (
+            verdict.fraction if verdict.fraction is not None else (1.0 if verdict.passed else 0.0)
+        )
         fraction = min(max(fraction, 0.0), 1.0)
         status = "passed" if verdict.passed else "failed"
-        return self._result(pc, status, pc.spec.points * fraction, verdict.message, details=verdict.details,
-                            figures=verdict.figures, excerpts=code_lines(self.sub, verdict.lines), **extra)
+        return self._result(
+            pc,
+            status,
+            pc.spec.points * fraction,
+            verdict.message,
+            details=verdict.details,
+            figures=verdict.figures,
+            excerpts=code_lines(self.sub, verdict.lines),
+            **extra,
+        )
 
     def _unwritten_code_scores_nothing(self, checks: list[CheckResult]) -> list[CheckResult]:
         """A check that only reads code (say, "uses no library call") earns nothing for
@@ -414,15 +619,23 @@ class ExerciseGrader:
                 ran.setdefault(pc.spec.entry, []).append(c.status)
         for pc, c in zip(self.planned, checks, strict=True):
             statuses = ran.get(pc.spec.entry, [])
-            if pc.probe is None and c.status == "passed" and statuses and all(
-                    s in ("error", "timeout") for s in statuses):
+            if (
+                pc.probe is None
+                and c.status == "passed"
+                and statuses
+                and all(s in ("error", "timeout") for s in statuses)
+            ):
                 c.score, c.status = 0.0, "failed"
                 c.message = f"not scored: {pc.spec.entry} does not run yet (see its other checks)"
         return checks
 
     def _apply_gates(self, checks: list[CheckResult]) -> list[CheckResult]:
         """A failed gate check (e.g. a forbidden call) zeroes its entry point's other checks."""
-        gates = {pc.spec.entry: c for pc, c in zip(self.planned, checks, strict=True) if pc.spec.gate and c.status != "passed"}
+        gates = {
+            pc.spec.entry: c
+            for pc, c in zip(self.planned, checks, strict=True)
+            if pc.spec.gate and c.status != "passed"
+        }
         for pc, c in zip(self.planned, checks, strict=True):
             gate = gates.get(pc.spec.entry)
             if gate is None or gate is c or c.score == 0:
@@ -447,8 +660,15 @@ class Grader:
     only their judging waits for it.
     """
 
-    def __init__(self, course: Course, seed: int = 0, plan: Plan | None = None,
-                 sandbox: Sandbox | None = None, jobs: int = 1, pool: Pool | None = None) -> None:
+    def __init__(
+        self,
+        course: Course,
+        seed: int = 0,
+        plan: Plan | None = None,
+        sandbox: Sandbox | None = None,
+        jobs: int = 1,
+        pool: Pool | None = None,
+    ) -> None:
         self.course = course
         self.sandbox = pool.sandbox if pool else (sandbox or choose())
         self.seed = seed
@@ -502,10 +722,14 @@ class Grader:
         return self._inputs
 
     def _run(self, submission: Submission, exercises: list[Exercise]) -> Execution | None:
-        return run_job(self.pool, self.plan, self._inputs_name(), submission, exercises, self.scratch)
+        return run_job(
+            self.pool, self.plan, self._inputs_name(), submission, exercises, self.scratch
+        )
 
     # -------------------------------------------------------------- reference
-    def _start_reference(self, executor: ThreadPoolExecutor | None, exercises: list[Exercise]) -> None:
+    def _start_reference(
+        self, executor: ThreadPoolExecutor | None, exercises: list[Exercise]
+    ) -> None:
         with self._reference_lock:
             if self._reference is not None:
                 return
@@ -527,34 +751,46 @@ class Grader:
 
     def _run_reference(self, exercises: list[Exercise]) -> dict[str, dict[str, Any]]:
         wanted = {ex.id for ex in exercises}
-        planned = [pc for pc in self.plan.all_checks()
-                   if pc.needs_solution and pc.probe is not None and pc.exercise.id in wanted]
+        planned = [
+            pc
+            for pc in self.plan.all_checks()
+            if pc.needs_solution and pc.probe is not None and pc.exercise.id in wanted
+        ]
         if not planned:
             return {}
         submission = collect(self.course.solutions, self.course)
         for ex_id in {pc.exercise.id for pc in planned}:
             sub = submission.files[ex_id]
             if sub.path is None:
-                raise GraderError(f"solutions/: the reference solution for {ex_id} is missing ({sub.problem})")
+                raise GraderError(
+                    f"solutions/: the reference solution for {ex_id} is missing ({sub.problem})"
+                )
         needed = [ex for ex in self.course.exercises if ex.id in {pc.exercise.id for pc in planned}]
         execution = self._run(submission, needed)
         assert execution is not None
         values: dict[str, dict[str, Any]] = {}
         try:
             if not execution.trusted:
-                raise GraderError(f"the reference solution's run ended abnormally ({execution.outcome.how} "
-                                  f"{execution.outcome.code}): {execution.outcome.log.strip()[-300:]}")
+                raise GraderError(
+                    f"the reference solution's run ended abnormally ({execution.outcome.how} "
+                    f"{execution.outcome.code}): {execution.outcome.log.strip()[-300:]}"
+                )
             for pc in planned:
                 assert pc.probe is not None
                 read = execution.values(layout.call_stem(pc.probe.call_id))
                 if isinstance(read, Unreadable):
-                    read = Values({"status": "error", "error": {"type": "WireError", "message": read.reason}}, {})
+                    read = Values(
+                        {"status": "error", "error": {"type": "WireError", "message": read.reason}},
+                        {},
+                    )
                 record, got = (read.record, read.values) if read is not None else (None, {})
                 if record is None or record.get("status") != "ok":
                     detail = _clean_error((record or {}).get("error"))
                     log = execution.outcome.log.strip().splitlines()[-3:]
-                    raise GraderError(f"the reference solution fails check '{pc.spec.name}' of {pc.exercise.id}: "
-                                      f"{detail['type']}: {detail['message'] or 'no result'} {' '.join(log)}".strip())
+                    raise GraderError(
+                        f"the reference solution fails check '{pc.spec.name}' of {pc.exercise.id}: "
+                        f"{detail['type']}: {detail['message'] or 'no result'} {' '.join(log)}".strip()
+                    )
                 values[pc.probe.call_id] = got
         finally:
             # The reference outputs are the expected answers: they stay in this process only.
@@ -569,12 +805,21 @@ class Grader:
         return self.reference()[pc.probe.call_id]
 
     # -------------------------------------------------------------- students
-    def grade_exercises(self, submission: Submission, exercises: list[Exercise]) -> list[ExerciseResult]:
+    def grade_exercises(
+        self, submission: Submission, exercises: list[Exercise]
+    ) -> list[ExerciseResult]:
         """Run and judge ``exercises`` of one submission."""
         execution = self._run(submission, exercises)
         try:
-            return [ExerciseGrader(self.plan.checks.get(ex.id, []), submission.files[ex.id], execution,
-                                   self.expected_for).grade() for ex in exercises]
+            return [
+                ExerciseGrader(
+                    self.plan.checks.get(ex.id, []),
+                    submission.files[ex.id],
+                    execution,
+                    self.expected_for,
+                ).grade()
+                for ex in exercises
+            ]
         finally:
             if execution is not None:
                 execution.discard()
@@ -583,10 +828,16 @@ class Grader:
         """Every exercise of one submission (``grader check``, ``grader validate``)."""
         if any(pc.needs_solution for pc in self.plan.all_checks()):
             self.reference()  # fail early, before any student, if the reference is broken
-        return StudentResult.of(submission.student, self.grade_exercises(submission, self.course.exercises))
+        return StudentResult.of(
+            submission.student, self.grade_exercises(submission, self.course.exercises)
+        )
 
-    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult,
-                   on_internal_error: OnInternalError | None = None) -> None:
+    def grade_many(
+        self,
+        work: list[tuple[Submission, list[Exercise]]],
+        on_result: OnResult,
+        on_internal_error: OnInternalError | None = None,
+    ) -> None:
         """Grade many submissions in parallel (one job per submission, as many at once as
         the pool has workers); ``on_result`` is called as each one is judged, from a
         worker thread. Results do not depend on the number of workers or the order.
@@ -598,7 +849,9 @@ class Grader:
         if not work:
             return
         needed = {ex.id: ex for _, exercises in work for ex in exercises}
-        executor = ThreadPoolExecutor(max_workers=2 * len(self.pool.workers) + 1, thread_name_prefix="grade")
+        executor = ThreadPoolExecutor(
+            max_workers=2 * len(self.pool.workers) + 1, thread_name_prefix="grade"
+        )
         try:
             self._start_reference(executor, list(needed.values()))
 
@@ -610,7 +863,11 @@ class Grader:
                 except (GraderError, SandboxUnavailable):
                     raise
                 except Exception as exc:  # the last line: this student only
-                    if self._reference is not None and self._reference.done() and self._reference.exception():
+                    if (
+                        self._reference is not None
+                        and self._reference.done()
+                        and self._reference.exception()
+                    ):
                         raise  # the reference run failed: the run stops, no student is to blame
                     if on_internal_error is not None:
                         on_internal_error(submission, exc)
@@ -634,4 +891,3 @@ def _evaluate_expectation(expr: str) -> Any:
 
     value = eval(compile(expr, "<expect>", "eval"), {"torch": torch, "math": __import__("math")})
     return TensorValue(value) if isinstance(value, torch.Tensor) else value
-

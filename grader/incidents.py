@@ -20,8 +20,10 @@ from pathlib import Path
 from grader.course import Exercise
 from grader.results import CheckResult, ExerciseResult, rounded
 
-INTERNAL_ERROR = ("the grader could not grade this submission (an internal error); it will be graded "
-                  "again on the next run")
+INTERNAL_ERROR = (
+    "the grader could not grade this submission (an internal error); it will be graded "
+    "again on the next run"
+)
 LOG_NAME = "grader.log"
 
 
@@ -29,12 +31,31 @@ def internal_error_results(exercises: list[Exercise]) -> list[ExerciseResult]:
     """Every exercise of a job the grader failed on: an error, not final."""
     results = []
     for ex in exercises:
-        checks = [CheckResult(name=spec.name, score=0.0, max_score=rounded(spec.points), status="error",
-                              message=INTERNAL_ERROR, entry=spec.entry, hint=spec.hint,
-                              visibility=spec.visibility) for spec in ex.checks]
-        results.append(ExerciseResult(id=ex.id, title=ex.title, score=0.0,
-                                      max_score=rounded(sum(c.max_score for c in checks)), status="error",
-                                      checks=checks, message=INTERNAL_ERROR, final=False))
+        checks = [
+            CheckResult(
+                name=spec.name,
+                score=0.0,
+                max_score=rounded(spec.points),
+                status="error",
+                message=INTERNAL_ERROR,
+                entry=spec.entry,
+                hint=spec.hint,
+                visibility=spec.visibility,
+            )
+            for spec in ex.checks
+        ]
+        results.append(
+            ExerciseResult(
+                id=ex.id,
+                title=ex.title,
+                score=0.0,
+                max_score=rounded(sum(c.max_score for c in checks)),
+                status="error",
+                checks=checks,
+                message=INTERNAL_ERROR,
+                final=False,
+            )
+        )
     return results
 
 
@@ -65,13 +86,17 @@ class IncidentLog:
             try:
                 with open(self.path, "a", encoding="utf-8", errors="backslashreplace") as log:
                     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                    log.write(f"--- {stamp} internal error while {what.format(repr(student))}\n"
-                              f"{details.rstrip()}\n\n")
+                    log.write(
+                        f"--- {stamp} internal error while {what.format(repr(student))}\n"
+                        f"{details.rstrip()}\n\n"
+                    )
                 where = f"traceback in {self.path}"
             except OSError as exc:  # the log is a courtesy: its failure must not end the run
                 where = f"the traceback could not be written to {self.path} ({exc})"
-            self.say(f"grader: internal error while {what.format(student)} ({summary}); it will be graded "
-                     f"again on the next run; {where}")
+            self.say(
+                f"grader: internal error while {what.format(student)} ({summary}); it will be graded "
+                f"again on the next run; {where}"
+            )
 
     def exception(self, student: str, what: str, exc: BaseException) -> None:
         self.record(student, what, *describe(exc))

@@ -32,8 +32,21 @@ from grader.schema import ExerciseError, describe
 if TYPE_CHECKING:
     import torch
 
-GENERATORS = {"randn", "rand", "uniform", "randint", "tensor", "tuple", "size", "dict", "lambda",
-              "ref", "path", "mlp", "data"}
+GENERATORS = {
+    "randn",
+    "rand",
+    "uniform",
+    "randint",
+    "tensor",
+    "tuple",
+    "size",
+    "dict",
+    "lambda",
+    "ref",
+    "path",
+    "mlp",
+    "data",
+}
 MODIFIERS = {"dtype", "requires_grad", "scale", "shift", "as_list", "shape"}
 # The dtypes an input may ask for, in the order error messages list them; each name is
 # also the name of the torch dtype (torch.float32, ...), see torch_dtype().
@@ -48,39 +61,70 @@ def validate(raw: Any, path: str, line: int) -> None:
         return
     if not isinstance(raw, dict):
         if raw is not None and not isinstance(raw, (int, float, str, bool)):
-            raise ExerciseError(path, line, f"input {describe(raw)} is not a value the grader can pass")
+            raise ExerciseError(
+                path, line, f"input {describe(raw)} is not a value the grader can pass"
+            )
         return
     line = getattr(raw, "line", line)
     kinds = [k for k in raw if k in GENERATORS]
     if len(kinds) != 1:
-        raise ExerciseError(path, line, "an input mapping needs exactly one of the keys "
-                            f"{', '.join(sorted(GENERATORS))}; got {', '.join(map(str, raw)) or 'none'}")
+        raise ExerciseError(
+            path,
+            line,
+            "an input mapping needs exactly one of the keys "
+            f"{', '.join(sorted(GENERATORS))}; got {', '.join(map(str, raw)) or 'none'}",
+        )
     kind = kinds[0]
     for key in raw:
         if key != kind and key not in MODIFIERS:
-            raise ExerciseError(path, getattr(raw, "key_lines", {}).get(key, line),
-                                f"key '{key}': unknown beside '{kind}' (allowed: {', '.join(sorted(MODIFIERS))})")
+            raise ExerciseError(
+                path,
+                getattr(raw, "key_lines", {}).get(key, line),
+                f"key '{key}': unknown beside '{kind}' (allowed: {', '.join(sorted(MODIFIERS))})",
+            )
     if "dtype" in raw and (not isinstance(raw["dtype"], str) or raw["dtype"] not in DTYPE_NAMES):
-        raise ExerciseError(path, raw.key_lines.get("dtype", line),
-                            f"key 'dtype': expected one of {', '.join(DTYPE_NAMES)}, got {describe(raw['dtype'])}")
+        raise ExerciseError(
+            path,
+            raw.key_lines.get("dtype", line),
+            f"key 'dtype': expected one of {', '.join(DTYPE_NAMES)}, got {describe(raw['dtype'])}",
+        )
     arg = raw[kind]
     if kind in ("randn", "rand", "size") and not _is_shape(arg):
-        raise ExerciseError(path, line, f"key '{kind}': expected a shape (list of whole numbers), got {describe(arg)}")
+        raise ExerciseError(
+            path,
+            line,
+            f"key '{kind}': expected a shape (list of whole numbers), got {describe(arg)}",
+        )
     if kind in ("uniform", "randint"):
         if not (isinstance(arg, list) and len(arg) == 2 and all(_is_number(a) for a in arg)):
-            raise ExerciseError(path, line, f"key '{kind}': expected [low, high], got {describe(arg)}")
+            raise ExerciseError(
+                path, line, f"key '{kind}': expected [low, high], got {describe(arg)}"
+            )
         if not _is_shape(raw.get("shape")):
-            raise ExerciseError(path, line, f"key 'shape': required beside '{kind}' as a list of whole numbers")
+            raise ExerciseError(
+                path, line, f"key 'shape': required beside '{kind}' as a list of whole numbers"
+            )
     if kind in ("lambda", "ref", "path", "data") and not (isinstance(arg, str) and arg.strip()):
         raise ExerciseError(path, line, f"key '{kind}': expected text, got {describe(arg)}")
     if kind == "lambda":
         problem = lambda_problem(arg)
         if problem:
             raise ExerciseError(path, line, f"key 'lambda': {problem}")
-    if kind == "mlp" and not (isinstance(arg, list) and arg and all(
-            isinstance(layer, list) and len(layer) == 3 and isinstance(layer[0], str)
-            and _is_count(layer[1]) and _is_count(layer[2]) for layer in arg)):
-        raise ExerciseError(path, line, "key 'mlp': expected a list of [name, in_features, out_features]")
+    if kind == "mlp" and not (
+        isinstance(arg, list)
+        and arg
+        and all(
+            isinstance(layer, list)
+            and len(layer) == 3
+            and isinstance(layer[0], str)
+            and _is_count(layer[1])
+            and _is_count(layer[2])
+            for layer in arg
+        )
+    ):
+        raise ExerciseError(
+            path, line, "key 'mlp': expected a list of [name, in_features, out_features]"
+        )
     if kind in ("tuple", "tensor"):
         if not isinstance(arg, list):
             raise ExerciseError(path, line, f"key '{kind}': expected a list, got {describe(arg)}")

@@ -58,7 +58,9 @@ class Notebook:
 
     def made_for(self) -> set[str]:
         """The exercises the grader's cell tags name (a stub of another exercise?)."""
-        return {str(c.tags["exercise"]) for c in self.cells if isinstance(c.tags.get("exercise"), str)}
+        return {
+            str(c.tags["exercise"]) for c in self.cells if isinstance(c.tags.get("exercise"), str)
+        }
 
     def cell_made_for(self, entry: str) -> Cell | None:
         """The cell the stub made for ``entry``, found by its tag wherever it moved."""
@@ -70,26 +72,38 @@ def read_notebook(raw: bytes) -> Notebook:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise NotebookProblem(f"it is not UTF-8 text (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}); "
-                              "Jupyter saves notebooks as UTF-8: open it in Jupyter and save it again") from None
+        raise NotebookProblem(
+            f"it is not UTF-8 text (byte {exc.start} is {raw[exc.start : exc.start + 1]!r}); "
+            "Jupyter saves notebooks as UTF-8: open it in Jupyter and save it again"
+        ) from None
     try:
         data = json.loads(text)
     except RecursionError:  # thousands of nested [ or {: no notebook looks like that
-        raise NotebookProblem("it is not a notebook: its JSON is nested far too deeply to read. Was another "
-                              "kind of file renamed to .ipynb? Use File > Download as .ipynb in Jupyter or "
-                              "Colab") from None
+        raise NotebookProblem(
+            "it is not a notebook: its JSON is nested far too deeply to read. Was another "
+            "kind of file renamed to .ipynb? Use File > Download as .ipynb in Jupyter or "
+            "Colab"
+        ) from None
     except ValueError as exc:
-        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise NotebookProblem(f"it is not a notebook: it is not valid JSON{where}. Was another kind of file "
-                              "renamed to .ipynb? Use File > Download as .ipynb in Jupyter or Colab") from None
+        where = (
+            f" (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise NotebookProblem(
+            f"it is not a notebook: it is not valid JSON{where}. Was another kind of file "
+            "renamed to .ipynb? Use File > Download as .ipynb in Jupyter or Colab"
+        ) from None
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
         raise NotebookProblem("it is JSON but not a Jupyter notebook: it has no cells")
     notes = []
     version = data.get("nbformat")
     if "worksheets" in data or (isinstance(version, int) and version < 4):
         data = _upgraded(text, version)
-        notes.append(f"the notebook was saved in the old notebook format {version}; the grader upgraded it "
-                     "to format 4 to run it")
+        notes.append(
+            f"the notebook was saved in the old notebook format {version}; the grader upgraded it "
+            "to format 4 to run it"
+        )
     cells = data.get("cells")
     if not isinstance(cells, list):
         raise NotebookProblem("it is JSON but not a Jupyter notebook: its cells are not a list")
@@ -110,7 +124,9 @@ def read_notebook(raw: bytes) -> Notebook:
         tags = metadata.get("grader") if isinstance(metadata, dict) else None
         found.append(Cell(number, len(found) + 1, source, tags if isinstance(tags, dict) else {}))
     if not found:
-        raise NotebookProblem("it has no code: every code cell is empty (or there are only text cells)")
+        raise NotebookProblem(
+            "it has no code: every code cell is empty (or there are only text cells)"
+        )
     return Notebook(found, notes)
 
 
@@ -122,8 +138,10 @@ def _upgraded(text: str, version: object) -> dict:
             warnings.simplefilter("ignore")
             return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises many kinds for malformed notebooks
-        raise NotebookProblem(f"it is in the old notebook format {version}, which could not be upgraded "
-                              f"({type(exc).__name__}: {exc}); open it in Jupyter and save it again") from None
+        raise NotebookProblem(
+            f"it is in the old notebook format {version}, which could not be upgraded "
+            f"({type(exc).__name__}: {exc}); open it in Jupyter and save it again"
+        ) from None
 
 
 def cells_to_source(cells: list[Cell]) -> str:

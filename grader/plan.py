@@ -68,13 +68,20 @@ class PlannedCheck:
 
 
 class Plan:
-    def __init__(self, course: Course, seed: int, checks: dict[str, list[PlannedCheck]],
-                 encoder: InputEncoder) -> None:
+    def __init__(
+        self,
+        course: Course,
+        seed: int,
+        checks: dict[str, list[PlannedCheck]],
+        encoder: InputEncoder,
+    ) -> None:
         self.course = course
         self.seed = seed
         self.checks = checks  # exercise id -> planned checks, in YAML order
         self.tensors = encoder.tensors
-        self.job_texts: dict[tuple[str, tuple[str, ...]], tuple[str, str, float]] = {}  # see grading.run_job
+        self.job_texts: dict[
+            tuple[str, tuple[str, ...]], tuple[str, str, float]
+        ] = {}  # see grading.run_job
 
     def all_checks(self) -> list[PlannedCheck]:
         return [pc for ex in self.course.exercises for pc in self.checks.get(ex.id, [])]
@@ -83,8 +90,14 @@ class Plan:
         files = []
         for ex in exercises:
             calls = [pc.probe.to_job() for pc in self.checks.get(ex.id, []) if pc.probe is not None]
-            files.append({"module": ex.file, "load_timeout": ex.limits.load_time,
-                          "memory_mb": ex.limits.memory_mb, "calls": calls})
+            files.append(
+                {
+                    "module": ex.file,
+                    "load_timeout": ex.limits.load_time,
+                    "memory_mb": ex.limits.memory_mb,
+                    "calls": calls,
+                }
+            )
         return {"seed": seed, "threads": 1, "files": files}
 
     def write_inputs(self, path: Path) -> None:
@@ -117,8 +130,14 @@ def build_plan(course: Course, seed: int) -> Plan:
             if spec.runs_code:
                 steps, bound = _encode_steps(spec.steps, check_seed, data, encoder)
                 _guard_held_out(ex, spec)
-                probe = Probe(f"{ex.file}-{index}", steps, spec.keep, spec.artifacts, check_seed,
-                              spec.timeout or ex.limits.time)
+                probe = Probe(
+                    f"{ex.file}-{index}",
+                    steps,
+                    spec.keep,
+                    spec.artifacts,
+                    check_seed,
+                    spec.timeout or ex.limits.time,
+                )
             planned.append(PlannedCheck(ex, spec, probe, bound, data))
         checks[ex.id] = planned
     return Plan(course, seed, checks, encoder)
@@ -131,28 +150,49 @@ def build_example_plan(course: Course, seed: int) -> Plan:
     for ex in course.exercises:
         planned = []
         for index, example in enumerate(ex.examples):
-            entry = next((e.name for e in ex.entry_points if e.name in example.code), ex.entry_points[0].name)
+            entry = next(
+                (e.name for e in ex.entry_points if e.name in example.code), ex.entry_points[0].name
+            )
             # A visible example shows its code and answer already (examples.json): its
             # messages may name both.
-            spec = CheckSpec(name=example.name, entry=entry, points=1, judge="match", options={}, steps=[],
-                             keep=["result"], artifacts={}, line=example.line,
-                             disclose=frozenset({"inputs", "expected"}))
-            probe = Probe(f"{ex.file}-example-{index}", [{"do": "eval", "expr": example.code, "as": "result"}],
-                          ["result"], {}, derive_seed(seed, ex.id, "example", index), ex.limits.time)
+            spec = CheckSpec(
+                name=example.name,
+                entry=entry,
+                points=1,
+                judge="match",
+                options={},
+                steps=[],
+                keep=["result"],
+                artifacts={},
+                line=example.line,
+                disclose=frozenset({"inputs", "expected"}),
+            )
+            probe = Probe(
+                f"{ex.file}-example-{index}",
+                [{"do": "eval", "expr": example.code, "as": "result"}],
+                ["result"],
+                {},
+                derive_seed(seed, ex.id, "example", index),
+                ex.limits.time,
+            )
             planned.append(PlannedCheck(ex, spec, probe, expected_expr=example.expect))
         checks[ex.id] = planned
     return Plan(course, seed, checks, InputEncoder())
 
 
-def _encode_steps(steps: list[Step], seed: int, data: dict[str, Any],
-                  encoder: InputEncoder) -> tuple[list[dict], dict[str, Any]]:
+def _encode_steps(
+    steps: list[Step], seed: int, data: dict[str, Any], encoder: InputEncoder
+) -> tuple[list[dict], dict[str, Any]]:
     gen = torch.Generator().manual_seed(seed)
     encoded, bound = [], {}
     for step in steps:
         args = [inputs.realize(a, gen, data) for a in step.args]
         kwargs = {k: inputs.realize(v, gen, data) for k, v in step.kwargs.items()}
-        item: dict[str, Any] = {"do": step.kind, "args": [encoder.encode(a) for a in args],
-                                "kwargs": {k: encoder.encode(v) for k, v in kwargs.items()}}
+        item: dict[str, Any] = {
+            "do": step.kind,
+            "args": [encoder.encode(a) for a in args],
+            "kwargs": {k: encoder.encode(v) for k, v in kwargs.items()},
+        }
         if step.kind == "call":
             item["target"] = step.target
         elif step.kind == "method":
@@ -184,9 +224,12 @@ def _guard_held_out(ex: Exercise, spec: CheckSpec) -> None:
         _data_refs([step.args, step.kwargs, step.value], sent)
     leaked = held_out & sent
     if leaked:
-        raise ExerciseError(display_path(ex.path, ex.root.parent), spec.line,
-                            f"check '{spec.name}' would send its held-out {', '.join(sorted(leaked))} "
-                            "into the sandbox; pass only training data to the student's code")
+        raise ExerciseError(
+            display_path(ex.path, ex.root.parent),
+            spec.line,
+            f"check '{spec.name}' would send its held-out {', '.join(sorted(leaked))} "
+            "into the sandbox; pass only training data to the student's code",
+        )
 
 
 def _data_refs(value: Any, found: set[str]) -> None:

@@ -76,8 +76,14 @@ class Progress:
     that must stay visible, `close()` once at the end (also via `with`).
     """
 
-    def __init__(self, total: int, stream: TextIO | None = None, tty: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic, width: int | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        width: int | None = None,
+    ) -> None:
         self.total = max(0, total)
         self.stream: TextIO = stream if stream is not None else sys.stderr
         self.tty = _is_terminal(self.stream) if tty is None else tty
@@ -114,7 +120,10 @@ class Progress:
                     self._draw(now)
                 return
             text = f"[{self._count:>{len(str(self.total))}}/{self.total}] {safe_line(line)}"
-            if self._count % RATE_LINE_EVERY == 0 or now - self._last_rate_line >= RATE_LINE_SECONDS:
+            if (
+                self._count % RATE_LINE_EVERY == 0
+                or now - self._last_rate_line >= RATE_LINE_SECONDS
+            ):
                 rate, eta = self._rate_eta(now)
                 text += f"  {rate}, {eta}" if rate else f"  {eta}"
                 self._last_rate_line = now
@@ -145,8 +154,12 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # -- internals; the caller holds the lock ------------------------------------------
@@ -202,8 +215,9 @@ def summary(graded: int, reused: int, seconds: float, failed: int = 0) -> str:
     if graded > 0:
         text = f"graded {_submissions(graded)} in {took}"
         if graded > 1 and seconds > 0:  # for a single one the rate only repeats the time
-            text += (f" ({_number(graded / seconds)} submissions/s, "
-                     f"{_number(seconds / graded)} s each)")
+            text += (
+                f" ({_number(graded / seconds)} submissions/s, {_number(seconds / graded)} s each)"
+            )
         return text + unchanged + broken
     if failed:
         return f"nothing graded: {_submissions(failed)} could not be graded{unchanged} ({took})"

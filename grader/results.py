@@ -68,8 +68,12 @@ class StudentResult:
     @classmethod
     def of(cls, student: str, exercises: list[ExerciseResult]) -> StudentResult:
         """A student's result: their exercises, with the totals summed from them."""
-        return cls(id=student, score=rounded(sum(e.score for e in exercises)),
-                   max_score=rounded(sum(e.max_score for e in exercises)), exercises=exercises)
+        return cls(
+            id=student,
+            score=rounded(sum(e.score for e in exercises)),
+            max_score=rounded(sum(e.max_score for e in exercises)),
+            exercises=exercises,
+        )
 
 
 @dataclass
@@ -88,8 +92,12 @@ class GradingRun:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GradingRun:
-        students = [StudentResult(**{**s, "exercises": [ExerciseResult.from_dict(e) for e in s["exercises"]]})
-                    for s in data["students"]]
+        students = [
+            StudentResult(
+                **{**s, "exercises": [ExerciseResult.from_dict(e) for e in s["exercises"]]}
+            )
+            for s in data["students"]
+        ]
         return cls(**{**data, "students": students})
 
 

@@ -59,7 +59,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
         if not isinstance(key, str):
             raise ExerciseError(loader.name, line, f"key {key!r}: keys must be text")
         if key in mapping:
-            raise ExerciseError(loader.name, line, f"key '{key}': appears twice in the same mapping")
+            raise ExerciseError(
+                loader.name, line, f"key '{key}': appears twice in the same mapping"
+            )
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = line
     return mapping
@@ -100,7 +102,9 @@ def load_yaml(path: Path, display: str) -> Any:
         return loader.get_single_data()
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        raise ExerciseError(display, line, f"not valid YAML: {exc.reason} (character {exc.character!r})") from None
+        raise ExerciseError(
+            display, line, f"not valid YAML: {exc.reason} (character {exc.character!r})"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # An unclosed quote or bracket is found at the end of the file; its start is the place to look.
@@ -142,7 +146,11 @@ class Mapping:
 
     def __init__(self, data: Any, path: str, where: str, line: int = 1) -> None:
         if not isinstance(data, dict):
-            raise ExerciseError(path, getattr(data, "line", line), f"{where}: expected a mapping, got {describe(data)}")
+            raise ExerciseError(
+                path,
+                getattr(data, "line", line),
+                f"{where}: expected a mapping, got {describe(data)}",
+            )
         self.data = data
         self.path = path
         self.where = where
@@ -166,11 +174,15 @@ class Mapping:
     def raw(self, key: str, default: Any = ...) -> Any:
         if key not in self.data:
             if default is ...:
-                raise ExerciseError(self.path, self.line, f"key '{key}': required in {self.where} but missing")
+                raise ExerciseError(
+                    self.path, self.line, f"key '{key}': required in {self.where} but missing"
+                )
             return default
         return self.data[key]
 
-    def text(self, key: str, default: Any = ..., pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+    def text(
+        self, key: str, default: Any = ..., pattern: re.Pattern[str] | None = None, what: str = ""
+    ) -> str:
         value = self.raw(key, default)
         if value is default and default is not ...:
             return value
@@ -185,7 +197,9 @@ class Mapping:
         if value is default and default is not ...:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            looks_exponent = isinstance(value, str) and re.fullmatch(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip())
+            looks_exponent = isinstance(value, str) and re.fullmatch(
+                r"[+-]?\d+(\.\d*)?[eE][+-]?\d+", value.strip()
+            )
             hint = " (YAML reads exponents only with a dot: write 1.0e-5)" if looks_exponent else ""
             raise self.error(key, f"expected a number, got {describe(value)}{hint}")
         if not math.isfinite(value):

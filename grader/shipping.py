@@ -37,9 +37,11 @@ def check_helpers_travel(course: Course, where: str) -> None:
         for helper in ex.helpers:
             path = (helper.folder / helper.ref.partition(":")[0]).resolve()
             if not path.is_relative_to(exercises):
-                raise GraderError(f"{helper.path}:{helper.line}: key '{helper.key}': {path} is outside "
-                                  f"exercises/, so {where} would not hold it; move it "
-                                  "into exercises/ (e.g. exercises/hidden/)")
+                raise GraderError(
+                    f"{helper.path}:{helper.line}: key '{helper.key}': {path} is outside "
+                    f"exercises/, so {where} would not hold it; move it "
+                    "into exercises/ (e.g. exercises/hidden/)"
+                )
 
 
 def shipped_files(folder: Path) -> Iterator[tuple[Path, str]]:

@@ -96,13 +96,16 @@ class Store:
         try:
             self._conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path} cannot be opened as a torch-grader store ({exc})") from None
+            raise StoreError(
+                f"{self.path} cannot be opened as a torch-grader store ({exc})"
+            ) from None
         try:
             self._setup()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise StoreError(f"{self.path} is not a torch-grader store ({exc}); "
-                             "move it away or delete it") from None
+            raise StoreError(
+                f"{self.path} is not a torch-grader store ({exc}); move it away or delete it"
+            ) from None
         except StoreError:
             self._conn.close()
             raise
@@ -112,11 +115,15 @@ class Store:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         if tables and "meta" not in tables:
-            raise StoreError(f"{self.path} is an SQLite database of another program "
-                             f"(tables: {', '.join(sorted(tables))}), not a torch-grader store; "
-                             "move it away or delete it")
+            raise StoreError(
+                f"{self.path} is an SQLite database of another program "
+                f"(tables: {', '.join(sorted(tables))}), not a torch-grader store; "
+                "move it away or delete it"
+            )
         if "meta" in tables:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             try:
@@ -124,17 +131,23 @@ class Store:
             except (TypeError, ValueError):
                 version = None
             if version is None:
-                raise StoreError(f"{self.path} is not a torch-grader store (no schema version); "
-                                 "move it away or delete it")
+                raise StoreError(
+                    f"{self.path} is not a torch-grader store (no schema version); "
+                    "move it away or delete it"
+                )
             if version > self.SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer torch-grader (store schema "
-                                 f"{version}, this version reads {self.SCHEMA_VERSION}); upgrade "
-                                 "torch-grader or move the file away")
+                raise StoreError(
+                    f"{self.path} was written by a newer torch-grader (store schema "
+                    f"{version}, this version reads {self.SCHEMA_VERSION}); upgrade "
+                    "torch-grader or move the file away"
+                )
             if version < self.SCHEMA_VERSION:
                 self._migrate()
         # One script, one transaction: a store is never left with tables but no version.
-        conn.executescript(f"BEGIN;{_SCHEMA}INSERT OR IGNORE INTO meta (key, value) "
-                           f"VALUES ('schema_version', '{self.SCHEMA_VERSION}');COMMIT;")
+        conn.executescript(
+            f"BEGIN;{_SCHEMA}INSERT OR IGNORE INTO meta (key, value) "
+            f"VALUES ('schema_version', '{self.SCHEMA_VERSION}');COMMIT;"
+        )
 
     def _migrate(self) -> None:
         """Schema 1 to 2, in one transaction (another grader may be migrating the same
@@ -142,7 +155,9 @@ class Store:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            version = int(
+                conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+            )
             if version == 1:
                 conn.execute("ALTER TABLE results ADD COLUMN final INTEGER NOT NULL DEFAULT 1")
                 conn.execute("UPDATE results SET final = 0 WHERE result LIKE ?", (_PROVISIONAL_V1,))
@@ -164,8 +179,12 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     @contextmanager
@@ -178,7 +197,9 @@ class Store:
     def last_graded(self) -> dict[str, float]:
         """student -> when their newest result was saved (seconds since the epoch)."""
         with self._locked() as conn:
-            rows = conn.execute("SELECT student, MAX(graded_at) FROM results GROUP BY student").fetchall()
+            rows = conn.execute(
+                "SELECT student, MAX(graded_at) FROM results GROUP BY student"
+            ).fetchall()
         return {student: datetime.fromisoformat(when).timestamp() for student, when in rows}
 
     def meta(self, key: str) -> str | None:
@@ -188,28 +209,41 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._locked() as conn, conn:
-            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-                         "SET value = excluded.value", (key, value))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value",
+                (key, value),
+            )
 
-    def cached(self, student: str, submission_fp: str,
-               exercise_fps: dict[str, str]) -> dict[str, ExerciseResult]:
+    def cached(
+        self, student: str, submission_fp: str, exercise_fps: dict[str, str]
+    ) -> dict[str, ExerciseResult]:
         """The stored results of ``student`` still valid for these fingerprints
         (exercise id -> result); anything graded under other fingerprints is stale, and
         a result that is not final is never reused."""
         with self._locked() as conn:
-            rows = conn.execute("SELECT exercise, submission_fp, exercise_fp, result FROM results "
-                                "WHERE student = ? AND final = 1", (student,)).fetchall()
-        return {exercise: _load(result) for exercise, sub_fp, ex_fp, result in rows
-                if sub_fp == submission_fp and exercise_fps.get(exercise) == ex_fp}
+            rows = conn.execute(
+                "SELECT exercise, submission_fp, exercise_fp, result FROM results "
+                "WHERE student = ? AND final = 1",
+                (student,),
+            ).fetchall()
+        return {
+            exercise: _load(result)
+            for exercise, sub_fp, ex_fp, result in rows
+            if sub_fp == submission_fp and exercise_fps.get(exercise) == ex_fp
+        }
 
-    def cached_many(self, wanted: dict[str, tuple[str, dict[str, str]]]
-                    ) -> dict[str, dict[str, ExerciseResult]]:
+    def cached_many(
+        self, wanted: dict[str, tuple[str, dict[str, str]]]
+    ) -> dict[str, dict[str, ExerciseResult]]:
         """``cached`` for many students (student -> (submission_fp, exercise_fps)) in one
         query: a re-run of hundreds of unchanged students must not wait on the store.
         Every wanted student has an entry, empty if nothing is reusable."""
         with self._locked() as conn:
-            rows = conn.execute("SELECT student, exercise, submission_fp, exercise_fp, result "
-                                "FROM results WHERE final = 1").fetchall()
+            rows = conn.execute(
+                "SELECT student, exercise, submission_fp, exercise_fp, result "
+                "FROM results WHERE final = 1"
+            ).fetchall()
         found: dict[str, dict[str, ExerciseResult]] = {student: {} for student in wanted}
         for student, exercise, sub_fp, ex_fp, result in rows:
             want = wanted.get(student)
@@ -218,9 +252,13 @@ class Store:
             found[student][exercise] = _load(result)
         return found
 
-    def save_student(self, student: str, submission_fp: str,
-                     items: list[tuple[int, str, ExerciseResult]],
-                     course_exercises: list[str] | None = None) -> None:
+    def save_student(
+        self,
+        student: str,
+        submission_fp: str,
+        items: list[tuple[int, str, ExerciseResult]],
+        course_exercises: list[str] | None = None,
+    ) -> None:
         """Store a student's results, items being (position in the course, exercise_fp,
         result). One transaction: a run killed mid-save leaves the previous rows, never
         half a student. A stored (student, exercise) is replaced, never duplicated.
@@ -229,8 +267,10 @@ class Store:
         with self._locked() as conn, conn:
             if course_exercises is not None:
                 marks = ",".join("?" * len(course_exercises))
-                conn.execute(f"DELETE FROM results WHERE student = ? AND exercise NOT IN ({marks})",
-                             (student, *course_exercises))
+                conn.execute(
+                    f"DELETE FROM results WHERE student = ? AND exercise NOT IN ({marks})",
+                    (student, *course_exercises),
+                )
             for position, exercise_fp, result in items:
                 conn.execute(
                     "INSERT INTO results (student, exercise, position, submission_fp, exercise_fp, "
@@ -238,16 +278,25 @@ class Store:
                     "ON CONFLICT (student, exercise) DO UPDATE SET position = excluded.position, "
                     "submission_fp = excluded.submission_fp, exercise_fp = excluded.exercise_fp, "
                     "result = excluded.result, graded_at = excluded.graded_at, final = excluded.final",
-                    (student, result.id, position, submission_fp, exercise_fp, _dump(result), graded_at,
-                     int(result.final)),
+                    (
+                        student,
+                        result.id,
+                        position,
+                        submission_fp,
+                        exercise_fp,
+                        _dump(result),
+                        graded_at,
+                        int(result.final),
+                    ),
                 )
 
     def student_result(self, student: str, exercises: list[str]) -> StudentResult | None:
         """``student`` rebuilt from the stored rows of exactly these exercises, in this
         order; None if any of them is not stored."""
         with self._locked() as conn:
-            rows = conn.execute("SELECT exercise, result, final FROM results WHERE student = ?",
-                                (student,)).fetchall()
+            rows = conn.execute(
+                "SELECT exercise, result, final FROM results WHERE student = ?", (student,)
+            ).fetchall()
         stored = {exercise: (result, final) for exercise, result, final in rows}
         if any(ex not in stored for ex in exercises):
             return None
@@ -255,8 +304,9 @@ class Store:
 
     # -- runs ------------------------------------------------------------------------
 
-    def start_run(self, course: str, grader_version: str, sandbox: str, seed: int,
-                  students: list[str]) -> int:
+    def start_run(
+        self, course: str, grader_version: str, sandbox: str, seed: int, students: list[str]
+    ) -> int:
         """Log a run as started; it counts for ``last_run`` only once finished."""
         with self._locked() as conn, conn:
             cur = conn.execute(
@@ -270,20 +320,24 @@ class Store:
 
     def finish_run(self, run_id: int, graded: int, reused: int, warnings: list[str]) -> None:
         with self._locked() as conn, conn:
-            conn.execute("UPDATE runs SET finished = ?, graded = ?, reused = ?, warnings = ? "
-                         "WHERE id = ?", (now(), graded, reused, json.dumps(list(warnings)), run_id))
+            conn.execute(
+                "UPDATE runs SET finished = ?, graded = ?, reused = ?, warnings = ? WHERE id = ?",
+                (now(), graded, reused, json.dumps(list(warnings)), run_id),
+            )
 
     def last_run(self) -> GradingRun | None:
         """The latest finished run rebuilt from the store (students in the run's order,
         each with its stored exercises in course order); None if no run finished."""
         with self._locked() as conn:
-            run = conn.execute("SELECT course, grader_version, sandbox, seed, students, warnings "
-                               "FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
-                               ).fetchone()
+            run = conn.execute(
+                "SELECT course, grader_version, sandbox, seed, students, warnings "
+                "FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
             if run is None:
                 return None
-            rows = conn.execute("SELECT student, result, final FROM results "
-                                "ORDER BY student, position, exercise").fetchall()
+            rows = conn.execute(
+                "SELECT student, result, final FROM results ORDER BY student, position, exercise"
+            ).fetchall()
         course, grader_version, sandbox, seed, students_json, warnings_json = run
         order: list[str] = json.loads(students_json or "[]")
         wanted = set(order)
@@ -292,5 +346,11 @@ class Store:
             if student in wanted:
                 texts.setdefault(student, []).append((result, final))
         students = [StudentResult.of(s, [_load(*t) for t in texts[s]]) for s in order if s in texts]
-        return GradingRun(course=course, grader_version=grader_version, sandbox=sandbox,
-                          seed=seed, students=students, warnings=json.loads(warnings_json or "[]"))
+        return GradingRun(
+            course=course,
+            grader_version=grader_version,
+            sandbox=sandbox,
+            seed=seed,
+            students=students,
+            warnings=json.loads(warnings_json or "[]"),
+        )

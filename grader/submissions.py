@@ -95,8 +95,10 @@ def discover(path: Path, course: Course, skipped: list[str] | None = None) -> li
             continue
         if p.is_symlink():
             if skipped is not None:
-                skipped.append(f"skipped {student_id(p.name)}: it is a link to a folder, not a student's folder "
-                               "(links are not followed); copy the folder itself to grade it")
+                skipped.append(
+                    f"skipped {student_id(p.name)}: it is a link to a folder, not a student's folder "
+                    "(links are not followed); copy the folder itself to grade it"
+                )
             continue
         found.append(p)
     return found
@@ -154,13 +156,17 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
     notes = []
     present = [p for p in (py, nb) if p.exists() or p.is_symlink()]
     if not present:
-        return SubmittedFile(ex, None, problem=f"not submitted: no {ex.file}.py or {ex.file}.ipynb was found")
+        return SubmittedFile(
+            ex, None, problem=f"not submitted: no {ex.file}.py or {ex.file}.ipynb was found"
+        )
     if len(present) == 2:
         # Deterministic and easy to explain: the plain Python file wins, unless it is
         # the untouched stub from the bundle (the student worked in the notebook).
         if _is_untouched_stub(py, ex):
-            notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} is the unchanged "
-                         f"stub, so {nb.name} was graded")
+            notes.append(
+                f"both {py.name} and {nb.name} were submitted; {py.name} is the unchanged "
+                f"stub, so {nb.name} was graded"
+            )
             present = [nb]
         else:
             notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} was graded")
@@ -168,19 +174,36 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
     path = present[0]
     kind = "py" if path.suffix == ".py" else "ipynb"
     if path.is_symlink() or not path.is_file():
-        return SubmittedFile(ex, None, kind, f"{path.name} is a link or not a regular file, so it was not graded; "
-                             "submit the file itself", notes)
+        return SubmittedFile(
+            ex,
+            None,
+            kind,
+            f"{path.name} is a link or not a regular file, so it was not graded; "
+            "submit the file itself",
+            notes,
+        )
     size = path.stat().st_size
     limit = MAX_SOURCE_BYTES if kind == "py" else MAX_NOTEBOOK_BYTES
     if size > limit:
-        return SubmittedFile(ex, None, kind, f"{path.name} is {size // 2**20} MB, over the {limit // 2**20} MB limit", notes)
+        return SubmittedFile(
+            ex,
+            None,
+            kind,
+            f"{path.name} is {size // 2**20} MB, over the {limit // 2**20} MB limit",
+            notes,
+        )
     if kind == "py":
         raw = path.read_bytes()
         try:
             source = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            return SubmittedFile(ex, None, kind, f"{path.name} is not UTF-8 text (byte {exc.start}); "
-                                 "save it as UTF-8", notes)
+            return SubmittedFile(
+                ex,
+                None,
+                kind,
+                f"{path.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                notes,
+            )
         return SubmittedFile(ex, path, kind, "", notes, source=source)
     from grader.notebooks import NotebookProblem, read_notebook
 
@@ -191,8 +214,10 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
     notes += notebook.notes
     others = notebook.made_for() - {ex.id}
     if others:
-        notes.append(f"{path.name} holds cells of the stub for {', '.join(sorted(others))}, not {ex.id}: "
-                     "was the wrong notebook submitted under this name?")
+        notes.append(
+            f"{path.name} holds cells of the stub for {', '.join(sorted(others))}, not {ex.id}: "
+            "was the wrong notebook submitted under this name?"
+        )
     return SubmittedFile(ex, path, kind, "", notes, notebook=notebook)
 
 
@@ -211,8 +236,11 @@ def submission_data(submission: Submission) -> dict[str, Any]:
     files = {}
     for ex_id, sub in submission.files.items():
         files[ex_id] = {
-            "name": sub.path.name if sub.path else None, "kind": sub.kind, "problem": sub.problem,
-            "notes": list(sub.notes), "source": sub.source if sub.kind == "py" else None,
+            "name": sub.path.name if sub.path else None,
+            "kind": sub.kind,
+            "problem": sub.problem,
+            "notes": list(sub.notes),
+            "source": sub.source if sub.kind == "py" else None,
             "cells": [vars(c) for c in sub.notebook.cells] if sub.notebook else None,
             "notebook_notes": list(sub.notebook.notes) if sub.notebook else [],
         }
@@ -224,9 +252,20 @@ def submission_from_data(data: dict[str, Any], course: Course) -> Submission:
     files = {}
     for ex in course.exercises:
         f = data["files"][ex.id]
-        notebook = None if f["cells"] is None else Notebook([Cell(**c) for c in f["cells"]], f["notebook_notes"])
-        files[ex.id] = SubmittedFile(ex, Path(f["name"]) if f["name"] else None, f["kind"], f["problem"],
-                                     f["notes"], notebook=notebook, source=f["source"])
+        notebook = (
+            None
+            if f["cells"] is None
+            else Notebook([Cell(**c) for c in f["cells"]], f["notebook_notes"])
+        )
+        files[ex.id] = SubmittedFile(
+            ex,
+            Path(f["name"]) if f["name"] else None,
+            f["kind"],
+            f["problem"],
+            f["notes"],
+            notebook=notebook,
+            source=f["source"],
+        )
     return Submission(student=data["student"], folder=Path(data["student"]), files=files)
 
 
@@ -241,4 +280,6 @@ def stage(submission: Submission, target: Path) -> None:
             (target / f"{name}.py").write_text(sub.source or "", encoding="utf-8")
         else:
             assert sub.notebook is not None
-            (target / layout.cells_name(name)).write_text(json.dumps(sub.notebook.staged()), encoding="utf-8")
+            (target / layout.cells_name(name)).write_text(
+                json.dumps(sub.notebook.staged()), encoding="utf-8"
+            )

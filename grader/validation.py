@@ -28,19 +28,25 @@ def _shortfalls(result: StudentResult, label: str) -> list[str]:
     for ex in result.exercises:
         for check in ex.checks:
             if check.score < check.max_score:
-                found.append(f"{label}: {ex.id}: '{check.name}' scored {check.score:g}/{check.max_score:g}: "
-                             f"{check.message}")
+                found.append(
+                    f"{label}: {ex.id}: '{check.name}' scored {check.score:g}/{check.max_score:g}: "
+                    f"{check.message}"
+                )
     return found
 
 
-def validate(course: Course, seeds: int, say: Callable[[str], None], sandbox: Sandbox | None = None) -> int:
+def validate(
+    course: Course, seeds: int, say: Callable[[str], None], sandbox: Sandbox | None = None
+) -> int:
     from grader.build import build_bundle
 
     problems: list[str] = []
     limits = Limits.for_student_code(ex.limits.memory_mb for ex in course.exercises)
     # One pool of workers for every pass: torch is imported once.
-    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp, \
-            Pool(1, sandbox or choose(), limits) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp,
+        Pool(1, sandbox or choose(), limits) as pool,
+    ):
         workspace = Path(tmp)
         pool.start()
         solutions = collect(course.solutions, course)
@@ -63,7 +69,9 @@ def validate(course: Course, seeds: int, say: Callable[[str], None], sandbox: Sa
                 problems.append(f"stub: {ex.id} scores {ex.score:g} without any student code")
         say(f"stubs: {stubs.score:g}/{stubs.max_score:g}")
 
-        random_checks = sum(1 for ex in course.exercises for c in ex.checks if c.judge in RANDOM_JUDGES)
+        random_checks = sum(
+            1 for ex in course.exercises for c in ex.checks if c.judge in RANDOM_JUDGES
+        )
         if random_checks and seeds > 0:
             for seed in range(1, seeds + 1):
                 plan = build_plan(course, seed)

@@ -19,5 +19,13 @@ from grader.protocol.values import (
     WorkPath,
 )
 
-__all__ = ["Lambda", "MLPSpec", "ModuleValue", "OpaqueValue", "Ref", "TensorValue", "WireError",
-           "WorkPath"]
+__all__ = [
+    "Lambda",
+    "MLPSpec",
+    "ModuleValue",
+    "OpaqueValue",
+    "Ref",
+    "TensorValue",
+    "WireError",
+    "WorkPath",
+]

@@ -78,9 +78,11 @@ class PageWatch:
             route.abort()
 
     def problems(self) -> list[str]:
-        return ([f"console error: {m}" for m in self.console_errors]
-                + [f"page error: {m}" for m in self.page_errors]
-                + [f"request (not self-contained): {r}" for r in self.requests])
+        return (
+            [f"console error: {m}" for m in self.console_errors]
+            + [f"page error: {m}" for m in self.page_errors]
+            + [f"request (not self-contained): {r}" for r in self.requests]
+        )
 
 
 def run_axe(page: Any) -> list[dict]:
@@ -115,7 +117,9 @@ def describe(violations: list[dict], max_nodes: int = 5) -> str:
 # container of its own (a wide table inside .table-wrap scrolls there, not here). On a phone
 # (is_mobile) Chromium widens the layout viewport to fit wide content, as phones do, so
 # window.innerWidth grows too: compare with the device's width, not with innerWidth.
-OVERFLOW_JS = """width => Math.max(document.documentElement.scrollWidth, window.innerWidth) - width"""
+OVERFLOW_JS = (
+    """width => Math.max(document.documentElement.scrollWidth, window.innerWidth) - width"""
+)
 
 # For a failure message: the viewport meta tag, and the elements whose right edge is past
 # the device's width outside any table wrapper or code block (absolute ones escape those).

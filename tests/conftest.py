@@ -14,8 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_grader(*args: str, cwd: Path = ROOT, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run `python -m grader ...` as a real process."""
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_student(root: Path, name: str, files: dict[str, str]) -> Path:

@@ -24,7 +24,9 @@ import runner  # noqa: E402  (the sandbox's runner: the code under test)
 def run_child(job: dict, folder: Path) -> None:
     os.chdir(job["workdir"])
     home = str(folder)
-    os.environ.update({"HOME": home, "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.mpl"})
+    os.environ.update(
+        {"HOME": home, "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.mpl"}
+    )
     stdout = os.open(folder / "stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     stderr = os.open(folder / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(stdout, 1)
@@ -50,12 +52,21 @@ def outcome(folder: Path, ended: str) -> dict:
     out, err = (folder / "stdout").read_bytes(), (folder / "stderr").read_bytes()
     marks = [line.split() for line in (folder / "progress").read_text().splitlines()]
     cells: dict[str, dict] = {}
-    for (name, o1, e1), (_, o2, e2) in zip(marks, marks[1:] + [["end", len(out), len(err)]], strict=True):
+    for (name, o1, e1), (_, o2, e2) in zip(
+        marks, marks[1:] + [["end", len(out), len(err)]], strict=True
+    ):
         if name == "end":
             break
-        cells[name] = {"stdout": out[int(o1):int(o2)].decode("utf-8", "replace"),
-                       "stderr": err[int(e1):int(e2)].decode("utf-8", "replace"), "error": None}
-    errors = json.loads((folder / "errors.json").read_text()) if (folder / "errors.json").exists() else []
+        cells[name] = {
+            "stdout": out[int(o1) : int(o2)].decode("utf-8", "replace"),
+            "stderr": err[int(e1) : int(e2)].decode("utf-8", "replace"),
+            "error": None,
+        }
+    errors = (
+        json.loads((folder / "errors.json").read_text())
+        if (folder / "errors.json").exists()
+        else []
+    )
     for error in errors:
         cells[str(error["cell"])]["error"] = [error["type"], error["message"]]
     last = marks[-1][0] if marks and marks[-1][0] != "end" else None

@@ -38,7 +38,9 @@ COURSE_FILES = make.course_files()
 
 
 def _tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def _without_header(text: str) -> str:
@@ -53,9 +55,13 @@ def _looping_functions(source: str) -> list[str]:
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef):
             for inner in ast.walk(node):
-                if (isinstance(inner, ast.While) and isinstance(inner.test, ast.Constant)
-                        and inner.test.value is True and not inner.orelse
-                        and all(isinstance(s, ast.Pass) for s in inner.body)):
+                if (
+                    isinstance(inner, ast.While)
+                    and isinstance(inner.test, ast.Constant)
+                    and inner.test.value is True
+                    and not inner.orelse
+                    and all(isinstance(s, ast.Pass) for s in inner.body)
+                ):
                     found.append(node.name)
     return found
 
@@ -93,7 +99,8 @@ def test_kinds_are_in_the_specified_proportions(class_of_40: tuple[Path, dict[st
 
 
 def test_folder_holds_only_student_folders_of_allowed_files(
-        class_of_40: tuple[Path, dict[str, str]]) -> None:
+    class_of_40: tuple[Path, dict[str, str]],
+) -> None:
     out, kinds = class_of_40
     assert sorted(p.name for p in out.iterdir()) == sorted(kinds)
     allowed = {f"{name}.py" for name in COURSE_FILES}
@@ -151,7 +158,8 @@ def test_wrong_students_have_real_mistakes(class_of_40: tuple[Path, dict[str, st
 
 
 def test_timeout_students_loop_forever_in_one_entry_point(
-        class_of_40: tuple[Path, dict[str, str]]) -> None:
+    class_of_40: tuple[Path, dict[str, str]],
+) -> None:
     out, kinds = class_of_40
     for student in (s for s, k in kinds.items() if k == "timeout"):
         text = (out / student / f"{make.TIMEOUT_FILE}.py").read_text()
@@ -200,8 +208,10 @@ def test_the_alarm_stops_an_endless_loop_that_catches_exception() -> None:
 def floor_run(tmp_path_factory: pytest.TempPathFactory, class_of_40: tuple[Path, dict[str, str]]):
     """The floor of one correct, one wrong, one timing-out and one exiting student."""
     out, kinds = class_of_40
-    picked = {kind: next(s for s, k in kinds.items() if k == kind)
-              for kind in ("correct", "wrong", "timeout")}
+    picked = {
+        kind: next(s for s, k in kinds.items() if k == kind)
+        for kind in ("correct", "wrong", "timeout")
+    }
     subs = tmp_path_factory.mktemp("floor") / "subs"
     for student in picked.values():
         shutil.copytree(out / student, subs / student)
@@ -210,7 +220,8 @@ def floor_run(tmp_path_factory: pytest.TempPathFactory, class_of_40: tuple[Path,
     (exiting / "tensor_ops.py").write_text("import sys\nsys.exit(3)\n")
     (exiting / "activations.py").write_text(
         "import os\n\ndef relu(x):\n    raise SystemExit(1)\n\ndef sigmoid(x):\n    os.chdir('/')\n"
-        "    return x\n")
+        "    return x\n"
+    )
     outcomes: dict[str, Counter] = {}
     total, per_student = floor.floor_seconds(ROOT, subs, seed=0, outcomes=outcomes)
     return picked, subs, total, per_student, outcomes
@@ -254,8 +265,10 @@ def test_floor_survives_sys_exit_and_wrong_work(floor_run) -> None:
 
 # --------------------------------------------------------------------------- speed.py parts
 def test_memory_sampling_sees_a_child_process(tmp_path: Path) -> None:
-    code = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
-            "'import time; x = bytearray(60_000_000); time.sleep(0.5)'])")
+    code = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        "'import time; x = bytearray(60_000_000); time.sleep(0.5)'])"
+    )
     run = speed.measure([sys.executable, "-c", code], tmp_path / "log", timeout=60)
     assert run.ok
     assert run.peak_rss_kib > 60_000_000 / 1024

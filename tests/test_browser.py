@@ -67,8 +67,11 @@ def graded(tmp_path_factory) -> dict[str, Any]:
     write_html(edge, edge_dir)
     students = {s["id"]: s for s in data["students"]}
     students[EDGE] = edge.to_dict()["students"][0]
-    files = {"index": out / "index.html", **{s: out / f"{s}.html" for s in EXAMPLES},
-             EDGE: edge_dir / f"{EDGE}.html"}
+    files = {
+        "index": out / "index.html",
+        **{s: out / f"{s}.html" for s in EXAMPLES},
+        EDGE: edge_dir / f"{EDGE}.html",
+    }
     return {"run": data, "edge_run": edge.to_dict(), "students": students, "files": files}
 
 
@@ -81,18 +84,31 @@ def edge_case_run(data: dict):
     run = copy.deepcopy(data)
     student = next(s for s in run["students"] if s["id"] == "ben_typical_mistakes")
     student["id"] = EDGE
-    frame = {"file": f"{LONG_NAME}.py", "line": 12, "function": LONG_NAME,
-             "code": f"return {LONG_NAME}(x) + {'y' * 150}"}
+    frame = {
+        "file": f"{LONG_NAME}.py",
+        "line": 12,
+        "function": LONG_NAME,
+        "code": f"return {LONG_NAME}(x) + {'y' * 150}",
+    }
     broken = student["exercises"][0]
-    broken.update(status="error", score=0.0,
-                  message=f"Importing your file raised NameError: name '{LONG_NAME}' is not defined",
-                  notes=["A note about this exercise."], traceback=[frame],
-                  output="loading...\n" + "=" * 300 + "\n")
+    broken.update(
+        status="error",
+        score=0.0,
+        message=f"Importing your file raised NameError: name '{LONG_NAME}' is not defined",
+        notes=["A note about this exercise."],
+        traceback=[frame],
+        output="loading...\n" + "=" * 300 + "\n",
+    )
     for check in broken["checks"]:
         check.update(status="error", score=0.0, message="could not run: your file did not load")
     erroring = student["exercises"][1]["checks"][0]
-    erroring.update(status="error", score=0.0, traceback=[frame], output="x" * 500,
-                    message=f"{LONG_NAME} raised ZeroDivisionError: division by zero")
+    erroring.update(
+        status="error",
+        score=0.0,
+        traceback=[frame],
+        output="x" * 500,
+        message=f"{LONG_NAME} raised ZeroDivisionError: division by zero",
+    )
     slow = student["exercises"][1]["checks"][1]
     slow.update(status="timeout", score=0.0, message="stopped after 10 s: an endless loop?")
     for exercise in student["exercises"][:2]:
@@ -173,7 +189,8 @@ def assert_student_content(page: Any, student: dict, medium: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Results for {student['id']}")
     total = page.locator("header .total")
     expect(total).to_have_text(
-        f"Total: {points(student['score'])} / {points(student['max_score'])} points")
+        f"Total: {points(student['score'])} / {points(student['max_score'])} points"
+    )
     if medium != "print":  # at the top: seen without scrolling
         box = total.bounding_box()
         assert box and box["y"] + box["height"] <= page.viewport_size["height"], box
@@ -191,7 +208,8 @@ def assert_student_content(page: Any, student: dict, medium: str) -> None:
             if check["status"] == "passed":
                 continue
             row = section.locator("table.checks > tbody > tr").filter(
-                has=page.get_by_role("rowheader", name=check["name"], exact=True))
+                has=page.get_by_role("rowheader", name=check["name"], exact=True)
+            )
             expect(row).to_be_visible()
             expect(row.locator(".badge")).to_contain_text(check["status"])
             expect(row.locator(".message")).to_contain_text(check["message"][:200])
@@ -215,8 +233,10 @@ def assert_pictures_and_code(page: Any, row: Any, check: dict) -> None:
         expect(picture).to_have_attribute("role", "img")
         box = picture.bounding_box()
         assert box and box["width"] > 150 and box["height"] > 80, box  # drawn, not collapsed
-        name = picture.evaluate("svg => svg.getAttribute('aria-labelledby').split(' ')"
-                                ".map(id => document.getElementById(id).textContent).join(' ')")
+        name = picture.evaluate(
+            "svg => svg.getAttribute('aria-labelledby').split(' ')"
+            ".map(id => document.getElementById(id).textContent).join(' ')"
+        )
         assert len(name) > 40, name  # a caption and a description in words
     excerpts = row.locator("figure.excerpt")
     expect(excerpts).to_have_count(len(check["excerpts"]))
@@ -261,8 +281,10 @@ def test_report_in_browser(report, medium, opened, graded, screenshots) -> None:
     # scroll at all, which .table-wrap's print style and pre's wrapping see to.
     width = MEDIA[medium]["viewport"]["width"]
     overflow = page.evaluate(OVERFLOW_JS, width)
-    assert overflow <= 1, (f"{report} ({medium}) is {overflow} px wider than the {width} px "
-                           f"screen or paper: {page.evaluate(WIDE_ELEMENTS_JS, width)}")
+    assert overflow <= 1, (
+        f"{report} ({medium}) is {overflow} px wider than the {width} px "
+        f"screen or paper: {page.evaluate(WIDE_ELEMENTS_JS, width)}"
+    )
     if medium == "print":
         wide = page.evaluate("""() => [...document.querySelectorAll('table, pre')]
             .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.outerHTML.slice(0, 80))""")

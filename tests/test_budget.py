@@ -96,13 +96,18 @@ def test_budgets_in_several_threads_stop_only_their_own_judge():
         except OverBudget:
             results[name] = "over"
 
-    threads = [threading.Thread(target=judge, args=(f"loops{i}", float("inf"), 0.3)) for i in range(3)]
+    threads = [
+        threading.Thread(target=judge, args=(f"loops{i}", float("inf"), 0.3)) for i in range(3)
+    ]
     threads += [threading.Thread(target=judge, args=(f"quick{i}", 0.1, 5.0)) for i in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=10)
-    assert results == {**{f"loops{i}": "over" for i in range(3)}, **{f"quick{i}": "returned" for i in range(3)}}
+    assert results == {
+        **{f"loops{i}": "over" for i in range(3)},
+        **{f"quick{i}": "returned" for i in range(3)},
+    }
 
 
 def test_ctrl_c_stays_ctrl_c():

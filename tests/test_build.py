@@ -62,8 +62,12 @@ def sanitized(course: Course, empty: Path) -> Course:
     """The course as the bundle may see it: no checks, and paths into an empty folder
     (so no solution, hidden file or exercise YAML can be reached)."""
     (empty / "exercises").mkdir(parents=True, exist_ok=True)
-    exercises = [dataclasses.replace(ex, checks=[], path=empty / "exercises" / ex.path.name,
-                                     root=empty / "exercises") for ex in course.exercises]
+    exercises = [
+        dataclasses.replace(
+            ex, checks=[], path=empty / "exercises" / ex.path.name, root=empty / "exercises"
+        )
+        for ex in course.exercises
+    ]
     return Course(empty, exercises, course.title)
 
 
@@ -118,8 +122,10 @@ def check_secrets(course: Course) -> list[tuple[str, str]]:
             found += [(f"{where} option", s) for s in _string_leaves(check.options)]
             found += [(f"{where} artifact", s) for s in _string_leaves(check.artifacts)]
             for step in check.steps:
-                found += [(f"{where} input", s)
-                          for s in _string_leaves([step.args, step.kwargs, step.value, step.path])]
+                found += [
+                    (f"{where} input", s)
+                    for s in _string_leaves([step.args, step.kwargs, step.value, step.path])
+                ]
     return [(where, text.strip()) for where, text in found if len(text.strip()) >= MIN_SECRET]
 
 
@@ -140,8 +146,13 @@ def _file_lines(path: Path) -> list[str]:
 
 def _private_files(root: Path) -> list[Path]:
     folders = [root / "solutions", root / "exercises" / "hidden"]
-    return sorted(p for folder in folders if folder.is_dir() for p in folder.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(
+        p
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 def file_secrets(root: Path) -> list[tuple[str, str]]:
@@ -190,7 +201,7 @@ def find_leaks(bundle: Path, course: Course, allowed: str) -> list[str]:
 
 # --------------------------------------------------------------------------- running code
 
-RUNNER = textwrap.dedent('''
+RUNNER = textwrap.dedent("""
     import contextlib, inspect, io, json, runpy, sys, traceback
 
     cfg = json.load(open(sys.argv[1], encoding="utf-8"))
@@ -226,7 +237,7 @@ RUNNER = textwrap.dedent('''
                     print("CRASH " + traceback.format_exc())
             res["main"] = buf.getvalue()
     print(json.dumps(out))
-''')
+""")
 
 
 def run_items(tmp: Path, items: list[dict], path: list[str]) -> dict[str, dict]:
@@ -234,8 +245,13 @@ def run_items(tmp: Path, items: list[dict], path: list[str]) -> dict[str, dict]:
     script, config = tmp / "runner.py", tmp / "config.json"
     script.write_text(RUNNER, encoding="utf-8")
     config.write_text(json.dumps({"items": items, "path": path}), encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script), str(config)], capture_output=True, text=True,
-                          timeout=600, cwd=tmp)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(config)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -258,12 +274,21 @@ def solution_source(course: Course, ex: Exercise) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def stub_results(course: Course, bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def stub_results(
+    course: Course, bundle: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict]:
     items = []
     for ex in course.exercises:
         plain = [e.name for e in ex.entry_points if e.starter is None]
-        items.append({"key": ex.id, "module": str(bundle / f"{ex.file}.py"), "entries": ex.entry_names(),
-                      "call": plain, "main": str(bundle / f"{ex.file}.py")})
+        items.append(
+            {
+                "key": ex.id,
+                "module": str(bundle / f"{ex.file}.py"),
+                "entries": ex.entry_names(),
+                "call": plain,
+                "main": str(bundle / f"{ex.file}.py"),
+            }
+        )
     return run_items(tmp_path_factory.mktemp("stub-run"), items, [str(bundle)])
 
 
@@ -331,7 +356,9 @@ def test_py_files_compile_with_prompt_and_setup(course: Course, bundle: Path) ->
                 assert entry.starter.strip() in text
 
 
-def test_stubs_define_every_entry_point_and_raise(course: Course, stub_results: dict[str, dict]) -> None:
+def test_stubs_define_every_entry_point_and_raise(
+    course: Course, stub_results: dict[str, dict]
+) -> None:
     for ex in course.exercises:
         res = stub_results[ex.id]
         assert res["error"] is None, f"{ex.file}.py does not import:\n{res['error']}"
@@ -341,21 +368,27 @@ def test_stubs_define_every_entry_point_and_raise(course: Course, stub_results: 
                 assert res["calls"][entry.name] == "NotImplementedError", (ex.id, entry.name)
 
 
-def test_main_block_reports_every_example_on_the_stubs(course: Course, stub_results: dict[str, dict]) -> None:
+def test_main_block_reports_every_example_on_the_stubs(
+    course: Course, stub_results: dict[str, dict]
+) -> None:
     for ex in course.exercises:
         output = stub_results[ex.id]["main"]
         assert "CRASH" not in output, output
         marks = main_marks(output)
         assert len(marks) == len(ex.examples), output
-        assert f"0 of {len(ex.examples)} examples passed" in output or not ex.examples or any(
-            e.starter for e in ex.entry_points)
+        assert (
+            f"0 of {len(ex.examples)} examples passed" in output
+            or not ex.examples
+            or any(e.starter for e in ex.entry_points)
+        )
         if all(e.starter is None for e in ex.entry_points):
             assert all(m.startswith("FAIL") for m in marks), output
             assert output.count("NotImplementedError") == len(ex.examples), output
 
 
 def test_main_block_passes_every_example_with_the_reference_solutions(
-        course: Course, solution_results: dict[str, dict]) -> None:
+    course: Course, solution_results: dict[str, dict]
+) -> None:
     if not solution_results:
         pytest.skip("no reference solutions")
     for ex in course.exercises:
@@ -371,8 +404,15 @@ def test_examples_json_holds_the_visible_examples_only(course: Course, bundle: P
     assert data == {
         "course": course.title,
         "exercises": [
-            {"id": ex.id, "title": ex.title, "file": ex.file, "entry_points": ex.entry_names(),
-             "examples": [{"name": e.name, "code": e.code, "expect": e.expect} for e in ex.examples]}
+            {
+                "id": ex.id,
+                "title": ex.title,
+                "file": ex.file,
+                "entry_points": ex.entry_names(),
+                "examples": [
+                    {"name": e.name, "code": e.code, "expect": e.expect} for e in ex.examples
+                ],
+            }
             for ex in course.exercises
         ],
     }
@@ -384,16 +424,27 @@ def test_examples_json_holds_the_visible_examples_only(course: Course, bundle: P
 
 def test_grader_check_runs_from_the_bundle(course: Course, bundle: Path, tmp_path: Path) -> None:
     """`grader check FILE.py` inside a bundle finds examples.json and runs the examples."""
-    ex = next((ex for ex in course.exercises if ex.examples and (course.solutions / f"{ex.file}.py").is_file()),
-              None)
+    ex = next(
+        (
+            ex
+            for ex in course.exercises
+            if ex.examples and (course.solutions / f"{ex.file}.py").is_file()
+        ),
+        None,
+    )
     if ex is None:
         pytest.skip("no exercise with examples and a .py reference solution")
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
     shutil.copy(course.solutions / f"{ex.file}.py", copy / f"{ex.file}.py")
-    proc = subprocess.run([sys.executable, "-m", "grader", "check", f"{ex.file}.py"], cwd=copy,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "check", f"{ex.file}.py"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{len(ex.examples)} of {len(ex.examples)} examples passed" in proc.stdout, proc.stdout
 
@@ -421,7 +472,9 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- no leaks
 
 
-def test_bundle_does_not_depend_on_hidden_material(course: Course, bundle: Path, tmp_path: Path) -> None:
+def test_bundle_does_not_depend_on_hidden_material(
+    course: Course, bundle: Path, tmp_path: Path
+) -> None:
     """Without checks and with no solutions or hidden files reachable, the very same bytes."""
     out = tmp_path / "sanitized"
     build_bundle(sanitized(course, tmp_path / "empty"), out)
@@ -441,12 +494,20 @@ def _first_secret(secrets: list[tuple[str, str]], allowed: str, where: str) -> s
     pytest.skip(f"no secret of kind '{where}' in this course")
 
 
-@pytest.mark.parametrize(("kind", "target"), [
-    ("solutions/", "py"), ("hint", "ipynb"), ("name", "README.md"), ("hidden/", "examples.json"),
-    ("input", "py"), ("option", "ipynb"),
-])
-def test_leak_detector_flags_a_planted_secret(course: Course, bundle: Path, allowed: str, tmp_path: Path,
-                                              kind: str, target: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("solutions/", "py"),
+        ("hint", "ipynb"),
+        ("name", "README.md"),
+        ("hidden/", "examples.json"),
+        ("input", "py"),
+        ("option", "ipynb"),
+    ],
+)
+def test_leak_detector_flags_a_planted_secret(
+    course: Course, bundle: Path, allowed: str, tmp_path: Path, kind: str, target: str
+) -> None:
     secrets = file_secrets(course.root) if kind.endswith("/") else check_secrets(course)
     secret = _first_secret(secrets, allowed, kind)
     copy = tmp_path / "bundle"
@@ -473,8 +534,9 @@ def test_leak_detector_flags_a_planted_secret(course: Course, bundle: Path, allo
     assert any(repr(secret) in leak for leak in leaks), leaks
 
 
-def test_leak_detector_flags_a_copied_private_file(course: Course, bundle: Path, allowed: str,
-                                                  tmp_path: Path) -> None:
+def test_leak_detector_flags_a_copied_private_file(
+    course: Course, bundle: Path, allowed: str, tmp_path: Path
+) -> None:
     private = _private_files(course.root)
     if not private:
         pytest.skip("no solutions or hidden files")
@@ -491,21 +553,38 @@ def _odd_exercise(tmp: Path) -> Exercise:
     """Quotes, backslashes and a triple quote in the prompt, a class stub with no torch
     import in setup, a starter, and examples returning tuples, dicts and floats."""
     return Exercise(
-        id="odd-one", title='An "odd" exercise', file="odd_one",
+        id="odd-one",
+        title='An "odd" exercise',
+        file="odd_one",
         prompt='Ends with a quote and has """triple""" quotes, \\n a backslash and \\\\ two "',
         setup="import math\n",
         entry_points=[
-            EntryPoint(name="pair", signature="(a, b=2, *, scale=1.0)", doc='Return (a, b) as "a pair".\n\nC:\\path'),
+            EntryPoint(
+                name="pair",
+                signature="(a, b=2, *, scale=1.0)",
+                doc='Return (a, b) as "a pair".\n\nC:\\path',
+            ),
             EntryPoint(name="Net", signature="(width=4)", doc="A model.", kind="class"),
-            EntryPoint(name="ready", signature="()", doc="", starter="def ready():\n    return {'ok': 1.0}\n"),
+            EntryPoint(
+                name="ready",
+                signature="()",
+                doc="",
+                starter="def ready():\n    return {'ok': 1.0}\n",
+            ),
         ],
         examples=[
             Example(name="a pair", code="pair(1, 2)  # a comment", expect="(1, 2)"),
             Example(name="a dict\nof floats", code="ready()", expect="{'ok': 1.0 + 1e-9}"),
-            Example(name="tensors in a list", code="[torch.ones(2), math.pi]",
-                    expect="[torch.tensor([1.0, 1.0]), 3.14159265]"),
+            Example(
+                name="tensors in a list",
+                code="[torch.ones(2), math.pi]",
+                expect="[torch.tensor([1.0, 1.0]), 3.14159265]",
+            ),
         ],
-        checks=[], limits=Limits(), path=tmp / "odd.yaml", root=tmp,
+        checks=[],
+        limits=Limits(),
+        path=tmp / "odd.yaml",
+        root=tmp,
     )
 
 
@@ -529,10 +608,19 @@ def test_odd_text_and_class_stubs(tmp_path: Path) -> None:
     filled = stub_source(ex, fill={"pair": "def pair(a, b=2, *, scale=1.0):\n    return (a, b)\n"})
     script = tmp_path / "filled.py"
     script.write_text(filled, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
-    assert main_marks(proc.stdout) == ["PASS a pair", "PASS a dict of floats", "PASS tensors in a list"]
+    assert main_marks(proc.stdout) == [
+        "PASS a pair",
+        "PASS a dict of floats",
+        "PASS tensors in a list",
+    ]
     with pytest.raises(KeyError):
         stub_source(ex, fill={"nope": "x = 1"})
 

@@ -35,18 +35,31 @@ ROSTER = (
 
 
 def _exercise(exercise_id: str, title: str, score: float, max_score: float) -> ExerciseResult:
-    return ExerciseResult(id=exercise_id, title=title, score=score, max_score=max_score,
-                          status="passed" if score == max_score else "failed", checks=[])
+    return ExerciseResult(
+        id=exercise_id,
+        title=title,
+        score=score,
+        max_score=max_score,
+        status="passed" if score == max_score else "failed",
+        checks=[],
+    )
 
 
-def _student(student_id: str, scores: tuple[float, float] = (2.0, 1.5),
-             titles: tuple[str, str] = ("Tensors", "MLP & friends")) -> StudentResult:
-    return StudentResult.of(student_id, [_exercise("ex1", titles[0], scores[0], 2.0),
-                                         _exercise("ex2", titles[1], scores[1], 3.0)])
+def _student(
+    student_id: str,
+    scores: tuple[float, float] = (2.0, 1.5),
+    titles: tuple[str, str] = ("Tensors", "MLP & friends"),
+) -> StudentResult:
+    return StudentResult.of(
+        student_id,
+        [_exercise("ex1", titles[0], scores[0], 2.0), _exercise("ex2", titles[1], scores[1], 3.0)],
+    )
 
 
 def _run(*students: StudentResult) -> GradingRun:
-    return GradingRun(course="DL 101", grader_version="0.1.0", sandbox="none", seed=0, students=list(students))
+    return GradingRun(
+        course="DL 101", grader_version="0.1.0", sandbox="none", seed=0, students=list(students)
+    )
 
 
 def _roster(tmp_path: Path, text: str = ROSTER, name: str = "roster.csv") -> Path:
@@ -57,7 +70,7 @@ def _roster(tmp_path: Path, text: str = ROSTER, name: str = "roster.csv") -> Pat
 
 def _rows(text: str) -> list[list[str]]:
     assert text.startswith(BOM)
-    return list(csv.reader(io.StringIO(text[len(BOM):], newline="")))
+    return list(csv.reader(io.StringIO(text[len(BOM) :], newline="")))
 
 
 def test_header_and_points_possible_row_byte_for_byte(tmp_path: Path) -> None:
@@ -87,9 +100,14 @@ def test_assignment_name_takes_the_roster_column_with_its_id(tmp_path: Path) -> 
     # "Lab 1" is in the roster as "Lab 1 (555)": the grades go to that very assignment.
     run = _run(_student("ada", (2.0, 3.0)), _student("ghopper", (2.0, 3.0)))
     roster = ROSTER.replace("10.00", "5.00")
-    assert _rows(export_canvas(run, _roster(tmp_path, roster), "Lab 1").text)[0][-1] == "Lab 1 (555)"
+    assert (
+        _rows(export_canvas(run, _roster(tmp_path, roster), "Lab 1").text)[0][-1] == "Lab 1 (555)"
+    )
     # Given with an id, the name is used as it is.
-    assert _rows(export_canvas(run, _roster(tmp_path, roster), "Quiz (777)").text)[0][-1] == "Quiz (777)"
+    assert (
+        _rows(export_canvas(run, _roster(tmp_path, roster), "Quiz (777)").text)[0][-1]
+        == "Quiz (777)"
+    )
     # A roster column of the exercise's title is used the same way.
     run = _run(_student("ada", titles=("Lab 1", "Other")))
     rows = _rows(export_canvas(run, _roster(tmp_path, ROSTER.replace("10.00", "2"))).text)
@@ -97,18 +115,24 @@ def test_assignment_name_takes_the_roster_column_with_its_id(tmp_path: Path) -> 
 
 
 def test_points_possible_differing_from_canvas_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(GraderError, match=r"Lab 1 \(555\): Canvas has it out of 10 points.*out of 5"):
+    with pytest.raises(
+        GraderError, match=r"Lab 1 \(555\): Canvas has it out of 10 points.*out of 5"
+    ):
         export_canvas(_run(_student("ada")), _roster(tmp_path), "Lab 1")
 
 
 def test_two_roster_assignments_of_that_name_is_an_error(tmp_path: Path) -> None:
     roster = ROSTER.replace("Lab 1 (555),Current Score", "Lab 1 (555),Lab 1 (556)")
-    with pytest.raises(GraderError, match=r"2 assignments named 'Lab 1': Lab 1 \(555\), Lab 1 \(556\)"):
+    with pytest.raises(
+        GraderError, match=r"2 assignments named 'Lab 1': Lab 1 \(555\), Lab 1 \(556\)"
+    ):
         export_canvas(_run(_student("ada")), _roster(tmp_path, roster), "Lab 1")
 
 
 @pytest.mark.parametrize("folder", ["ada@uni.edu", "ADA", " ada ", "S101", "s101", "101"])
-def test_a_folder_matches_by_login_its_local_part_sis_id_or_canvas_id(tmp_path: Path, folder: str) -> None:
+def test_a_folder_matches_by_login_its_local_part_sis_id_or_canvas_id(
+    tmp_path: Path, folder: str
+) -> None:
     export = export_canvas(_run(_student(folder)), _roster(tmp_path))
     assert [r[1] for r in _rows(export.text)[2:]] == ["101"]
     assert export.unmatched == []
@@ -116,7 +140,9 @@ def test_a_folder_matches_by_login_its_local_part_sis_id_or_canvas_id(tmp_path: 
 
 @pytest.mark.parametrize("folder", ["ghopper", "GHOPPER@UNI.EDU", "gHopper@uni.edu "])
 def test_login_matches_ignoring_case(tmp_path: Path, folder: str) -> None:
-    export = export_canvas(_run(_student(folder)), _roster(tmp_path))  # the roster has GHopper@Uni.edu
+    export = export_canvas(
+        _run(_student(folder)), _roster(tmp_path)
+    )  # the roster has GHopper@Uni.edu
     assert [r[1] for r in _rows(export.text)[2:]] == ["102"]
 
 
@@ -131,7 +157,10 @@ def test_unmatched_submissions_are_listed_and_unsubmitted_students_left_out(tmp_
 def test_rows_keep_the_roster_order_and_section(tmp_path: Path) -> None:
     run = _run(_student("turing"), _student("ada"))
     rows = _rows(export_canvas(run, _roster(tmp_path)).text)[2:]
-    assert [(r[0], r[4]) for r in rows] == [("Lovelace, Ada", "Section A"), ("Turing, Alan", "Section A")]
+    assert [(r[0], r[4]) for r in rows] == [
+        ("Lovelace, Ada", "Section A"),
+        ("Turing, Alan", "Section A"),
+    ]
 
 
 def test_a_folder_matching_two_roster_rows_is_an_error_naming_both(tmp_path: Path) -> None:
@@ -146,7 +175,9 @@ def test_a_folder_matching_two_roster_rows_is_an_error_naming_both(tmp_path: Pat
 
 
 def test_two_folders_matching_one_row_is_an_error_naming_both(tmp_path: Path) -> None:
-    with pytest.raises(GraderError, match=r"submissions 'ada' and 'S101' both match line 3 \(Lovelace, Ada"):
+    with pytest.raises(
+        GraderError, match=r"submissions 'ada' and 'S101' both match line 3 \(Lovelace, Ada"
+    ):
         export_canvas(_run(_student("ada"), _student("S101")), _roster(tmp_path))
 
 
@@ -177,7 +208,9 @@ def test_read_roster_assignments_and_points(tmp_path: Path) -> None:
     roster = read_roster(_roster(tmp_path))
     assert roster.assignments == {"Lab 1 (555)": 10.0}  # the totals are not assignments
     assert [(r.line, r.canvas_id, r.login) for r in roster.rows] == [
-        (3, "101", "ada@uni.edu"), (4, "102", "GHopper@Uni.edu"), (5, "103", "turing@uni.edu"),
+        (3, "101", "ada@uni.edu"),
+        (4, "102", "GHopper@Uni.edu"),
+        (5, "103", "turing@uni.edu"),
         (6, "999", "abc123def"),
     ]
 
@@ -187,14 +220,25 @@ def test_read_roster_assignments_and_points(tmp_path: Path) -> None:
     [
         (b"", "is empty"),
         (b"\xef\xbb\xbf \r\n", "is empty"),
-        ("Student,ID,SIS Login ID,Section\nM\xfcller,1,m,A\n".encode("latin-1"), "is not UTF-8 (byte 33)"),
-        (b"student,ex1,total\nalice,1,1\n", "is not a Canvas gradebook export: it has no Student or ID or SIS Login ID or Section column"),
+        (
+            "Student,ID,SIS Login ID,Section\nM\xfcller,1,m,A\n".encode("latin-1"),
+            "is not UTF-8 (byte 33)",
+        ),
+        (
+            b"student,ex1,total\nalice,1,1\n",
+            "is not a Canvas gradebook export: it has no Student or ID or SIS Login ID or Section column",
+        ),
         (b"Student,ID,Section\nA,1,S\n", "it has no SIS Login ID column"),
-        (b"Student,ID,SIS Login ID,Section\nAda,s1234,ada,A\n", "line 2: ID 's1234' is not a Canvas user id"),
+        (
+            b"Student,ID,SIS Login ID,Section\nAda,s1234,ada,A\n",
+            "line 2: ID 's1234' is not a Canvas user id",
+        ),
         (b'Student,ID,SIS Login ID,Section\n"Ada,1,ada,A\n', "line 2: not readable as CSV"),
     ],
 )
-def test_bad_rosters_say_which_file_and_what_is_wrong(tmp_path: Path, content: bytes, problem: str) -> None:
+def test_bad_rosters_say_which_file_and_what_is_wrong(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
     path = tmp_path / "my roster.csv"
     path.write_bytes(content)
     with pytest.raises(GraderError) as err:
@@ -220,14 +264,23 @@ def test_odd_names_are_quoted_and_formulas_neutralised(tmp_path: Path) -> None:
     assert '"Shapes, ""[C, H, W]"""' in text  # quoted, inner quotes doubled
     rows = _rows(text)
     assert rows[0][5:] == ['Shapes, "[C, H, W]"', "'=1+1"]
-    assert rows[2][:5] == ['\'=HYPERLINK("http://x")', "101", "S101", "ada@uni.edu", 'Sec, "A"\nline 2']
+    assert rows[2][:5] == [
+        '\'=HYPERLINK("http://x")',
+        "101",
+        "S101",
+        "ada@uni.edu",
+        'Sec, "A"\nline 2',
+    ]
     assert rows[3][:5] == ['O\'Brien, "Bob"', "102", "'+S102", "bob@uni.edu", "'@sec"]
     assert all(len(r) == 7 for r in rows)
 
 
 def test_titles_on_several_lines_become_one(tmp_path: Path) -> None:
     run = _run(_student("ada", titles=("Tensors\nand more", "  MLP\t ops ")))
-    assert _rows(export_canvas(run, _roster(tmp_path)).text)[0][5:] == ["Tensors and more", "MLP ops"]
+    assert _rows(export_canvas(run, _roster(tmp_path)).text)[0][5:] == [
+        "Tensors and more",
+        "MLP ops",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -235,12 +288,14 @@ def test_titles_on_several_lines_become_one(tmp_path: Path) -> None:
     [
         (("Tensors", "Tensors"), "two columns named 'Tensors'"),
         (("Section", "MLP"), "two columns named 'Section'"),
-        (("=x", "'=x"), "two columns named \"'=x\""),  # the same once neutralised
+        (("=x", "'=x"), 'two columns named "\'=x"'),  # the same once neutralised
         (("Final Score predictor", "MLP"), "contains 'Final Score'"),
         (("Part (2)", "MLP"), "ends in a number in brackets"),
     ],
 )
-def test_titles_canvas_would_misread_are_errors(tmp_path: Path, titles: tuple[str, str], problem: str) -> None:
+def test_titles_canvas_would_misread_are_errors(
+    tmp_path: Path, titles: tuple[str, str], problem: str
+) -> None:
     with pytest.raises(GraderError, match=problem):
         export_canvas(_run(_student("ada", titles=titles)), _roster(tmp_path))
 
@@ -266,8 +321,18 @@ def test_cli_export_canvas_end_to_end(tmp_path: Path) -> None:
     run = _run(_student("ada"), _student("zoe"), _student("turing", (1.0, 0.0)))
     (reports / "results.json").write_text(render_json(run), encoding="utf-8")
     _roster(tmp_path)
-    result = run_grader("export", "canvas", "--roster", "roster.csv", "--out", "out/canvas.csv",
-                        "--reports", "reports", cwd=tmp_path, timeout=60)
+    result = run_grader(
+        "export",
+        "canvas",
+        "--roster",
+        "roster.csv",
+        "--out",
+        "out/canvas.csv",
+        "--reports",
+        "reports",
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         "wrote out/canvas.csv (2 students)",
@@ -351,17 +416,26 @@ puts JSON.generate({ "separator" => sep, "assignments" => assignments, "points" 
 
 
 # CI installs Ruby (scripts/dev-setup, run by .ci/run), so there the test never skips.
-@pytest.mark.skipif(shutil.which("ruby") is None and not os.environ.get("CI"),
-                    reason="needs Ruby, whose CSV library Canvas reads with")
+@pytest.mark.skipif(
+    shutil.which("ruby") is None and not os.environ.get("CI"),
+    reason="needs Ruby, whose CSV library Canvas reads with",
+)
 def test_canvas_importer_reads_it(tmp_path: Path) -> None:
-    roster = ROSTER.replace("Hopper, Grace", 'Hopper, ""Amazing"" Grace; Navy').replace("Turing, Alan", "Gödel, Kurt")
-    run = _run(_student("ada", titles=('Shapes: [C, H, W], "NCHW"', "MLP; friends")),
-               _student("ghopper", (0.0, 2.25)), _student("S103", (1.0, 0.0)))
+    roster = ROSTER.replace("Hopper, Grace", 'Hopper, ""Amazing"" Grace; Navy').replace(
+        "Turing, Alan", "Gödel, Kurt"
+    )
+    run = _run(
+        _student("ada", titles=('Shapes: [C, H, W], "NCHW"', "MLP; friends")),
+        _student("ghopper", (0.0, 2.25)),
+        _student("S103", (1.0, 0.0)),
+    )
     out = tmp_path / "canvas.csv"
     out.write_text(export_canvas(run, _roster(tmp_path, roster)).text, encoding="utf-8", newline="")
     script = tmp_path / "read.rb"
     script.write_text(CANVAS_READER, encoding="utf-8")
-    done = subprocess.run(["ruby", "-E", "UTF-8", str(script), str(out)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["ruby", "-E", "UTF-8", str(script), str(out)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert seen["separator"] == ","
@@ -376,13 +450,26 @@ def test_canvas_importer_reads_it(tmp_path: Path) -> None:
         ("103", "S103", "turing@uni.edu", ["1", "0"]),
     ]
     assert [s["name"] for s in seen["students"]] == [
-        "Lovelace, Ada", 'Hopper, "Amazing" Grace; Navy', "Gödel, Kurt"]
+        "Lovelace, Ada",
+        'Hopper, "Amazing" Grace; Navy',
+        "Gödel, Kurt",
+    ]
 
     # The total, to an existing assignment: Canvas sees its id.
-    out.write_text(export_canvas(run, _roster(tmp_path, roster.replace("10.00", "5.00")), "Lab 1").text,
-                   encoding="utf-8", newline="")
-    seen = json.loads(subprocess.run(["ruby", "-E", "UTF-8", str(script), str(out)], capture_output=True, text=True,
-                                     timeout=60, check=True).stdout)
+    out.write_text(
+        export_canvas(run, _roster(tmp_path, roster.replace("10.00", "5.00")), "Lab 1").text,
+        encoding="utf-8",
+        newline="",
+    )
+    seen = json.loads(
+        subprocess.run(
+            ["ruby", "-E", "UTF-8", str(script), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
     assert seen["assignments"] == [{"title": "Lab 1", "id": "555", "column": 5}]
     assert seen["points"] == ["5"]
     assert [s["grades"] for s in seen["students"]] == [["3.5"], ["2.25"], ["1"]]

@@ -26,33 +26,49 @@ def edited(name: str, old: str, new: str) -> str:
 
 MISTAKES = {
     # distribution: uniform samples instead of normal ones
-    "tensor_init.py": edited("tensor_init", "return torch.randn(shape)", "return torch.rand(shape)"),
+    "tensor_init.py": edited(
+        "tensor_init", "return torch.randn(shape)", "return torch.rand(shape)"
+    ),
     # match on dicts and int64 tensors: words not lower-cased
-    "text_to_ids.py": solution("text_to_ids").replace("sentence.lower().split()", "sentence.split()"),
+    "text_to_ids.py": solution("text_to_ids").replace(
+        "sentence.lower().split()", "sentence.split()"
+    ),
     # custom: centring in place changes the caller's tensor
-    "mesh_to_tensor.py": edited("mesh_to_tensor", "return v - v.mean(dim=0)", "v -= v.mean(dim=0)\n    return v"),
+    "mesh_to_tensor.py": edited(
+        "mesh_to_tensor", "return v - v.mean(dim=0)", "v -= v.mean(dim=0)\n    return v"
+    ),
     # custom: standardize with statistics of both sets; the split ignores the seed
-    "prepare_data.py": edited("prepare_data", "order = torch.randperm(X.shape[0], generator=gen)",
-                              "order = torch.randperm(X.shape[0])").replace(
-        "mean = X_train.mean(dim=0)", "mean = torch.cat([X_train, X_val]).mean(dim=0)"),
+    "prepare_data.py": edited(
+        "prepare_data",
+        "order = torch.randperm(X.shape[0], generator=gen)",
+        "order = torch.randperm(X.shape[0])",
+    ).replace("mean = X_train.mean(dim=0)", "mean = torch.cat([X_train, X_val]).mean(dim=0)"),
     # module: a layer of the wrong size
-    "regression_model.py": edited("regression_model", "nn.Linear(64, 32)", "nn.Linear(64, 16)").replace(
-        "nn.Linear(32, 1)", "nn.Linear(16, 1)"),
+    "regression_model.py": edited(
+        "regression_model", "nn.Linear(64, 32)", "nn.Linear(64, 16)"
+    ).replace("nn.Linear(32, 1)", "nn.Linear(16, 1)"),
     # autograd: the caller's point gets requires_grad and a .grad
-    "derivative.py": edited("derivative", "v = point.detach().clone().requires_grad_(True)",
-                            "v = point.requires_grad_(True)").replace(
+    "derivative.py": edited(
+        "derivative",
+        "v = point.detach().clone().requires_grad_(True)",
+        "v = point.requires_grad_(True)",
+    ).replace(
         "(grad,) = torch.autograd.grad(out, v)\n    return grad.detach()",
-        "out.backward()\n    return v.grad.detach().clone()"),
+        "out.backward()\n    return v.grad.detach().clone()",
+    ),
     # training: optimizer.step() forgotten
     "training_loop.py": edited("training_loop", "        optimizer.step()\n", ""),
     # forbidden-calls through an alias and a helper
     "activations.py": "import torch\nimport torch.nn.functional as F\n\n_act = F.relu\n\n\n"
-                      "def relu(x):\n    return _act(x)\n\n\ndef _s(x):\n    return getattr(torch, 'sigmoid')(x)\n\n\n"
-                      "def sigmoid(x):\n    return _s(x)\n\n\ndef tanh(x):\n"
-                      "    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n",
+    "def relu(x):\n    return _act(x)\n\n\ndef _s(x):\n    return getattr(torch, 'sigmoid')(x)\n\n\n"
+    "def sigmoid(x):\n    return _s(x)\n\n\ndef tanh(x):\n"
+    "    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n",
     # state-dict-file: saves the model's parameters as a list, not a state_dict
-    "save_load.py": edited("save_load", "torch.save(model.state_dict(), path)",
-                           "torch.save([p.detach() for p in model.parameters()], path)"),
+    "save_load.py": edited(
+        "save_load",
+        "torch.save(model.state_dict(), path)",
+        "torch.save([p.detach() for p in model.parameters()], path)",
+    ),
 }
 
 
@@ -110,7 +126,9 @@ def test_forbidden_calls_through_aliases_and_helpers(graded):
     assert "relu uses the library's own version" in text
     assert "sigmoid uses the library's own version" in text
     assert "'sigmoid'" in text  # found inside getattr(torch, 'sigmoid')
-    relu = [c for c in exercise(graded, "mistakes", "activations")["checks"] if c["entry"] == "relu"]
+    relu = [
+        c for c in exercise(graded, "mistakes", "activations")["checks"] if c["entry"] == "relu"
+    ]
     assert relu and all(c["score"] == 0 for c in relu)
 
 
@@ -125,5 +143,13 @@ def test_state_dict_file(graded):
 
 def test_the_course_uses_every_check_kind():
     kinds = {c.judge for ex in load_course(ROOT).exercises for c in ex.checks}
-    assert kinds == {"match", "distribution", "autograd", "module", "training", "state-dict-file",
-                     "forbidden-calls", "custom"}
+    assert kinds == {
+        "match",
+        "distribution",
+        "autograd",
+        "module",
+        "training",
+        "state-dict-file",
+        "forbidden-calls",
+        "custom",
+    }

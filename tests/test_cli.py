@@ -19,15 +19,22 @@ def test_grade_outside_a_course_fails_with_one_line(tmp_path: Path):
 def test_grade_a_missing_folder_fails_with_one_line(tmp_path: Path):
     proc = run_grader("grade", str(tmp_path / "nope"))
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"grader: {tmp_path / 'nope'} is not a folder of submissions"]
+    assert proc.stderr.strip().splitlines() == [
+        f"grader: {tmp_path / 'nope'} is not a folder of submissions"
+    ]
 
 
 def test_broken_exercise_file_is_named_with_its_line(tmp_path: Path):
     (tmp_path / "exercises").mkdir()
-    (tmp_path / "exercises" / "foo.yaml").write_text("id: foo\ntitle: Foo\nfile: foo\npoints: ten\n")
+    (tmp_path / "exercises" / "foo.yaml").write_text(
+        "id: foo\ntitle: Foo\nfile: foo\npoints: ten\n"
+    )
     proc = run_grader("validate", "--course", str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "grader: exercises/foo.yaml:4: key 'points': expected a number, got 'ten'"
+    assert (
+        proc.stderr.strip()
+        == "grader: exercises/foo.yaml:4: key 'points': expected a number, got 'ten'"
+    )
 
 
 def test_check_passes_on_a_solution_and_fails_on_a_stub(tmp_path: Path):

@@ -117,14 +117,24 @@ def test_a_job_dask_gives_up_on_is_named_and_the_rest_is_saved(tmp_path: Path):
     from grader.errors import GraderError
 
     subs = class_of(tmp_path, copies=2)  # 6 submissions
-    folders, outcome, killed = grade_on_a_cluster_killing_a_worker(subs, tmp_path / "out", allowed_failures=0)
+    folders, outcome, killed = grade_on_a_cluster_killing_a_worker(
+        subs, tmp_path / "out", allowed_failures=0
+    )
     assert killed
     error = outcome.get("error")
     assert isinstance(error, GraderError), outcome
     message = str(error)
-    lost = [f.name for f in folders if f.name in message.split("dying): ", 1)[1].split(";")[0].split(", ")]
-    assert lost and message.startswith(f"the cluster could not grade {len(lost)} submission(s)"), message
-    assert f"{len(folders) - len(lost)} were graded and saved: run the same command again" in message
+    lost = [
+        f.name
+        for f in folders
+        if f.name in message.split("dying): ", 1)[1].split(";")[0].split(", ")
+    ]
+    assert lost and message.startswith(f"the cluster could not grade {len(lost)} submission(s)"), (
+        message
+    )
+    assert (
+        f"{len(folders) - len(lost)} were graded and saved: run the same command again" in message
+    )
     saved = {row[0] for row in stored_rows(tmp_path / "out")}
     assert saved == {f.name for f in folders} - set(lost)
     # The same command (here on this machine) grades only the students that are missing.
@@ -132,7 +142,6 @@ def test_a_job_dask_gives_up_on_is_named_and_the_rest_is_saved(tmp_path: Path):
     assert again.returncode == 0, again.stderr
     assert f"graded {len(lost)} submission" in again.stderr, again.stderr
     assert len(stored_rows(tmp_path / "out")) == len(folders) * 11
-
 
 
 def test_a_job_the_grader_fails_on_costs_only_its_student_on_the_cluster_too(tmp_path: Path):
@@ -148,7 +157,9 @@ def test_a_job_the_grader_fails_on_costs_only_its_student_on_the_cluster_too(tmp
     student(subs, "ada")
     student(subs, "breaker", echo__py=ECHO + "# half\n")
     out = tmp_path / "out"
-    proc = run_grader("grade", str(subs), "--out", str(out), "--course", str(course), "--cluster", "local:1")
+    proc = run_grader(
+        "grade", str(subs), "--out", str(out), "--course", str(course), "--cluster", "local:1"
+    )
     assert proc.returncode == 0, proc.stderr
     students = {s["id"]: s for s in comparable(out)["students"]}
     assert students["ada"]["score"] == students["ada"]["max_score"] == 24
@@ -156,13 +167,22 @@ def test_a_job_the_grader_fails_on_costs_only_its_student_on_the_cluster_too(tmp
         assert ex["status"] == "error" and ex["message"] == INTERNAL_ERROR and not ex["final"]
     log = (out / "grader.log").read_text()
     assert "internal error while grading 'breaker' on the cluster" in log and "TypeError" in log
-    assert [line for line in proc.stderr.splitlines() if "internal error" in line and "breaker" in line]
-    again = run_grader("grade", str(subs), "--out", str(out), "--course", str(course), "--cluster", "local:1")
-    assert again.returncode == 0 and "1 submission could not be graded" in again.stderr and "1 unchanged" in again.stderr, \
-        again.stderr
+    assert [
+        line for line in proc.stderr.splitlines() if "internal error" in line and "breaker" in line
+    ]
+    again = run_grader(
+        "grade", str(subs), "--out", str(out), "--course", str(course), "--cluster", "local:1"
+    )
+    assert (
+        again.returncode == 0
+        and "1 submission could not be graded" in again.stderr
+        and "1 unchanged" in again.stderr
+    ), again.stderr
 
-def grade_on_a_cluster_killing_a_worker(subs: Path, out: Path, allowed_failures: int | None = None
-                                        ) -> tuple[list[Path], dict[str, Any], bool]:
+
+def grade_on_a_cluster_killing_a_worker(
+    subs: Path, out: Path, allowed_failures: int | None = None
+) -> tuple[list[Path], dict[str, Any], bool]:
     """``grade_course`` on a LocalCluster of 2 worker processes, one of them SIGKILLed as
     soon as it runs a job: (the student folders, {"done": Outcome} or {"error": exception},
     whether a worker was killed). ``allowed_failures`` sets Dask's for the run."""
@@ -177,14 +197,24 @@ def grade_on_a_cluster_killing_a_worker(subs: Path, out: Path, allowed_failures:
     course = load_course(ROOT, resolve_helpers=False)
     folders = student_folders(subs, course)
     outcome: dict[str, Any] = {}
-    config = {} if allowed_failures is None else {"distributed.scheduler.allowed-failures": allowed_failures}
-    with dask.config.set(config), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    config = (
+        {}
+        if allowed_failures is None
+        else {"distributed.scheduler.allowed-failures": allowed_failures}
+    )
+    with (
+        dask.config.set(config),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
 
         def run() -> None:
             try:
-                outcome["done"] = grade_course(course, folders, out, choose(), cluster=client, stream=io.StringIO())
+                outcome["done"] = grade_course(
+                    course, folders, out, choose(), cluster=client, stream=io.StringIO()
+                )
             except BaseException as exc:  # reported by the caller
                 outcome["error"] = exc
 
@@ -199,8 +229,11 @@ def grade_on_a_cluster_killing_a_worker(subs: Path, out: Path, allowed_failures:
 def kill_a_busy_worker(client: Any, deadline: float) -> bool:
     """SIGKILL a worker process while it runs a grading job (its nanny starts a new one)."""
     while time.monotonic() < deadline:
-        busy = [address for address, keys in client.processing().items()
-                if any(str(k).startswith("grade-") for k in keys)]
+        busy = [
+            address
+            for address, keys in client.processing().items()
+            if any(str(k).startswith("grade-") for k in keys)
+        ]
         if busy:
             pids = client.run(os.getpid, workers=[busy[0]])
             os.kill(pids[busy[0]], signal.SIGKILL)
@@ -215,19 +248,41 @@ NO_DASK = "import sys; sys.modules['distributed'] = sys.modules['dask'] = None; 
 def test_a_plain_install_needs_no_dask(tmp_path: Path):
     subs = class_of(tmp_path, copies=0)
     # Without --cluster, grading imports nothing of Dask, and works where Dask is absent.
-    code = (NO_DASK + "from grader.cli import main; code = main(sys.argv[1:]); "
-            "assert not any(m.startswith(('distributed', 'dask')) for m in sys.modules if sys.modules[m]); "
-            "sys.exit(code)")
-    plain = subprocess.run([sys.executable, "-c", code, "grade", str(subs), "--out", str(tmp_path / "out")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=900)
+    code = (
+        NO_DASK + "from grader.cli import main; code = main(sys.argv[1:]); "
+        "assert not any(m.startswith(('distributed', 'dask')) for m in sys.modules if sys.modules[m]); "
+        "sys.exit(code)"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-c", code, "grade", str(subs), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert plain.returncode == 0, plain.stderr
     # With --cluster and no Dask: one line that says what to install, exit 2.
-    asked = subprocess.run([sys.executable, "-c", NO_DASK + "from grader.cli import run; run()", "grade", str(subs),
-                            "--out", str(tmp_path / "out2"), "--cluster", "local:2"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    asked = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_DASK + "from grader.cli import run; run()",
+            "grade",
+            str(subs),
+            "--out",
+            str(tmp_path / "out2"),
+            "--cluster",
+            "local:2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert asked.returncode == 2
-    assert asked.stderr.strip() == ("grader: --cluster needs Dask's distributed package: "
-                                    "pip install 'torch-grader[cluster]'")
+    assert asked.stderr.strip() == (
+        "grader: --cluster needs Dask's distributed package: pip install 'torch-grader[cluster]'"
+    )
     # The package itself does not depend on Dask: only its optional extra does.
     import tomllib
 
@@ -258,9 +313,14 @@ def test_the_example_slurm_configuration_grades_through_dask_jobqueue(tmp_path: 
     import yaml
 
     config = yaml.safe_load((ROOT / "examples" / "cluster" / "slurm.yaml").read_text())
-    assert config["jobqueue"] == "slurm" and config["options"]["processes"] == config["options"]["cores"]
+    assert (
+        config["jobqueue"] == "slurm"
+        and config["options"]["processes"] == config["options"]["cores"]
+    )
     config["jobs"] = 1
-    config["options"].update(python=sys.executable, cores=2, processes=2, memory="8GB", local_directory=str(tmp_path))
+    config["options"].update(
+        python=sys.executable, cores=2, processes=2, memory="8GB", local_directory=str(tmp_path)
+    )
     path = tmp_path / "slurm.yaml"
     path.write_text(yaml.safe_dump(config))
     bin_dir, jobs = tmp_path / "bin", tmp_path / "jobs"
@@ -272,9 +332,24 @@ def test_the_example_slurm_configuration_grades_through_dask_jobqueue(tmp_path: 
     subs = class_of(tmp_path, copies=0)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "JOBS": str(jobs)}
     try:
-        proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(tmp_path / "out"),
-                               "--cluster", str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=900)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grader",
+                "grade",
+                str(subs),
+                "--out",
+                str(tmp_path / "out"),
+                "--cluster",
+                str(path),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
         ended = jobs_ended(jobs, within=90)  # the run's end scancels its jobs
     assert ended, "the batch job's workers outlived the run"

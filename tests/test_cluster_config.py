@@ -11,13 +11,16 @@ from grader.errors import GraderError
 from grader.schema import ExerciseError
 
 
-@pytest.mark.parametrize(("value", "spec"), [
-    ("tcp://scheduler:8786", ClusterSpec(address="tcp://scheduler:8786")),
-    ("tls://10.0.0.5:8786", ClusterSpec(address="tls://10.0.0.5:8786")),
-    ("scheduler.example.edu:8786", ClusterSpec(address="tcp://scheduler.example.edu:8786")),
-    ("local", ClusterSpec(local=3)),
-    ("local:2", ClusterSpec(local=2)),
-])
+@pytest.mark.parametrize(
+    ("value", "spec"),
+    [
+        ("tcp://scheduler:8786", ClusterSpec(address="tcp://scheduler:8786")),
+        ("tls://10.0.0.5:8786", ClusterSpec(address="tls://10.0.0.5:8786")),
+        ("scheduler.example.edu:8786", ClusterSpec(address="tcp://scheduler.example.edu:8786")),
+        ("local", ClusterSpec(local=3)),
+        ("local:2", ClusterSpec(local=2)),
+    ],
+)
 def test_addresses_and_local_clusters(value: str, spec: ClusterSpec) -> None:
     got = parse(value, default_workers=3)
     assert (got.address, got.local, got.jobqueue) == (spec.address, spec.local, spec.jobqueue)
@@ -43,14 +46,23 @@ def test_a_file_names_a_scheduler_a_local_cluster_or_a_jobqueue(tmp_path: Path) 
     assert spec.describe() == "dask-jobqueue's PBSCluster with 3 job(s)"
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ("jobqueue: slurmm\n", 1, "key 'jobqueue': expected one of slurm, pbs, sge, lsf, htcondor, moab, oar"),
-    ("local: 2\nscheduler: tcp://x:1\n", 2, "key 'scheduler': give exactly one of"),
-    ("jobs: 2\n", 1, "key 'scheduler': give exactly one of"),
-    ("jobqueue: slurm\njobs: many\n", 2, "key 'jobs': expected a number, got 'many'"),
-    ("jobqueue: slurm\nworkers: 3\n", 2, "key 'workers': unknown key"),
-])
-def test_a_bad_file_names_its_line_and_key(tmp_path: Path, text: str, line: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "jobqueue: slurmm\n",
+            1,
+            "key 'jobqueue': expected one of slurm, pbs, sge, lsf, htcondor, moab, oar",
+        ),
+        ("local: 2\nscheduler: tcp://x:1\n", 2, "key 'scheduler': give exactly one of"),
+        ("jobs: 2\n", 1, "key 'scheduler': give exactly one of"),
+        ("jobqueue: slurm\njobs: many\n", 2, "key 'jobs': expected a number, got 'many'"),
+        ("jobqueue: slurm\nworkers: 3\n", 2, "key 'workers': unknown key"),
+    ],
+)
+def test_a_bad_file_names_its_line_and_key(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ExerciseError) as caught:
         parse(path)

@@ -20,7 +20,9 @@ import pytest
 from grader.sandbox import confine
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: other users' ids and setuid")
-SYSTEM_PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p)), None)
+SYSTEM_PYTHON = next(
+    (p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p)), None
+)
 
 
 def mode(path: Path) -> int:
@@ -62,15 +64,26 @@ def test_close_off_closes_everything_but_the_way_to_what_is_needed(course: Path)
     assert mode(venv) == 0o751 and mode(venv / "lib") == 0o751
     assert mode(venv / "lib" / "site") == 0o755  # needed as a whole: untouched
     assert mode(course / "solutions" / "a.py") == 0o644  # behind a closed folder: left alone
-    assert os.path.islink(course / "link") and mode(Path("/etc")) & 0o005  # links are never followed
-    assert set(changed) == {course, course / "solutions", course / "exercises", course / "course.yaml",
-                            course / "reports", venv, venv / "lib"}
+    assert (
+        os.path.islink(course / "link") and mode(Path("/etc")) & 0o005
+    )  # links are never followed
+    assert set(changed) == {
+        course,
+        course / "solutions",
+        course / "exercises",
+        course / "course.yaml",
+        course / "reports",
+        venv,
+        venv / "lib",
+    }
     assert confine.close_off([course], [venv / "lib" / "site"]) == []  # nothing more to do
 
 
 def test_close_off_closes_a_folder_with_nothing_needed_inside_as_a_whole(course: Path):
     assert confine.close_off([course / "solutions", course / "course.yaml"], []) == [
-        course / "solutions", course / "course.yaml"]
+        course / "solutions",
+        course / "course.yaml",
+    ]
     assert mode(course / "solutions") == 0o750 and mode(course / "exercises") == 0o755
 
 
@@ -79,7 +92,10 @@ def test_close_off_never_touches_the_machine_s_folders(tmp_path: Path):
     sticky.mkdir()
     os.chmod(sticky, 0o1777)
     before = {p: mode(Path(p)) for p in ("/", "/tmp", "/usr")}
-    assert confine.close_off([Path("/"), Path("/tmp"), Path("/usr"), sticky, tmp_path / "missing"], []) == []
+    assert (
+        confine.close_off([Path("/"), Path("/tmp"), Path("/usr"), sticky, tmp_path / "missing"], [])
+        == []
+    )
     assert {p: mode(Path(p)) for p in before} == before
     assert mode(sticky) == 0o1777
 
@@ -113,9 +129,17 @@ def test_each_slot_is_a_user_of_its_own_held_by_a_lock():
         assert not confine._has_account(first.uid)
         lock = confine._lock_dir() / f"torch-grader-uid-{first.uid}.lock"
         # Another process (another grading run) cannot take a held slot.
-        other = subprocess.run([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
-                                "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(lock)],
-                               capture_output=True, text=True)
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+                "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+                str(lock),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert other.returncode != 0 and "BlockingIOError" in other.stderr
     finally:
         first.release()
@@ -137,7 +161,8 @@ def test_the_probe_sees_what_the_user_can_read_and_write(course: Path):
         confine.close_off([course], [course / ".venv"])
         assert confine.probe(slot.uid, targets, [str(course / ".venv")], python=SYSTEM_PYTHON) == []
         assert confine.probe(slot.uid, [], [str(course / "solutions")], python=SYSTEM_PYTHON) == [
-            f"user {slot.uid} cannot reach {course / 'solutions'}, which the sandbox needs"]
+            f"user {slot.uid} cannot reach {course / 'solutions'}, which the sandbox needs"
+        ]
         assert not list((course / "solutions").glob(".torch-grader-probe-*"))  # it cleans up
     finally:
         slot.release()
@@ -163,9 +188,18 @@ def test_the_sweep_kills_every_process_of_the_user_and_clears_its_scratch():
     try:
         spared = subprocess.Popen(["sleep", "60"], user=slot.uid, group=slot.uid, extra_groups=[])
         # A process that forks a grandchild in a session of its own, and leaves files behind.
-        subprocess.run(["sh", "-c", "setsid sleep 60 & touch /tmp/left-$$ /dev/shm/left-$$; "
-                        "mkdir -p /tmp/deep-$$/a/b; sleep 60 & exit 0"],
-                       user=slot.uid, group=slot.uid, extra_groups=[], check=True)
+        subprocess.run(
+            [
+                "sh",
+                "-c",
+                "setsid sleep 60 & touch /tmp/left-$$ /dev/shm/left-$$; "
+                "mkdir -p /tmp/deep-$$/a/b; sleep 60 & exit 0",
+            ],
+            user=slot.uid,
+            group=slot.uid,
+            extra_groups=[],
+            check=True,
+        )
         deadline = time.monotonic() + 5
         while len(confine._processes_of(slot.uid)) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -174,7 +208,9 @@ def test_the_sweep_kills_every_process_of_the_user_and_clears_its_scratch():
         assert killed == 2
         assert confine._processes_of(slot.uid) == [spared.pid]
         for folder in ("/tmp", "/dev/shm"):
-            assert not [e for e in os.scandir(folder) if e.stat(follow_symlinks=False).st_uid == slot.uid]
+            assert not [
+                e for e in os.scandir(folder) if e.stat(follow_symlinks=False).st_uid == slot.uid
+            ]
         spared.kill()
         spared.wait()
     finally:

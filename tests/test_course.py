@@ -32,16 +32,21 @@ def test_the_correct_example_scores_full_marks(examples: dict):
     assert len(ada["exercises"]) == 11
 
 
-@pytest.mark.parametrize(("exercise_id", "check_part", "message_part"), [
-    ("tensor-init", "make_uniform", "outside [0, 1)"),
-    ("image-to-tensor", "", "values differ"),
-    ("tensor-ops", "column_mean of a tall", "expected [4]"),
-    ("activations", "", "torch.sigmoid"),
-    ("derivative", "", "use .item()"),
-    ("training-loop", "", "zero_grad"),
-    ("save-load", "", "not a state_dict"),
-])
-def test_typical_mistakes_are_explained(examples: dict, exercise_id: str, check_part: str, message_part: str):
+@pytest.mark.parametrize(
+    ("exercise_id", "check_part", "message_part"),
+    [
+        ("tensor-init", "make_uniform", "outside [0, 1)"),
+        ("image-to-tensor", "", "values differ"),
+        ("tensor-ops", "column_mean of a tall", "expected [4]"),
+        ("activations", "", "torch.sigmoid"),
+        ("derivative", "", "use .item()"),
+        ("training-loop", "", "zero_grad"),
+        ("save-load", "", "not a state_dict"),
+    ],
+)
+def test_typical_mistakes_are_explained(
+    examples: dict, exercise_id: str, check_part: str, message_part: str
+):
     ex = exercise(examples, "ben_typical_mistakes", exercise_id)
     failing = [c for c in ex["checks"] if c["status"] != "passed" and check_part in c["name"]]
     assert any(message_part in c["message"] for c in failing), [c["message"] for c in failing]
@@ -53,8 +58,10 @@ def test_a_missing_exercise_is_reported_not_fatal(examples: dict):
 
 
 def test_notebooks_import_each_other_and_failing_cells_are_reported(examples: dict):
-    assert exercise(examples, "cho_notebooks", "tensor-ops")["score"] == exercise(
-        examples, "cho_notebooks", "tensor-ops")["max_score"]
+    assert (
+        exercise(examples, "cho_notebooks", "tensor-ops")["score"]
+        == exercise(examples, "cho_notebooks", "tensor-ops")["max_score"]
+    )
     act = exercise(examples, "cho_notebooks", "activations")
     assert any("plt" in note and "cell 3" in note for note in act["notes"])
     # save_load.ipynb imports Model from regression_model.ipynb; it only forgot eval().
@@ -68,10 +75,13 @@ def test_readme_names_the_two_commands():
     readme = (root / "README.md").read_text()
     # The main job does its set-up (bubblewrap when missing) and grades the examples.
     assert "\nbash scripts/quickstart\n" in readme
-    assert "grader grade examples/submissions --out reports" in (root / "scripts" / "quickstart").read_text()
+    assert (
+        "grader grade examples/submissions --out reports"
+        in (root / "scripts" / "quickstart").read_text()
+    )
     # The test command does the whole set-up and runs pytest; CI runs exactly it.
     assert "\nbash scripts/dev-setup\n" in readme
-    assert "python\" -m pytest" in (root / "scripts" / "dev-setup").read_text()
+    assert 'python" -m pytest' in (root / "scripts" / "dev-setup").read_text()
     ci = [line.strip() for line in (root / ".ci" / "run").read_text().splitlines()]
     assert "bash scripts/dev-setup" in ci
 
@@ -79,12 +89,17 @@ def test_readme_names_the_two_commands():
 def test_hidden_answers_stay_hidden_unless_the_exercise_discloses_them(examples: dict):
     ex = exercise(examples, "ben_typical_mistakes", "image-to-tensor")
     by_name = {c["name"]: c for c in ex["checks"]}
-    disclosed = by_name["each channel holds one colour of every pixel (uint8 tensor, a 12 x 16 picture)"]
+    disclosed = by_name[
+        "each channel holds one colour of every pixel (uint8 tensor, a 12 x 16 picture)"
+    ]
     hidden = by_name["a tall, narrow image keeps its rows and columns (uint8 tensor, 9 x 4 image)"]
     # The picture check says `disclose: [inputs, expected]`: both images and values are shown.
     [picture] = disclosed["figures"]
     assert picture["kind"] == "channels" and picture["expected"] and picture["got"]
-    assert "expected" in disclosed["details"]["mismatches"][0] and ": expected " in disclosed["message"]
+    assert (
+        "expected" in disclosed["details"]["mismatches"][0]
+        and ": expected " in disclosed["message"]
+    )
     # The others show the student's values and where they differ, never the answer.
     assert hidden["figures"] == [] and ": expected " not in hidden["message"]
     assert all(set(row) == {"index", "got"} for row in hidden["details"]["mismatches"])
@@ -100,12 +115,25 @@ def test_pictures_and_code_that_explain_typical_mistakes(examples: dict):
     training = exercise(examples, "ben_typical_mistakes", "training-loop")
     [curve] = [f for c in training["checks"] for f in c["figures"]]
     assert len(curve["losses"]) == len(curve["reference"]) == 200 and curve["target"] == 0.3
-    assert curve["reference"][-1] < curve["reference"][0] and curve["losses"][-1] > curve["reference"][-1]
-    encode = [c for c in exercise(examples, "ben_typical_mistakes", "text-to-ids")["checks"]
-              if c["status"] == "error"]
-    assert encode and all(c["excerpts"][0]["lines"][c["excerpts"][0]["line"] - c["excerpts"][0]["first"]]
-                          .strip().startswith("ids = [vocab[word]") for c in encode)
+    assert (
+        curve["reference"][-1] < curve["reference"][0]
+        and curve["losses"][-1] > curve["reference"][-1]
+    )
+    encode = [
+        c
+        for c in exercise(examples, "ben_typical_mistakes", "text-to-ids")["checks"]
+        if c["status"] == "error"
+    ]
+    assert encode and all(
+        c["excerpts"][0]["lines"][c["excerpts"][0]["line"] - c["excerpts"][0]["first"]]
+        .strip()
+        .startswith("ids = [vocab[word]")
+        for c in encode
+    )
     activations = exercise(examples, "ben_typical_mistakes", "activations")
-    forbidden = next(c for c in activations["checks"] if "library's own version: torch.sigmoid" in c["message"]
-                     and c["excerpts"])
+    forbidden = next(
+        c
+        for c in activations["checks"]
+        if "library's own version: torch.sigmoid" in c["message"] and c["excerpts"]
+    )
     assert forbidden["excerpts"][0]["file"] == "activations.py"

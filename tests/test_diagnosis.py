@@ -12,9 +12,12 @@ SEEN = [
     ("bwrap: setting up uid map: Permission denied", "apparmor_restrict_unprivileged_userns=0"),
     ("bwrap: loopback: Failed RTM_NEWADDR: Operation not permitted", "apparmor_parser"),
     # Debian before 11, some hardened kernels
-    ("bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
-     "non-privileged user namespaces. On e.g. debian this can be enabled with "
-     "'sysctl kernel.unprivileged_userns_clone=1'.", "unprivileged_userns_clone=1"),
+    (
+        "bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
+        "non-privileged user namespaces. On e.g. debian this can be enabled with "
+        "'sysctl kernel.unprivileged_userns_clone=1'.",
+        "unprivileged_userns_clone=1",
+    ),
     ("bwrap: Creating new namespace failed: No space left on device", "max_user_namespaces"),
     # Docker's default seccomp profile and AppArmor policy
     ("bwrap: Creating new namespace failed: Operation not permitted", "seccomp=unconfined"),

@@ -17,7 +17,7 @@ from grader.reports import figures
 from grader.reports.figures import Figure, render, svg, values
 
 SVG = "{http://www.w3.org/2000/svg}"
-HOSTILE = '<script>alert(1)</script> "q" \'a\' ]]> &amp; \x00\x07\x1b[31m\u202e'
+HOSTILE = "<script>alert(1)</script> \"q\" 'a' ]]> &amp; \x00\x07\x1b[31m\u202e"
 
 
 # ------------------------------------------------------------------ helpers
@@ -66,13 +66,13 @@ def decode_png(uri: str) -> tuple[int, int, list[bytes]]:
     """Width, height and RGB rows of a data-URI PNG as figures writes them (filter 0)."""
     prefix = "data:image/png;base64,"
     assert uri.startswith(prefix)
-    data = base64.b64decode(uri[len(prefix):])
+    data = base64.b64decode(uri[len(prefix) :])
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        tag, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        tag, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF
         chunks[tag] = body
         pos += 12 + length
@@ -81,7 +81,7 @@ def decode_png(uri: str) -> tuple[int, int, list[bytes]]:
     raw = zlib.decompress(chunks[b"IDAT"])
     stride = 1 + 3 * width
     assert len(raw) == height * stride
-    rows = [raw[i * stride + 1:(i + 1) * stride] for i in range(height)]
+    rows = [raw[i * stride + 1 : (i + 1) * stride] for i in range(height)]
     assert all(raw[i * stride] == 0 for i in range(height))
     return width, height, rows
 
@@ -95,31 +95,51 @@ def grid(h: int, w: int, value=0.5) -> list[list[float]]:
 
 
 def histogram_spec(**overrides) -> dict:
-    spec = {"kind": "histogram", "title": "Uniform sampler", "counts": [30, 40, 30],
-            "low": -1.0, "high": 2.0, "density": {"dist": "uniform", "low": 0, "high": 1},
-            "samples": 100}
+    spec = {
+        "kind": "histogram",
+        "title": "Uniform sampler",
+        "counts": [30, 40, 30],
+        "low": -1.0,
+        "high": 2.0,
+        "density": {"dist": "uniform", "low": 0, "high": 1},
+        "samples": 100,
+    }
     return spec | overrides
 
 
 def losses_spec(**overrides) -> dict:
     losses = [1.02, 0.98] + [1.0 + i / 200 for i in range(197)] + [2.05]
-    spec = {"kind": "losses", "title": "Training", "losses": losses,
-            "reference": [1.01 * 0.985**i for i in range(199)] + [0.07],
-            "target": 0.3, "target_label": "target held-out MSE 0.3"}
+    spec = {
+        "kind": "losses",
+        "title": "Training",
+        "losses": losses,
+        "reference": [1.01 * 0.985**i for i in range(199)] + [0.07],
+        "target": 0.3,
+        "target_label": "target held-out MSE 0.3",
+    }
     return spec | overrides
 
 
 def channels_spec(**overrides) -> dict:
     expected = [grid(8, 12, 0.2), grid(8, 12, 0.5), grid(8, 12, 0.9)]
     got = [grid(8, 12, 0.2), grid(8, 12, 0.5), grid(8, 12, 0.03)]
-    spec = {"kind": "channels", "title": "ToTensor", "expected": expected, "got": got,
-            "labels": ["red", "green", "blue"]}
+    spec = {
+        "kind": "channels",
+        "title": "ToTensor",
+        "expected": expected,
+        "got": got,
+        "labels": ["red", "green", "blue"],
+    }
     return spec | overrides
 
 
 def scores_spec(**overrides) -> dict:
-    spec = {"kind": "scores", "title": "Week 3",
-            "scores": [0, 10, 45, 59.4, 60, 70, 71, 72, 95, 100, 119], "max_score": 119}
+    spec = {
+        "kind": "scores",
+        "title": "Week 3",
+        "scores": [0, 10, 45, 59.4, 60, 70, 71, 72, 95, 100, 119],
+        "max_score": 119,
+    }
     return spec | overrides
 
 
@@ -154,8 +174,7 @@ def test_uid_prefixes_the_ids(name):
 
 @pytest.mark.parametrize("name", VALID)
 def test_hostile_titles_are_escaped(name):
-    fig = render(VALID[name] | {"title": HOSTILE, "target_label": HOSTILE,
-                                "labels": [HOSTILE] * 3})
+    fig = render(VALID[name] | {"title": HOSTILE, "target_label": HOSTILE, "labels": [HOSTILE] * 3})
     markup = str(fig.markup)
     assert "<script" not in markup and "]]>" not in markup
     assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\u202e]", markup + fig.caption)
@@ -171,7 +190,8 @@ def test_histogram_draws_one_bar_per_bin_and_the_uniform_share():
     assert len(bars(root)) == 3
     assert fig.description == (
         "Histogram of your 10000 samples, from -1 to 2, drawn over the expected density, "
-        "uniform on [0, 1): 60% of your samples lie outside [0, 1).")
+        "uniform on [0, 1): 60% of your samples lie outside [0, 1)."
+    )
     (expected,) = paths(root, "expected")
     assert expected.get("stroke-dasharray") and expected.get("stroke") == values.REFERENCE
     legend = [t.text for t in root.iter(f"{SVG}text")]
@@ -196,8 +216,15 @@ def test_histogram_share_is_estimated_when_bins_straddle_the_interval():
 
 def test_histogram_normal_reports_mean_and_std_from_the_bins():
     counts = [10, 20, 40, 20, 10]  # symmetric around 0, bins of width 2
-    fig = render(histogram_spec(counts=counts, low=-5, high=5, samples=100,
-                                density={"dist": "normal", "mean": 0, "std": 1}))
+    fig = render(
+        histogram_spec(
+            counts=counts,
+            low=-5,
+            high=5,
+            samples=100,
+            density={"dist": "normal", "mean": 0, "std": 1},
+        )
+    )
     check_accessible(fig)
     std = math.sqrt((2 * 10 * 16 + 2 * 20 * 4) / 100)
     assert "normal with mean 0 and standard deviation 1" in fig.description
@@ -226,7 +253,8 @@ def test_losses_description_has_the_key_numbers():
     root = check_accessible(fig)
     assert fig.description.startswith(
         "Your loss over 200 epochs went from 1.02 to 2.05 (lowest 0.98); the reference's "
-        "went from 1.01 to 0.07; the target")
+        "went from 1.01 to 0.07; the target"
+    )
     assert "0.3, is drawn as a dotted line" in fig.description
     (yours,) = paths(root, "yours")
     (reference,) = paths(root, "reference")
@@ -240,8 +268,9 @@ def test_losses_description_has_the_key_numbers():
 
 
 def test_non_finite_losses_leave_gaps_and_are_mentioned():
-    fig = render({"kind": "losses", "losses": [1, 0.8, "nan", 0.6, 0.5, float("inf"), 0.4,
-                                               0.3, None, 0.25]})
+    fig = render(
+        {"kind": "losses", "losses": [1, 0.8, "nan", 0.6, 0.5, float("inf"), 0.4, 0.3, None, 0.25]}
+    )
     (yours,) = paths(check_accessible(fig), "yours")
     runs = subpaths(yours)
     assert [len(r) for r in runs] == [2, 2, 2, 1]  # the lone last point is a dot
@@ -256,8 +285,9 @@ def test_all_non_finite_losses_still_explain_themselves():
 
 
 def test_exploding_positive_losses_use_a_log_axis():
-    fig = render({"kind": "losses", "losses": [1.0, 0.5, 3.0, 1e5, 1e12, 1e30, "nan"],
-                  "target": 0.3})
+    fig = render(
+        {"kind": "losses", "losses": [1.0, 0.5, 3.0, 1e5, 1e12, 1e30, "nan"], "target": 0.3}
+    )
     root = check_accessible(fig)
     assert "logarithmic" in fig.description and "went from 1 to 1e+30" in fig.description
     texts = [t.text for t in root.iter(f"{SVG}text")]
@@ -320,7 +350,8 @@ def test_channels_draw_composite_and_channels_as_pngs_of_the_right_size():
     assert fig.description == (
         "Expected and your result as 8 x 12 images, each with its red, green and blue "
         "channels: 1 channel of 3 differs from the expected one (the largest difference "
-        "is 0.87).")
+        "is 0.87)."
+    )
 
 
 def test_matching_channels_say_so():
@@ -342,8 +373,10 @@ def test_nan_pixels_are_magenta_and_counted_and_values_clamped():
     assert "2 values in your image are NaN or not a number" in fig.description
     assert "1 value in your image lies outside [0, 1]" in fig.description
     fig = render(channels_spec(expected=None, got=[[[0.5, float("nan")]]], labels=["depth"]))
-    assert fig.description.startswith("Your result as 1 x 2 image with its single channel, "
-                                      "depth (no expected result to compare with).")
+    assert fig.description.startswith(
+        "Your result as 1 x 2 image with its single channel, "
+        "depth (no expected result to compare with)."
+    )
     assert "no expected result to compare with" in fig.description
 
 
@@ -397,21 +430,37 @@ def test_absurd_scores_still_read_as_short_numbers():
 # ------------------------------------------------------------------ hostile specs
 NAN, INF = float("nan"), float("inf")
 MALFORMED = [
-    None, {}, [], "histogram", 42, {"kind": None}, {"kind": ["losses"]}, {"kind": "pie"},
-    {"kind": "histogram"}, {"kind": "histogram", "counts": []},
-    histogram_spec(counts="abc"), histogram_spec(low=NAN), histogram_spec(high=INF),
-    histogram_spec(low=2, high=1), histogram_spec(low=-1e308, high=1e308),
+    None,
+    {},
+    [],
+    "histogram",
+    42,
+    {"kind": None},
+    {"kind": ["losses"]},
+    {"kind": "pie"},
+    {"kind": "histogram"},
+    {"kind": "histogram", "counts": []},
+    histogram_spec(counts="abc"),
+    histogram_spec(low=NAN),
+    histogram_spec(high=INF),
+    histogram_spec(low=2, high=1),
+    histogram_spec(low=-1e308, high=1e308),
     histogram_spec(counts=[NAN, INF, -5, "7", 1e308, True, None, [1]]),
-    histogram_spec(counts=[1, 2], samples=NAN), histogram_spec(samples=-1),
-    histogram_spec(counts=[0, 0, 0]), histogram_spec(counts=[0, 0, 0], samples=0),
+    histogram_spec(counts=[1, 2], samples=NAN),
+    histogram_spec(samples=-1),
+    histogram_spec(counts=[0, 0, 0]),
+    histogram_spec(counts=[0, 0, 0], samples=0),
     histogram_spec(density={"dist": "uniform", "low": 1, "high": 1}),
     histogram_spec(density={"dist": "uniform", "low": "0", "high": [1]}),
     histogram_spec(density={"dist": "normal", "mean": 1e308, "std": 1e-320}),
     histogram_spec(density={"dist": "normal", "mean": 0, "std": -1}),
     histogram_spec(density={"dist": "normal", "mean": 0, "std": 1e90}),
-    histogram_spec(density="normal"), histogram_spec(low=0, high=1e-300),
+    histogram_spec(density="normal"),
+    histogram_spec(low=0, high=1e-300),
     histogram_spec(title=["not", "text"], counts=[10**400, 1]),
-    {"kind": "losses"}, {"kind": "losses", "losses": []}, {"kind": "losses", "losses": {}},
+    {"kind": "losses"},
+    {"kind": "losses", "losses": []},
+    {"kind": "losses", "losses": {}},
     {"kind": "losses", "losses": [1e308, -1e308, 1e-320, 0]},
     {"kind": "losses", "losses": [5e-324, 1.7e308]},
     {"kind": "losses", "losses": [1], "reference": [2], "target": 1},
@@ -420,16 +469,24 @@ MALFORMED = [
     {"kind": "losses", "losses": ["a", {}, [], None, True, 10**400]},
     {"kind": "losses", "losses": [NAN, 1.0] * 50_000},
     {"kind": "losses", "losses": None, "reference": [1, 2, NAN]},
-    {"kind": "channels"}, {"kind": "channels", "expected": [], "got": [[]]},
-    {"kind": "channels", "got": [[[]]]}, {"kind": "channels", "got": "img"},
-    {"kind": "channels", "got": [[[1, 2], [3]]]}, {"kind": "channels", "got": [[1, 2, 3]]},
+    {"kind": "channels"},
+    {"kind": "channels", "expected": [], "got": [[]]},
+    {"kind": "channels", "got": [[[]]]},
+    {"kind": "channels", "got": "img"},
+    {"kind": "channels", "got": [[[1, 2], [3]]]},
+    {"kind": "channels", "got": [[1, 2, 3]]},
     {"kind": "channels", "got": [[[NAN, INF], [-INF, 10**400]]], "labels": "rgb"},
     {"kind": "channels", "got": [grid(2, 2)] * 20, "labels": [None, 3]},
     {"kind": "channels", "expected": [grid(3, 3)], "got": [[[0.5]]] * 3},
     {"kind": "channels", "got": [[[0.5] * 100_000]]},
-    {"kind": "scores"}, scores_spec(scores=[]), scores_spec(max_score=0),
-    scores_spec(max_score=NAN), scores_spec(max_score="119"), scores_spec(scores=[NAN, "a"]),
-    scores_spec(scores=[1e308, -1e308], max_score=1e-300), scores_spec(max_score=1e308),
+    {"kind": "scores"},
+    scores_spec(scores=[]),
+    scores_spec(max_score=0),
+    scores_spec(max_score=NAN),
+    scores_spec(max_score="119"),
+    scores_spec(scores=[NAN, "a"]),
+    scores_spec(scores=[1e308, -1e308], max_score=1e-300),
+    scores_spec(max_score=1e308),
     scores_spec(scores=[10**400, 5]),
 ]
 
@@ -441,11 +498,18 @@ def test_malformed_specs_never_raise(spec, caplog):
     assert not caplog.records
     if fig is not None:
         root = check_accessible(fig)
-        coords = [v for el in root.iter() for k, v in el.attrib.items()
-                  if k in {"x", "y", "width", "height", "x1", "x2", "y1", "y2"}]
+        coords = [
+            v
+            for el in root.iter()
+            for k, v in el.attrib.items()
+            if k in {"x", "y", "width", "height", "x1", "x2", "y1", "y2"}
+        ]
         assert not any("nan" in c or "inf" in c for c in coords)
-        assert all(float(c) >= 0 for el in root.iter(f"{SVG}rect")
-                   for c in (el.get("width", "0"), el.get("height", "0")))
+        assert all(
+            float(c) >= 0
+            for el in root.iter(f"{SVG}rect")
+            for c in (el.get("width", "0"), el.get("height", "0"))
+        )
 
 
 def test_the_catch_all_turns_a_bug_into_none(monkeypatch):

@@ -17,38 +17,46 @@ from grader.checks.forbidden import CodeTooLarge, find_forbidden
 SIGMOID = {"sigmoid", "sigmoid_", "Sigmoid", "expit"}
 
 
-@pytest.mark.parametrize("body", [
-    "import torch\ndef sigmoid(x):\n    return torch.sigmoid(x)\n",
-    "import torch.nn.functional as F\ndef sigmoid(x):\n    return F.sigmoid(x)\n",
-    "from torch import sigmoid as s\ndef sigmoid(x):\n    return s(x)\n",
-    "def sigmoid(x):\n    return x.sigmoid_()\n",
-    "import torch.nn as nn\ndef sigmoid(x):\n    return nn.Sigmoid()(x)\n",
-    "import torch\ndef sigmoid(x):\n    return getattr(torch, 'sigmoid')(x)\n",
-    "import torch\nsig = torch.sigmoid\ndef sigmoid(x):\n    return sig(x)\n",
-    "import torch\ndef helper(x):\n    return torch.special.expit(x)\ndef sigmoid(x):\n    return helper(x)\n",
-    "import torch\ndef a(x):\n    return torch.sigmoid(x)\ndef b(x):\n    return a(x)\ndef sigmoid(x):\n    return b(x)\n",
-    "from torch.special import expit\ndef sigmoid(x):\n    return expit(x)\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import torch\ndef sigmoid(x):\n    return torch.sigmoid(x)\n",
+        "import torch.nn.functional as F\ndef sigmoid(x):\n    return F.sigmoid(x)\n",
+        "from torch import sigmoid as s\ndef sigmoid(x):\n    return s(x)\n",
+        "def sigmoid(x):\n    return x.sigmoid_()\n",
+        "import torch.nn as nn\ndef sigmoid(x):\n    return nn.Sigmoid()(x)\n",
+        "import torch\ndef sigmoid(x):\n    return getattr(torch, 'sigmoid')(x)\n",
+        "import torch\nsig = torch.sigmoid\ndef sigmoid(x):\n    return sig(x)\n",
+        "import torch\ndef helper(x):\n    return torch.special.expit(x)\ndef sigmoid(x):\n    return helper(x)\n",
+        "import torch\ndef a(x):\n    return torch.sigmoid(x)\ndef b(x):\n    return a(x)\ndef sigmoid(x):\n    return b(x)\n",
+        "from torch.special import expit\ndef sigmoid(x):\n    return expit(x)\n",
+    ],
+)
 def test_found(body: str):
     assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"]
 
 
-@pytest.mark.parametrize("body", [
-    "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n",
-    # Used elsewhere in the file, not by sigmoid: sigmoid keeps its points.
-    "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\ndef other(x):\n    return torch.sigmoid(x)\n",
-    # Code under the main guard never runs in grading.
-    "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
-    "if __name__ == '__main__':\n    print(torch.allclose(sigmoid(torch.zeros(1)), torch.sigmoid(torch.zeros(1))))\n",
-    # The word in a comment or an unrelated string is not a call.
-    "import torch\ndef sigmoid(x):\n    # unlike torch.sigmoid, written by hand\n    return 1 / (1 + torch.exp(-x))\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n",
+        # Used elsewhere in the file, not by sigmoid: sigmoid keeps its points.
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\ndef other(x):\n    return torch.sigmoid(x)\n",
+        # Code under the main guard never runs in grading.
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
+        "if __name__ == '__main__':\n    print(torch.allclose(sigmoid(torch.zeros(1)), torch.sigmoid(torch.zeros(1))))\n",
+        # The word in a comment or an unrelated string is not a call.
+        "import torch\ndef sigmoid(x):\n    # unlike torch.sigmoid, written by hand\n    return 1 / (1 + torch.exp(-x))\n",
+    ],
+)
 def test_not_found(body: str):
     assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"] == []
 
 
 def test_lines_are_reported():
-    uses = find_forbidden("import torch\n\n\ndef sigmoid(x):\n    return torch.sigmoid(x)\n", ["sigmoid"], SIGMOID)
+    uses = find_forbidden(
+        "import torch\n\n\ndef sigmoid(x):\n    return torch.sigmoid(x)\n", ["sigmoid"], SIGMOID
+    )
     assert uses["sigmoid"] == [("torch.sigmoid", 5)]
 
 
@@ -64,7 +72,10 @@ def test_a_name_looked_up_by_subscript_is_a_use():
 
 # -- linear, capped ----------------------------------------------------------------------
 
-def _reference_find(source: str, functions: list[str], forbidden: set[str]) -> dict[str, set[tuple[str, int]]]:
+
+def _reference_find(
+    source: str, functions: list[str], forbidden: set[str]
+) -> dict[str, set[tuple[str, int]]]:
     """The judge's rule written as plainly as possible (each name's statements walked
     again for each name: quadratic, fine for small files), to compare with."""
     tree = ast.parse(source)
@@ -77,7 +88,11 @@ def _reference_find(source: str, functions: list[str], forbidden: set[str]) -> d
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
             names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
         else:
-            names = [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+            names = [
+                n.id
+                for n in ast.walk(stmt)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            ]
         for name in names:
             bindings.setdefault(name, []).append(stmt)
 
@@ -89,11 +104,24 @@ def _reference_find(source: str, functions: list[str], forbidden: set[str]) -> d
             if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
                 found.add((ast.unparse(sub), sub.lineno))
             elif isinstance(sub, ast.ImportFrom):
-                found |= {(f"from {sub.module} import {a.name}", sub.lineno) for a in sub.names if a.name in forbidden}
+                found |= {
+                    (f"from {sub.module} import {a.name}", sub.lineno)
+                    for a in sub.names
+                    if a.name in forbidden
+                }
             elif isinstance(sub, (ast.Call, ast.Subscript)):
-                texts = [*sub.args, *(k.value for k in sub.keywords)] if isinstance(sub, ast.Call) else [sub.slice]
-                found |= {(repr(t.value), t.lineno) for t in texts if isinstance(t, ast.Constant)
-                          and isinstance(t.value, str) and t.value.strip() in forbidden}
+                texts = (
+                    [*sub.args, *(k.value for k in sub.keywords)]
+                    if isinstance(sub, ast.Call)
+                    else [sub.slice]
+                )
+                found |= {
+                    (repr(t.value), t.lineno)
+                    for t in texts
+                    if isinstance(t, ast.Constant)
+                    and isinstance(t.value, str)
+                    and t.value.strip() in forbidden
+                }
         return found
 
     report = {}
@@ -118,9 +146,11 @@ def course_files() -> list[tuple[Path, list[str], set[str]]]:
     for path in sorted((ROOT / "exercises").glob("*.yaml")):
         exercise = yaml.safe_load(path.read_text())
         checks = [c for c in exercise.get("checks", []) if c.get("judge") == "forbidden-calls"]
-        sources = [ROOT / "solutions" / f"{exercise['file']}.py",
-                   *sorted((ROOT / "examples" / "submissions").glob(f"*/{exercise['file']}.py")),
-                   *sorted((ROOT / "tests" / "notebook_corpus").glob(f"*/{exercise['file']}.py"))]
+        sources = [
+            ROOT / "solutions" / f"{exercise['file']}.py",
+            *sorted((ROOT / "examples" / "submissions").glob(f"*/{exercise['file']}.py")),
+            *sorted((ROOT / "tests" / "notebook_corpus").glob(f"*/{exercise['file']}.py")),
+        ]
         for check in checks:
             functions = [str(f) for f in check["with"].get("functions", [check["entry"]])]
             names = {str(n) for n in check["with"]["names"]}
@@ -134,21 +164,27 @@ def test_same_findings_as_the_plain_rule_on_the_course_files():
     for source, functions, names in cases:
         text = source.read_text()
         found = find_forbidden(text, functions, names)
-        assert {fn: set(uses) for fn, uses in found.items()} == _reference_find(text, functions, names), source
+        assert {fn: set(uses) for fn, uses in found.items()} == _reference_find(
+            text, functions, names
+        ), source
     # ... including a student who used the library (the check must find something).
     assert any(find_forbidden(s.read_text(), f, n)[f[0]] for s, f, n in cases)
 
 
 def test_twenty_thousand_names_are_judged_in_well_under_a_second():
     names = ", ".join(f"a{i}" for i in range(20_000))
-    source = (ROOT / "solutions" / "activations.py").read_text() + f"\n\nif False:\n    {names} = 0\n"
+    source = (
+        ROOT / "solutions" / "activations.py"
+    ).read_text() + f"\n\nif False:\n    {names} = 0\n"
     assert len(source) > 140_000
     started = time.perf_counter()
     found = find_forbidden(source, ["relu"], {"relu", "relu_", "ReLU"})
     assert time.perf_counter() - started < 1.0
     assert found == {"relu": []}
     # And when the function does reach the huge statement, through one of its names.
-    chained = f"import torch\n{names} = (torch.relu,) * 20000\n\ndef relu(x):\n    return a19999(x)\n"
+    chained = (
+        f"import torch\n{names} = (torch.relu,) * 20000\n\ndef relu(x):\n    return a19999(x)\n"
+    )
     started = time.perf_counter()
     assert find_forbidden(chained, ["relu"], {"relu"}) == {"relu": [("torch.relu", 2)]}
     assert time.perf_counter() - started < 1.0
@@ -164,9 +200,11 @@ def test_code_over_the_caps_is_an_error_that_says_so_not_a_long_wait():
         find_forbidden(many_nodes, ["sigmoid"], SIGMOID)
     # Nesting that Python's parser (or ast.unparse, quoting a use) cannot follow: never
     # a RecursionError or MemoryError out of the judge.
-    for deep in ("def sigmoid(x):\n    return " + "not " * 100_000 + "x\n",
-                 "def sigmoid(x):\n    return x" + ".b" * 5_000 + ".sigmoid()\n",
-                 "def sigmoid(x):\n    return x" + ".b" * 600 + ".sigmoid()\n"):  # parses; unparse cannot
+    for deep in (
+        "def sigmoid(x):\n    return " + "not " * 100_000 + "x\n",
+        "def sigmoid(x):\n    return x" + ".b" * 5_000 + ".sigmoid()\n",
+        "def sigmoid(x):\n    return x" + ".b" * 600 + ".sigmoid()\n",
+    ):  # parses; unparse cannot
         with pytest.raises(CodeTooLarge, match="nested too deeply"):
             find_forbidden(deep, ["sigmoid"], SIGMOID)
 

@@ -55,9 +55,23 @@ from grader.sandbox.diagnosis import BWRAP_PROFILE
 # ------------------------------------------------------------------ the runner, simulated
 # The commands the runner registers (ActionCommandManager's extensions); names are
 # compared ignoring case.
-REGISTERED = {"stop-commands", "set-env", "set-output", "save-state", "add-mask", "add-path",
-              "add-matcher", "remove-matcher", "debug", "warning", "error", "notice", "group",
-              "endgroup", "echo"}
+REGISTERED = {
+    "stop-commands",
+    "set-env",
+    "set-output",
+    "save-state",
+    "add-mask",
+    "add-path",
+    "add-matcher",
+    "remove-matcher",
+    "debug",
+    "warning",
+    "error",
+    "notice",
+    "group",
+    "endgroup",
+    "echo",
+}
 
 
 @dataclass
@@ -109,8 +123,8 @@ def parse_v2(line: str, registered: set[str]) -> tuple[str, dict[str, str], str]
     name = info if space < 0 else info[:space]
     if name.lower() not in registered:
         return None
-    props = _properties(info[space + 1:].strip(), ",", PROPERTY) if space > 0 else {}
-    return name, props, _unescape(message[end + 2:], DATA)
+    props = _properties(info[space + 1 :].strip(), ",", PROPERTY) if space > 0 else {}
+    return name, props, _unescape(message[end + 2 :], DATA)
 
 
 def parse_legacy(line: str, registered: set[str]) -> tuple[str, dict[str, str], str] | None:
@@ -120,13 +134,13 @@ def parse_legacy(line: str, registered: set[str]) -> tuple[str, dict[str, str], 
     end = line.find("]", start)
     if end < 0:
         return None
-    info = line[start + 3:end]
+    info = line[start + 3 : end]
     space = info.find(" ")
     name = info if space < 0 else info[:space]
     if name.lower() not in registered:
         return None
-    props = _properties(info[space + 1:], ";", LEGACY) if space > 0 else {}
-    return name, props, _unescape(line[end + 1:], LEGACY)
+    props = _properties(info[space + 1 :], ";", LEGACY) if space > 0 else {}
+    return name, props, _unescape(line[end + 1 :], LEGACY)
 
 
 @dataclass
@@ -195,54 +209,112 @@ def reporter_reads(encoded: str) -> tuple[dict, float]:
 
 
 # ------------------------------------------------------------------ results, built directly
-def check(name: str, status: str = "passed", score: float | None = None, points: float = 1.0,
-          message: str = "", **extra) -> CheckResult:
+def check(
+    name: str,
+    status: str = "passed",
+    score: float | None = None,
+    points: float = 1.0,
+    message: str = "",
+    **extra,
+) -> CheckResult:
     if score is None:
         score = points if status == "passed" else 0.0
-    return CheckResult(name=name, score=score, max_score=points, status=status, message=message, **extra)
+    return CheckResult(
+        name=name, score=score, max_score=points, status=status, message=message, **extra
+    )
 
 
-def exercise(ex_id: str, checks: list[CheckResult], file: str | None = None, **extra) -> ExerciseResult:
+def exercise(
+    ex_id: str, checks: list[CheckResult], file: str | None = None, **extra
+) -> ExerciseResult:
     status = extra.pop("status", None) or exercise_status(checks)
-    return ExerciseResult(id=ex_id, title=ex_id.replace("-", " ").capitalize(),
-                          score=rounded(sum(c.score for c in checks)),
-                          max_score=rounded(sum(c.max_score for c in checks)),
-                          status=status, checks=checks, file=file, **extra)
+    return ExerciseResult(
+        id=ex_id,
+        title=ex_id.replace("-", " ").capitalize(),
+        score=rounded(sum(c.score for c in checks)),
+        max_score=rounded(sum(c.max_score for c in checks)),
+        status=status,
+        checks=checks,
+        file=file,
+        **extra,
+    )
 
 
 def run_of(*students: StudentResult, warnings: list[str] | None = None) -> GradingRun:
-    return GradingRun(course="Course", grader_version="0.1.0", sandbox="bubblewrap", seed=0,
-                      students=list(students), warnings=warnings or [])
+    return GradingRun(
+        course="Course",
+        grader_version="0.1.0",
+        sandbox="bubblewrap",
+        seed=0,
+        students=list(students),
+        warnings=warnings or [],
+    )
 
 
 def missing(ex_id: str, file: str) -> ExerciseResult:
     problem = f"not submitted: no {file}.py or {file}.ipynb was found"
-    return exercise(ex_id, [check("it works", "missing", points=2, message=problem)], None,
-                    status="missing", message=problem)
+    return exercise(
+        ex_id,
+        [check("it works", "missing", points=2, message=problem)],
+        None,
+        status="missing",
+        message=problem,
+    )
 
 
 def typical_student(name: str = "ada") -> StudentResult:
     """An error with a traceback, a failure, a notebook cell error, a file that did not
     load, a passed check that printed, and an exercise not submitted."""
-    ops = exercise("tensor-ops", [
-        check("linear_forward on a batch", points=2, output="shape (6, 3)\n", seconds=0.004),
-        check("row_sum of a wide matrix", "error", points=2, seconds=0.001,
-              message="row_sum raised IndexError at line 7 of tensor_ops.py: index 9 is out of bounds",
-              traceback=[{"file": "tensor_ops.py", "line": 7, "function": "row_sum", "code": "x[9]"}],
-              hint="Reduce over dim=1."),
-        check("column_mean of a tall matrix", "failed", points=2, message="column_mean: shape is [9]; expected [4]",
-              hint="The mean of each column reduces over the rows, dim=0."),
-    ], "tensor_ops.py")
-    acts = exercise("activations", [
-        check("relu of a vector", "error", points=3, message="relu raised NameError at line 2 of cell 5 "
-              "(In [3], starting `def relu(x):`): name 'y' is not defined",
-              traceback=[{"file": "cell 5", "line": 2, "function": "relu", "code": "return y"}]),
-        check("relu keeps the shape", score=1, points=1),
-    ], "activations.ipynb")
+    ops = exercise(
+        "tensor-ops",
+        [
+            check("linear_forward on a batch", points=2, output="shape (6, 3)\n", seconds=0.004),
+            check(
+                "row_sum of a wide matrix",
+                "error",
+                points=2,
+                seconds=0.001,
+                message="row_sum raised IndexError at line 7 of tensor_ops.py: index 9 is out of bounds",
+                traceback=[
+                    {"file": "tensor_ops.py", "line": 7, "function": "row_sum", "code": "x[9]"}
+                ],
+                hint="Reduce over dim=1.",
+            ),
+            check(
+                "column_mean of a tall matrix",
+                "failed",
+                points=2,
+                message="column_mean: shape is [9]; expected [4]",
+                hint="The mean of each column reduces over the rows, dim=0.",
+            ),
+        ],
+        "tensor_ops.py",
+    )
+    acts = exercise(
+        "activations",
+        [
+            check(
+                "relu of a vector",
+                "error",
+                points=3,
+                message="relu raised NameError at line 2 of cell 5 "
+                "(In [3], starting `def relu(x):`): name 'y' is not defined",
+                traceback=[{"file": "cell 5", "line": 2, "function": "relu", "code": "return y"}],
+            ),
+            check("relu keeps the shape", score=1, points=1),
+        ],
+        "activations.ipynb",
+    )
     broken = "derivative.py has a syntax error at line 3: invalid syntax"
-    deriv = exercise("derivative", [check("slope", "error", points=2, message=f"not run: {broken}")],
-                     "derivative.py", status="error", message=broken, output="loading...\n",
-                     traceback=[{"file": "derivative.py", "line": 3, "function": "<module>", "code": "def f(:"}])
+    deriv = exercise(
+        "derivative",
+        [check("slope", "error", points=2, message=f"not run: {broken}")],
+        "derivative.py",
+        status="error",
+        message=broken,
+        output="loading...\n",
+        traceback=[{"file": "derivative.py", "line": 3, "function": "<module>", "code": "def f(:"}],
+    )
     return StudentResult.of(name, [ops, acts, deriv, missing("save-load", "save_load")])
 
 
@@ -251,8 +323,12 @@ def runner_env(tmp_path: Path) -> dict[str, str]:
     """The files and variables a runner gives a step, empty."""
     (tmp_path / "summary.md").write_text("")
     (tmp_path / "output.txt").write_text("")
-    return {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GITHUB_OUTPUT": str(tmp_path / "output.txt")}
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+    }
 
 
 class Log:
@@ -284,17 +360,28 @@ def report(run: GradingRun, env: dict[str, str], folders: dict[str, Path] | None
 
 # ------------------------------------------------------------------ workflow commands
 def test_data_and_properties_are_escaped_as_the_runner_unescapes_them():
-    line = workflow_command("error", {"file": "a,b:c.py", "line": 3, "title": "x: y, 100%\r\nz"},
-                            "50% done:: %0A\r\nnext,")
-    assert line == ("::error file=a%2Cb%3Ac.py,line=3,title=x%3A y%2C 100%25%0D%0Az"
-                    "::50%25 done:: %250A%0D%0Anext,")
+    line = workflow_command(
+        "error",
+        {"file": "a,b:c.py", "line": 3, "title": "x: y, 100%\r\nz"},
+        "50% done:: %0A\r\nnext,",
+    )
+    assert line == (
+        "::error file=a%2Cb%3Ac.py,line=3,title=x%3A y%2C 100%25%0D%0Az"
+        "::50%25 done:: %250A%0D%0Anext,"
+    )
     [parsed] = Runner(line).commands
     assert (parsed.name, parsed.properties, parsed.data) == (
-        "error", {"file": "a,b:c.py", "line": "3", "title": "x: y, 100%\r\nz"}, "50% done:: %0A\r\nnext,")
+        "error",
+        {"file": "a,b:c.py", "line": "3", "title": "x: y, 100%\r\nz"},
+        "50% done:: %0A\r\nnext,",
+    )
 
 
 def test_empty_properties_are_left_out():
-    assert workflow_command("error", {"file": None, "line": None, "title": "t"}, "m") == "::error title=t::m"
+    assert (
+        workflow_command("error", {"file": None, "line": None, "title": "t"}, "m")
+        == "::error title=t::m"
+    )
     assert workflow_command("warning", {}, "m") == "::warning::m"
 
 
@@ -318,16 +405,32 @@ def test_annotations_byte_for_byte(runner_env: dict[str, str]):
     ]
     parsed = Runner(log).named("error")
     assert [(c.properties.get("file"), c.properties.get("line")) for c in parsed] == [
-        ("subs/ada/tensor_ops.py", "7"), ("subs/ada/derivative.py", "3"),
-        ("subs/ada/activations.ipynb", None), ("subs/ada/tensor_ops.py", None), (None, None)]
+        ("subs/ada/tensor_ops.py", "7"),
+        ("subs/ada/derivative.py", "3"),
+        ("subs/ada/activations.ipynb", None),
+        ("subs/ada/tensor_ops.py", None),
+        (None, None),
+    ]
 
 
 def test_a_notebook_cell_missing_from_the_message_is_added(runner_env: dict[str, str]):
-    nb = exercise("activations", [check("relu", "error", message="relu raised NameError: y",
-                                        traceback=[{"file": "cell 12", "line": 4}])], "activations.ipynb")
+    nb = exercise(
+        "activations",
+        [
+            check(
+                "relu",
+                "error",
+                message="relu raised NameError: y",
+                traceback=[{"file": "cell 12", "line": 4}],
+            )
+        ],
+        "activations.ipynb",
+    )
     log = report(run_of(StudentResult.of("ada", [nb])), runner_env)
-    assert log.splitlines()[0] == ("::error file=subs/ada/activations.ipynb,title=activations%3A relu"
-                                   "::cell 12, line 4: relu raised NameError: y")
+    assert log.splitlines()[0] == (
+        "::error file=subs/ada/activations.ipynb,title=activations%3A relu"
+        "::cell 12, line 4: relu raised NameError: y"
+    )
 
 
 def test_paths_are_relative_to_the_workspace_or_the_submission_path(tmp_path: Path):
@@ -336,48 +439,67 @@ def test_paths_are_relative_to_the_workspace_or_the_submission_path(tmp_path: Pa
     in_workspace = Runner(report(run, {"GITHUB_WORKSPACE": str(tmp_path)}, folders)).named("error")
     assert in_workspace[0].properties["file"] == "grading/submission/tensor_ops.py"
     # The shipped workflow grades a copy: files are named as the pull request has them.
-    as_in_repo = Runner(report(run, {"GITHUB_WORKSPACE": str(tmp_path), "GRADER_SUBMISSION_PATH": "hw/2"},
-                               folders)).named("error")
+    as_in_repo = Runner(
+        report(run, {"GITHUB_WORKSPACE": str(tmp_path), "GRADER_SUBMISSION_PATH": "hw/2"}, folders)
+    ).named("error")
     assert as_in_repo[0].properties["file"] == "hw/2/tensor_ops.py"
-    root = Runner(report(run, {"GITHUB_WORKSPACE": str(tmp_path), "GRADER_SUBMISSION_PATH": "."},
-                         folders)).named("error")
+    root = Runner(
+        report(run, {"GITHUB_WORKSPACE": str(tmp_path), "GRADER_SUBMISSION_PATH": "."}, folders)
+    ).named("error")
     assert root[0].properties["file"] == "tensor_ops.py"
     # Outside the workspace GitHub could not place the file: no file, named in the message.
-    outside = Runner(report(run, {"GITHUB_WORKSPACE": str(tmp_path / "elsewhere")}, folders)).named("error")
+    outside = Runner(report(run, {"GITHUB_WORKSPACE": str(tmp_path / "elsewhere")}, folders)).named(
+        "error"
+    )
     assert "file" not in outside[0].properties
     assert outside[0].data.startswith("tensor_ops.py: row_sum raised IndexError")
 
 
 def test_frames_outside_the_student_folder_are_not_trusted_as_paths(runner_env: dict[str, str]):
-    odd = exercise("tensor-ops", [
-        check("a", "error", message="m1", traceback=[{"file": "../../etc/passwd", "line": 1}]),
-        check("b", "error", message="m2", traceback=[{"file": "/abs/x.py", "line": 2}]),
-        check("c", "error", message="m3", traceback=[{"file": "<string>", "line": 3}]),
-        check("d", "error", message="m4", traceback=[{"file": "helpers.py", "line": 9}]),
-    ], "tensor_ops.py")
+    odd = exercise(
+        "tensor-ops",
+        [
+            check("a", "error", message="m1", traceback=[{"file": "../../etc/passwd", "line": 1}]),
+            check("b", "error", message="m2", traceback=[{"file": "/abs/x.py", "line": 2}]),
+            check("c", "error", message="m3", traceback=[{"file": "<string>", "line": 3}]),
+            check("d", "error", message="m4", traceback=[{"file": "helpers.py", "line": 9}]),
+        ],
+        "tensor_ops.py",
+    )
     parsed = Runner(report(run_of(StudentResult.of("ada", [odd])), runner_env)).named("error")
     assert [(c.properties.get("file"), c.properties.get("line")) for c in parsed] == [
-        ("subs/ada/helpers.py", "9"), ("subs/ada/tensor_ops.py", None),
-        ("subs/ada/tensor_ops.py", None), ("subs/ada/tensor_ops.py", None)]
+        ("subs/ada/helpers.py", "9"),
+        ("subs/ada/tensor_ops.py", None),
+        ("subs/ada/tensor_ops.py", None),
+        ("subs/ada/tensor_ops.py", None),
+    ]
 
 
 def test_at_most_ten_annotations_errors_first(runner_env: dict[str, str]):
     checks = [check(f"failure {i}", "failed", message=f"wrong {i}") for i in range(30)]
-    checks += [check("crash", "error", message="boom", traceback=[{"file": "ops.py", "line": 4}]),
-               check("slow", "timeout", message="did not finish within 5 s")]
+    checks += [
+        check("crash", "error", message="boom", traceback=[{"file": "ops.py", "line": 4}]),
+        check("slow", "timeout", message="did not finish within 5 s"),
+    ]
     log = report(run_of(StudentResult.of("ada", [exercise("ops", checks, "ops.py")])), runner_env)
     errors = Runner(log).named("error")
     assert len(errors) == MAX_ANNOTATIONS == 10
     assert [c.data for c in errors[:3]] == ["boom", "did not finish within 5 s", "wrong 0"]
-    assert ("torch-grader: 22 more problems are not annotated (GitHub keeps 10 per step); "
-            "the job summary lists them\n") in log
+    assert (
+        "torch-grader: 22 more problems are not annotated (GitHub keeps 10 per step); "
+        "the job summary lists them\n"
+    ) in log
 
 
 def test_several_students_are_named_in_titles(runner_env: dict[str, str]):
     log = report(run_of(typical_student("ada"), typical_student("ben")), runner_env)
     titles = [c.properties["title"] for c in Runner(log).named("error")]
-    assert titles[:4] == ["ada / tensor-ops: row_sum of a wide matrix", "ada / derivative: Derivative",
-                          "ben / tensor-ops: row_sum of a wide matrix", "ben / derivative: Derivative"]
+    assert titles[:4] == [
+        "ada / tensor-ops: row_sum of a wide matrix",
+        "ada / derivative: Derivative",
+        "ben / tensor-ops: row_sum of a wide matrix",
+        "ben / derivative: Derivative",
+    ]
     assert titles[-1] == "ben / not submitted"
 
 
@@ -400,11 +522,20 @@ INJECTIONS = [
 
 def _injecting_run(guesses: list[str]) -> GradingRun:
     printed = "\n".join(INJECTIONS + guesses)
-    ex = exercise("tensor-ops", [
-        check("prints", output=printed + "\n"),
-        check("prints without a final newline", "error", message="::error::in a message",
-              output="::error::no newline at the end"),
-    ], "tensor_ops.py", output="::set-env name=PATH::/evil\n")
+    ex = exercise(
+        "tensor-ops",
+        [
+            check("prints", output=printed + "\n"),
+            check(
+                "prints without a final newline",
+                "error",
+                message="::error::in a message",
+                output="::error::no newline at the end",
+            ),
+        ],
+        "tensor_ops.py",
+        output="::set-env name=PATH::/evil\n",
+    )
     return run_of(StudentResult.of("eve", [ex]))
 
 
@@ -419,24 +550,35 @@ def test_student_output_cannot_issue_workflow_commands(runner_env: dict[str, str
         ("endgroup", ""),
     ]
     # Every line the student printed is shown, and only inside the stop-commands block.
-    start = runner.lines.index(next(line for line in runner.lines if line.startswith("::stop-commands::")))
+    start = runner.lines.index(
+        next(line for line in runner.lines if line.startswith("::stop-commands::"))
+    )
     token = runner.lines[start].removeprefix("::stop-commands::")
     end = runner.lines.index(f"::{token}::")
     assert re.fullmatch(r"[0-9a-f]{32}", token)
-    inside = runner.lines[start + 1:end]
-    for printed in [*INJECTIONS, *guesses, "::error::no newline at the end", "::set-env name=PATH::/evil"]:
+    inside = runner.lines[start + 1 : end]
+    for printed in [
+        *INJECTIONS,
+        *guesses,
+        "::error::no newline at the end",
+        "::set-env name=PATH::/evil",
+    ]:
         for piece in printed.split("\r"):
             assert piece in inside, piece
     # Outside the block, every line is one of ours.
-    outside = runner.lines[:start] + runner.lines[end + 1:]
-    assert outside == ["::error file=subs/eve/tensor_ops.py,title=tensor-ops%3A prints without a final newline"
-                       "::::error::in a message",
-                       "::group::Output of the student's code (workflow commands in it are not run)",
-                       "::endgroup::", ""]
+    outside = runner.lines[:start] + runner.lines[end + 1 :]
+    assert outside == [
+        "::error file=subs/eve/tensor_ops.py,title=tensor-ops%3A prints without a final newline"
+        "::::error::in a message",
+        "::group::Output of the student's code (workflow commands in it are not run)",
+        "::endgroup::",
+        "",
+    ]
 
 
-def test_a_guessed_or_printed_end_marker_does_not_end_the_block(monkeypatch: pytest.MonkeyPatch,
-                                                                 runner_env: dict[str, str]):
+def test_a_guessed_or_printed_end_marker_does_not_end_the_block(
+    monkeypatch: pytest.MonkeyPatch, runner_env: dict[str, str]
+):
     # The student's code ran before the token existed; should it print the token anyway,
     # another one is drawn (compared ignoring case, as the runner does).
     tokens = iter(["ab" * 16, "cd" * 16])
@@ -447,8 +589,12 @@ def test_a_guessed_or_printed_end_marker_does_not_end_the_block(monkeypatch: pyt
 
 
 def test_output_block_byte_for_byte():
-    ex = exercise("ops", [check("a", output="line 1\nline 2"), check("b"), check("c", output="\n")], "ops.py",
-                  output="loading\n")
+    ex = exercise(
+        "ops",
+        [check("a", output="line 1\nline 2"), check("b"), check("c", output="\n")],
+        "ops.py",
+        output="loading\n",
+    )
     text = fenced_output(run_of(StudentResult.of("ada", [ex])), token="0" * 32)
     assert text == (
         "::group::Output of the student's code (workflow commands in it are not run)\n"
@@ -461,8 +607,12 @@ def test_output_block_byte_for_byte():
         "----- ada / ops: c -----\n"
         "\n"
         f"::{'0' * 32}::\n"
-        "::endgroup::\n")
-    assert fenced_output(run_of(StudentResult.of("ada", [exercise("ops", [check("a")], "ops.py")]))) == ""
+        "::endgroup::\n"
+    )
+    assert (
+        fenced_output(run_of(StudentResult.of("ada", [exercise("ops", [check("a")], "ops.py")])))
+        == ""
+    )
 
 
 def test_huge_output_is_cut_and_odd_characters_are_written(runner_env: dict[str, str]):
@@ -503,19 +653,27 @@ at line 7 of tensor\\_ops\\.py: index 9 is out of bounds<br>*Hint:* Reduce over 
 
 
 def test_summary_byte_for_byte_and_appended(runner_env: dict[str, str]):
-    Path(runner_env["GITHUB_STEP_SUMMARY"]).write_text("# Earlier in this step\n\n", encoding="utf-8")
-    report(run_of(typical_student(), warnings=["Student code ran in a plain subprocess."]), runner_env)
+    Path(runner_env["GITHUB_STEP_SUMMARY"]).write_text(
+        "# Earlier in this step\n\n", encoding="utf-8"
+    )
+    report(
+        run_of(typical_student(), warnings=["Student code ran in a plain subprocess."]), runner_env
+    )
     assert Path(runner_env["GITHUB_STEP_SUMMARY"]).read_bytes() == (
-        "# Earlier in this step\n\n" + SUMMARY).encode("utf-8")
+        "# Earlier in this step\n\n" + SUMMARY
+    ).encode("utf-8")
 
 
 def test_summary_escapes_student_text():
-    hostile = ("<img src=x onerror=alert(1)> **bold** _it_ [link](http://x) ![i](y) | cell | # h\n"
-               "`code` $x^2$ ~~s~~ &amp; 1. \\ {}+-!")
+    hostile = (
+        "<img src=x onerror=alert(1)> **bold** _it_ [link](http://x) ![i](y) | cell | # h\n"
+        "`code` $x^2$ ~~s~~ &amp; 1. \\ {}+-!"
+    )
     assert markdown_text(hostile) == (
         "&lt;img src=x onerror=alert\\(1\\)&gt; \\*\\*bold\\*\\* \\_it\\_ \\[link\\]\\(http://x\\) "
         "\\!\\[i\\]\\(y\\) \\| cell \\| \\# h<br>\\`code\\` \\$x^2\\$ \\~\\~s\\~\\~ &amp;amp; 1\\. \\\\ "
-        "\\{\\}\\+\\-\\!")
+        "\\{\\}\\+\\-\\!"
+    )
     assert markdown_text("a\r\nb\x1b[31mred\x00\tc") == "a<br>bred\ufffd c"
     ex = exercise("ops", [check(hostile, "failed", message=hostile, hint=hostile)], "ops.py")
     summary = render_summary(run_of(StudentResult.of("<b>eve</b>", [ex])))
@@ -524,7 +682,9 @@ def test_summary_escapes_student_text():
 
 
 def test_summary_stays_under_one_mebibyte(runner_env: dict[str, str]):
-    checks = [check(f"check {i}", "failed", message="\u00e9" * 3000, hint="h" * 3000) for i in range(400)]
+    checks = [
+        check(f"check {i}", "failed", message="\u00e9" * 3000, hint="h" * 3000) for i in range(400)
+    ]
     students = [StudentResult.of(f"s{n}", [exercise("ops", checks, "ops.py")]) for n in range(3)]
     path = Path(runner_env["GITHUB_STEP_SUMMARY"])
     path.write_text("x" * 300_000 + "\n", encoding="utf-8")  # earlier output of the step counts too
@@ -534,8 +694,11 @@ def test_summary_stays_under_one_mebibyte(runner_env: dict[str, str]):
     text = data.decode("utf-8")
     kept, note = text.split("\n\n> **Summary cut short**: ")
     assert kept.endswith("\n") and kept.startswith("x" * 300_000 + "\n## Autograding: Course")
-    assert re.fullmatch(r"\d+ more rows and items did not fit in the 1 MiB GitHub allows a step summary\. "
-                        r"The reports of `grader grade` hold everything\.\n", note)
+    assert re.fullmatch(
+        r"\d+ more rows and items did not fit in the 1 MiB GitHub allows a step summary\. "
+        r"The reports of `grader grade` hold everything\.\n",
+        note,
+    )
     # Whole items only: every kept item line is complete.
     items = [line for line in kept.splitlines() if line.startswith("- ")]
     assert items and all(line.endswith(" more characters\\]") for line in items)
@@ -552,13 +715,27 @@ def test_a_full_summary_file_is_left_alone(runner_env: dict[str, str]):
 # ------------------------------------------------------------------ visibility
 def test_unreleased_checks_keep_their_messages_off_github(runner_env: dict[str, str]):
     secret = "expected tensor([1.25, 7.5]) on the held-out input"
-    ex = exercise("ops", [check("hidden one", "failed", message=secret, hint="secret hint", visibility="hidden",
-                                traceback=[{"file": "ops.py", "line": 3}]),
-                          check("visible one", "failed", message="shown")], "ops.py")
+    ex = exercise(
+        "ops",
+        [
+            check(
+                "hidden one",
+                "failed",
+                message=secret,
+                hint="secret hint",
+                visibility="hidden",
+                traceback=[{"file": "ops.py", "line": 3}],
+            ),
+            check("visible one", "failed", message="shown"),
+        ],
+        "ops.py",
+    )
     run = run_of(StudentResult.of("ada", [ex]))
     log = report(run, runner_env)
     summary = Path(runner_env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
-    results, _ = reporter_reads(read_github_output(Path(runner_env["GITHUB_OUTPUT"]).read_text())["result"])
+    results, _ = reporter_reads(
+        read_github_output(Path(runner_env["GITHUB_OUTPUT"]).read_text())["result"]
+    )
     for text in (log, summary, json.dumps(results)):
         assert secret not in text and "secret hint" not in text
     assert [c.data for c in Runner(log).named("error")] == [WITHHELD, "shown"]
@@ -584,7 +761,8 @@ CLASSROOM_JSON = (
     '{"name":"derivative: slope","status":"error","message":"not run: derivative.py has a syntax error at '
     'line 3: invalid syntax","test_code":"","filename":"derivative.py","line_no":3,"duration":0,"score":0},'
     '{"name":"save-load: it works","status":"fail","message":"not submitted: no save_load.py or '
-    'save_load.ipynb was found","test_code":"","filename":"","line_no":0,"duration":0,"score":0}]}')
+    'save_load.ipynb was found","test_code":"","filename":"","line_no":0,"duration":0,"score":0}]}'
+)
 
 
 def test_classroom_result_byte_for_byte(runner_env: dict[str, str]):
@@ -599,7 +777,9 @@ def test_classroom_result_byte_for_byte(runner_env: dict[str, str]):
 
 
 def test_classroom_result_is_appended(runner_env: dict[str, str]):
-    Path(runner_env["GITHUB_OUTPUT"]).write_text("other=1\nnotes<<EOF\na\nb\nEOF\n", encoding="utf-8")
+    Path(runner_env["GITHUB_OUTPUT"]).write_text(
+        "other=1\nnotes<<EOF\na\nb\nEOF\n", encoding="utf-8"
+    )
     report(run_of(typical_student()), runner_env)
     values = read_github_output(Path(runner_env["GITHUB_OUTPUT"]).read_text(encoding="utf-8"))
     assert values["other"] == "1" and values["notes"] == "a\nb"
@@ -612,8 +792,10 @@ def test_classroom_scores_add_up_exactly():
     assert summing_to([1.0, 2.0, 0.0], 3.0) == [1.0, 2.0, 0.0]  # exact already: unchanged
     rng = random.Random(7)
     for _ in range(2000):
-        scores = [rounded(rng.choice([0, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, 0.7, 1.1, rng.random() * 3]))
-                  for _ in range(rng.randint(1, 40))]
+        scores = [
+            rounded(rng.choice([0, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, 0.7, 1.1, rng.random() * 3]))
+            for _ in range(rng.randint(1, 40))
+        ]
         total = rounded(sum(scores))
         fixed = summing_to(scores, total)
         assert reduce(lambda a, b: a + b, fixed, 0.0) == total
@@ -621,7 +803,10 @@ def test_classroom_scores_add_up_exactly():
 
 
 def test_classroom_result_with_partial_credit(tmp_path: Path):
-    checks = [check(f"c{i}", "failed", score=s, points=1) for i, s in enumerate([0.1, 0.2, 0.1, 0.3333, 0.0])]
+    checks = [
+        check(f"c{i}", "failed", score=s, points=1)
+        for i, s in enumerate([0.1, 0.2, 0.1, 0.3333, 0.0])
+    ]
     student = StudentResult.of("ada", [exercise("ops", checks, "ops.py")])
     assert student.score == 0.7333
     result = classroom_result(student, tmp_path, github.Paths(tmp_path))
@@ -633,8 +818,10 @@ def test_no_classroom_result_for_several_students(runner_env: dict[str, str]):
     log = report(run_of(typical_student("ada"), typical_student("ben")), runner_env)
     assert Path(runner_env["GITHUB_OUTPUT"]).read_text() == ""
     [warning] = Runner(log).named("warning")
-    assert warning.data == ("no GitHub Classroom result: this run graded 2 submissions, "
-                            "and a Classroom result is for one")
+    assert warning.data == (
+        "no GitHub Classroom result: this run graded 2 submissions, "
+        "and a Classroom result is for one"
+    )
 
 
 def test_nothing_is_written_without_the_runner_files(tmp_path: Path):
@@ -668,7 +855,10 @@ def test_shipped_workflow_grades_pull_requests_without_running_them():
     course, pr = checkouts
     assert course["with"]["ssh-key"] == "${{ secrets.COURSE_DEPLOY_KEY }}"
     assert pr["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
-    assert {c["with"]["path"] for c in checkouts} == {"course", "pr"}  # apart, never the workspace root
+    assert {c["with"]["path"] for c in checkouts} == {
+        "course",
+        "pr",
+    }  # apart, never the workspace root
     assert all(c["with"]["persist-credentials"] is False for c in checkouts)
     # Everything is installed before the pull request is on disk, and nothing runs from it.
     assert names.index("Install torch-grader") < steps.index(pr)
@@ -693,7 +883,9 @@ def test_docs_show_the_visible_only_variant():
     assert set(_on(doc)) == {"push", "pull_request", "workflow_dispatch"}
     assert doc["permissions"] == {"contents": "read"} and "secrets." not in block
     steps = _steps(doc)
-    assert all(ACTION.match(s["uses"]) for s in steps if "uses" in s and s["uses"].startswith("actions/"))
+    assert all(
+        ACTION.match(s["uses"]) for s in steps if "uses" in s and s["uses"].startswith("actions/")
+    )
     reporter = steps[-1]
     assert reporter["uses"] == "classroom-resources/autograding-grading-reporter@v1"
     assert reporter["env"] == {"GRADE_RESULTS": "${{ steps.grade.outputs.result }}"}
@@ -705,7 +897,9 @@ def test_ci_init_writes_the_workflow(tmp_path: Path):
     from grader.cli import main
 
     assert main(["ci", "init", "--dir", str(tmp_path)]) == 0
-    assert (tmp_path / ".github" / "workflows" / "autograde.yml").read_text(encoding="utf-8") == workflow_text()
+    assert (tmp_path / ".github" / "workflows" / "autograde.yml").read_text(
+        encoding="utf-8"
+    ) == workflow_text()
 
 
 # ------------------------------------------------------------------ the workflow's sandbox
@@ -751,13 +945,14 @@ def test_the_workflow_loads_the_bwrap_profile_before_anything_runs_in_the_sandbo
     guard = run.index("command -v apparmor_parser")
     fallback = run.index("else\n", run.index(PROFILE_STEP))
     assert guard < run.index(PROFILE_STEP) < fallback < run.index("sysctl -w")
-    assert run.count("sysctl -w") == 1 and "::warning::" in run[fallback:run.index("sysctl -w")]
+    assert run.count("sysctl -w") == 1 and "::warning::" in run[fallback : run.index("sysctl -w")]
     # Then bubblewrap must work, or the step fails.
     check = run.index("if ! bwrap --unshare-all")
     assert check > run.index("sysctl -w") and "exit 1" in run[check:]
     # Loaded before torch-grader's own check, before the pull request, before grading.
-    doctor = next(s for s in steps
-                  if any(c[1] == "doctor" for c in _grader_commands(s.get("run", ""))))
+    doctor = next(
+        s for s in steps if any(c[1] == "doctor" for c in _grader_commands(s.get("run", "")))
+    )
     pr = next(s for s in steps if s.get("with", {}).get("path") == "pr")
     grade = next(s for s in steps if s.get("id") == "grade")
     assert steps.index(sandbox) < steps.index(doctor) < steps.index(pr) < steps.index(grade)
@@ -795,8 +990,9 @@ STUBS = {
 }
 
 
-def _run_sandbox_step(tmp_path: Path, restrict: str | None, parser: bool = True,
-                      **rcs: str) -> tuple[subprocess.CompletedProcess, str, Path]:
+def _run_sandbox_step(
+    tmp_path: Path, restrict: str | None, parser: bool = True, **rcs: str
+) -> tuple[subprocess.CompletedProcess, str, Path]:
     """The step's script, run by bash as the runner runs it (``bash -e -o pipefail``),
     with the system's tools replaced by stubs that log their arguments, and the
     sysctl's /proc file and /etc/apparmor.d/bwrap moved into ``tmp_path``."""
@@ -814,10 +1010,19 @@ def _run_sandbox_step(tmp_path: Path, restrict: str | None, parser: bool = True,
     script = run.replace(RESTRICT, str(sysctl_file))
     script = script.replace("/etc/apparmor.d/bwrap", str(installed))
     (tmp_path / "temp").mkdir()
-    env = {"PATH": f"{stubs}:/usr/bin:/bin", "LOG": str(tmp_path / "log"),
-           "RUNNER_TEMP": str(tmp_path / "temp"), **rcs}
-    proc = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "LOG": str(tmp_path / "log"),
+        "RUNNER_TEMP": str(tmp_path / "temp"),
+        **rcs,
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     log = (tmp_path / "log").read_text() if (tmp_path / "log").exists() else ""
     return proc, log, installed
 
@@ -830,31 +1035,41 @@ def test_the_sandbox_step_loads_the_profile_where_apparmor_restricts(tmp_path: P
     assert "bwrap --unshare-all" in log and "::warning::" not in proc.stdout
 
 
-@pytest.mark.parametrize("parser", [False, True],
-                         ids=["no apparmor_parser", "the profile fails to load"])
-def test_the_sandbox_step_lifts_the_sysctl_only_where_no_profile_loads(tmp_path: Path,
-                                                                       parser: bool) -> None:
+@pytest.mark.parametrize(
+    "parser", [False, True], ids=["no apparmor_parser", "the profile fails to load"]
+)
+def test_the_sandbox_step_lifts_the_sysctl_only_where_no_profile_loads(
+    tmp_path: Path, parser: bool
+) -> None:
     proc, log, _ = _run_sandbox_step(tmp_path, restrict="1", parser=parser, PARSER_RC="1")
     assert proc.returncode == 0, proc.stderr
     assert "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in log
     assert proc.stdout.startswith("::warning::no AppArmor profile for bwrap could be loaded")
 
 
-@pytest.mark.parametrize("restrict", [None, "0"],
-                         ids=["no AppArmor restriction", "restriction off"])
+@pytest.mark.parametrize(
+    "restrict", [None, "0"], ids=["no AppArmor restriction", "restriction off"]
+)
 def test_the_sandbox_step_changes_nothing_where_user_namespaces_are_free(
-        tmp_path: Path, restrict: str | None) -> None:
+    tmp_path: Path, restrict: str | None
+) -> None:
     proc, log, installed = _run_sandbox_step(tmp_path, restrict=restrict)
     assert proc.returncode == 0, proc.stderr
     assert "apparmor_parser" not in log and "sysctl" not in log and not installed.exists()
 
 
-@pytest.mark.parametrize(("restrict", "rcs"), [("1", {"BWRAP_RC": "1"}), ("0", {"BWRAP_RC": "1"}),
-                                               ("1", {"PARSER_RC": "1", "SYSCTL_RC": "1"})],
-                         ids=["bwrap fails after the profile", "bwrap fails anyway",
-                              "the sysctl fails too"])
+@pytest.mark.parametrize(
+    ("restrict", "rcs"),
+    [
+        ("1", {"BWRAP_RC": "1"}),
+        ("0", {"BWRAP_RC": "1"}),
+        ("1", {"PARSER_RC": "1", "SYSCTL_RC": "1"}),
+    ],
+    ids=["bwrap fails after the profile", "bwrap fails anyway", "the sysctl fails too"],
+)
 def test_the_sandbox_step_fails_loudly_when_bubblewrap_still_cannot_run(
-        tmp_path: Path, restrict: str, rcs: dict[str, str]) -> None:
+    tmp_path: Path, restrict: str, rcs: dict[str, str]
+) -> None:
     proc, _, _ = _run_sandbox_step(tmp_path, restrict=restrict, **rcs)
     assert proc.returncode != 0
     if "BWRAP_RC" in rcs:
@@ -874,8 +1089,10 @@ def _apparmor_parser_4() -> str | None:
     version = subprocess.run([parser, "--version"], capture_output=True, text=True).stdout
     found = re.search(r"version (\d+)\.", version)
     if not found or int(found.group(1)) < 4:
-        return ("apparmor_parser older than 4.0 (it has no userns rule and no abi/4.0): "
-                f"{version.strip()[:80]}")
+        return (
+            "apparmor_parser older than 4.0 (it has no userns rule and no abi/4.0): "
+            f"{version.strip()[:80]}"
+        )
     return None
 
 
@@ -884,13 +1101,17 @@ def test_the_profile_is_valid_apparmor(tmp_path: Path) -> None:
     """AppArmor's own parser compiles the profile, without loading it (-Q) or caching it (-K)."""
     profile = tmp_path / "bwrap"
     profile.write_text(BWRAP_PROFILE)
-    proc = subprocess.run([str(_apparmor_parser()), "-Q", "-K", str(profile)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(_apparmor_parser()), "-Q", "-K", str(profile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 # ------------------------------------------------------------------ the real CLI, end to end
-STUDENT_CODE = '''\
+STUDENT_CODE = """\
 import torch
 print("::error::pwned while loading")
 
@@ -907,7 +1128,7 @@ def column_mean(x):
 def row_sum(x):
     print("##[add-mask]x")
     raise IndexError("100% wrong, line\\nnext: ::error::")
-'''
+"""
 
 
 def test_grade_in_a_simulated_runner(tmp_path: Path):
@@ -916,12 +1137,37 @@ def test_grade_in_a_simulated_runner(tmp_path: Path):
     (folder / "tensor_ops.py").write_text(STUDENT_CODE, encoding="utf-8")
     (tmp_path / "summary.md").write_text("earlier\n", encoding="utf-8")
     (tmp_path / "output.txt").write_text("", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GRADER_SUBMISSION"))}
-    env.update(GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(tmp_path),
-               GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), GITHUB_OUTPUT=str(tmp_path / "output.txt"))
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "subs"), "--course", str(ROOT),
-                           "--out", str(tmp_path / "reports"), "--junit", str(tmp_path / "junit.xml"),
-                           "--fail-under", "50"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GRADER_SUBMISSION"))
+    }
+    env.update(
+        GITHUB_ACTIONS="true",
+        GITHUB_WORKSPACE=str(tmp_path),
+        GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
+        GITHUB_OUTPUT=str(tmp_path / "output.txt"),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(tmp_path / "subs"),
+            "--course",
+            str(ROOT),
+            "--out",
+            str(tmp_path / "reports"),
+            "--junit",
+            str(tmp_path / "junit.xml"),
+            "--fail-under",
+            "50",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr  # 3 of 119 points is under 50%
     assert "under --fail-under 50%: eve (2.5%)" in proc.stderr
 
@@ -934,27 +1180,54 @@ def test_grade_in_a_simulated_runner(tmp_path: Path):
     assert any(line.startswith("[1/1] eve: 3/119") for line in lines[1:resume])
     assert lines[resume + 1] == (
         "::error file=subs/eve/tensor_ops.py,line=16,title=tensor-ops%3A row_sum of a wide matrix"
-        "::row_sum raised IndexError at line 16 of tensor_ops.py: 100%25 wrong, line%0Anext: ::error::")
-    assert errors[0].data == "row_sum raised IndexError at line 16 of tensor_ops.py: 100% wrong, line\nnext: ::error::"
+        "::row_sum raised IndexError at line 16 of tensor_ops.py: 100%25 wrong, line%0Anext: ::error::"
+    )
+    assert (
+        errors[0].data
+        == "row_sum raised IndexError at line 16 of tensor_ops.py: 100% wrong, line\nnext: ::error::"
+    )
     assert [c.properties.get("file") for c in errors] == ["subs/eve/tensor_ops.py"] * 3 + [None]
     assert errors[-1].data.startswith("10 of 11 exercises have no file: tensor-init, ")
     # The student's prints are in the log, and none of them is a command.
     assert [c.name for c in runner.commands] == ["error"] * 4 + ["group", "endgroup"]
-    for printed in ("::error::pwned while loading", "::set-output name=result::eyJ2ZXJzaW9uIjoxfQ==", "##[add-mask]x"):
+    for printed in (
+        "::error::pwned while loading",
+        "::set-output name=result::eyJ2ZXJzaW9uIjoxfQ==",
+        "##[add-mask]x",
+    ):
         assert printed in runner.lines
 
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
-    assert summary.startswith("earlier\n## Autograding: A visual introduction to PyTorch\n\n### eve: 3 / 119 points (2.5%)\n")
+    assert summary.startswith(
+        "earlier\n## Autograding: A visual introduction to PyTorch\n\n### eve: 3 / 119 points (2.5%)\n"
+    )
     assert "| tensor\\-ops: Operations on tensors | 3 / 8 | \u2717 failed |" in summary
-    assert ("- **tensor\\-ops: row\\_sum of a wide matrix** (0 / 2 points): ! error<br>row\\_sum raised IndexError "
-            "at line 16 of tensor\\_ops\\.py: 100% wrong, line<br>next: ::error::") in summary
+    assert (
+        "- **tensor\\-ops: row\\_sum of a wide matrix** (0 / 2 points): ! error<br>row\\_sum raised IndexError "
+        "at line 16 of tensor\\_ops\\.py: 100% wrong, line<br>next: ::error::"
+    ) in summary
 
-    results, total = reporter_reads(read_github_output((tmp_path / "output.txt").read_text())["result"])
-    assert (results["version"], results["status"], results["max_score"], total) == (1, "fail", 119, 3)
+    results, total = reporter_reads(
+        read_github_output((tmp_path / "output.txt").read_text())["result"]
+    )
+    assert (results["version"], results["status"], results["max_score"], total) == (
+        1,
+        "fail",
+        119,
+        3,
+    )
     graded = json.loads((tmp_path / "reports" / "results.json").read_text(encoding="utf-8"))
-    assert len(results["tests"]) == sum(len(e["checks"]) for e in graded["students"][0]["exercises"])
-    row_sum = next(t for t in results["tests"] if t["name"] == "tensor-ops: row_sum of a wide matrix")
-    assert (row_sum["status"], row_sum["filename"], row_sum["line_no"]) == ("error", "subs/eve/tensor_ops.py", 16)
+    assert len(results["tests"]) == sum(
+        len(e["checks"]) for e in graded["students"][0]["exercises"]
+    )
+    row_sum = next(
+        t for t in results["tests"] if t["name"] == "tensor-ops: row_sum of a wide matrix"
+    )
+    assert (row_sum["status"], row_sum["filename"], row_sum["line_no"]) == (
+        "error",
+        "subs/eve/tensor_ops.py",
+        16,
+    )
 
     from test_junit import check_junit
 
@@ -968,8 +1241,11 @@ def test_the_workflow_installs_torch_grader_only_from_where_the_instructor_says(
     text = workflow_text()
     env = yaml.safe_load(text)["env"]
     assert env["GRADER_PACKAGE"] == ""
-    install = next(step["run"] for step in yaml.safe_load(text)["jobs"]["grade"]["steps"]
-                   if step.get("name") == "Install torch-grader")
+    install = next(
+        step["run"]
+        for step in yaml.safe_load(text)["jobs"]["grade"]["steps"]
+        if step.get("name") == "Install torch-grader"
+    )
     guard = install.index('if [ -z "$GRADER_PACKAGE" ]; then')
     assert guard < install.index('pip install "$GRADER_PACKAGE"')
-    assert "exit 1" in install[guard:install.index('pip install "$GRADER_PACKAGE"')]
+    assert "exit 1" in install[guard : install.index('pip install "$GRADER_PACKAGE"')]

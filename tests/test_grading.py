@@ -22,33 +22,70 @@ STUDENTS: dict[str, dict[str, str]] = {
     "wrong_dims": {"tensor_ops.py": SOLUTION.replace("mean(dim=0)", "mean(dim=1)")},
     "raises": {"tensor_ops.py": SOLUTION.replace("return x @ weight.T + bias", "return 1 / 0")},
     # One hanging function must not cost its neighbours their points.
-    "hangs": {"tensor_ops.py": SOLUTION.replace("return x.sum(dim=1)", "while True:\n        pass")},
-    "syntax": {"tensor_ops.py": "import torch\n\ndef linear_forward(x, weight, bias)\n    return x\n"},
+    "hangs": {
+        "tensor_ops.py": SOLUTION.replace("return x.sum(dim=1)", "while True:\n        pass")
+    },
+    "syntax": {
+        "tensor_ops.py": "import torch\n\ndef linear_forward(x, weight, bias)\n    return x\n"
+    },
     "exits_at_import": {"tensor_ops.py": "import sys\nsys.exit(0)\n" + SOLUTION},
-    "os_exit_in_function": {"tensor_ops.py": SOLUTION.replace(
-        "return x.mean(dim=0)", "import os\n    os._exit(0)")},
+    "os_exit_in_function": {
+        "tensor_ops.py": SOLUTION.replace("return x.mean(dim=0)", "import os\n    os._exit(0)")
+    },
     "misspelled": {"tensor_ops.py": SOLUTION.replace("def row_sum", "def rowsum")},
-    "stub": {"tensor_ops.py": "import torch\n\ndef linear_forward(x, weight, bias):\n"
-             "    raise NotImplementedError\n\ndef column_mean(x):\n    raise NotImplementedError\n\n"
-             "def row_sum(x):\n    raise NotImplementedError\n"},
-    "wrong_type": {"tensor_ops.py": SOLUTION.replace("return x.sum(dim=1)", "return x.sum(dim=1).tolist()")},
-    "chatty": {"tensor_ops.py": "print('loading <b>tensor ops</b>')\n" + SOLUTION.replace(
-        "return x.sum(dim=1)", "print('row_sum called')\n    return x.sum(dim=1)")},
-    "notebook": {"tensor_ops.ipynb": json.dumps({
-        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
-        "cells": [
-            {"cell_type": "markdown", "metadata": {}, "source": "# My work"},
-            {"cell_type": "code", "metadata": {}, "execution_count": 3, "outputs": [],
-             "source": ["%matplotlib inline\n", "import torch\n"]},
-            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-             "source": "undefined_name + 1"},
-            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-             "source": SOLUTION},
-        ]})},
+    "stub": {
+        "tensor_ops.py": "import torch\n\ndef linear_forward(x, weight, bias):\n"
+        "    raise NotImplementedError\n\ndef column_mean(x):\n    raise NotImplementedError\n\n"
+        "def row_sum(x):\n    raise NotImplementedError\n"
+    },
+    "wrong_type": {
+        "tensor_ops.py": SOLUTION.replace("return x.sum(dim=1)", "return x.sum(dim=1).tolist()")
+    },
+    "chatty": {
+        "tensor_ops.py": "print('loading <b>tensor ops</b>')\n"
+        + SOLUTION.replace(
+            "return x.sum(dim=1)", "print('row_sum called')\n    return x.sum(dim=1)"
+        )
+    },
+    "notebook": {
+        "tensor_ops.ipynb": json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [
+                    {"cell_type": "markdown", "metadata": {}, "source": "# My work"},
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "execution_count": 3,
+                        "outputs": [],
+                        "source": ["%matplotlib inline\n", "import torch\n"],
+                    },
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": "undefined_name + 1",
+                    },
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": SOLUTION,
+                    },
+                ],
+            }
+        )
+    },
     "empty": {},
 }
-STUDENTS["stub_py_and_notebook"] = {"tensor_ops.py": stub_source(load_course(ROOT).exercise("tensor-ops")),
-                                    "tensor_ops.ipynb": STUDENTS["notebook"]["tensor_ops.ipynb"]}
+STUDENTS["stub_py_and_notebook"] = {
+    "tensor_ops.py": stub_source(load_course(ROOT).exercise("tensor-ops")),
+    "tensor_ops.ipynb": STUDENTS["notebook"]["tensor_ops.ipynb"],
+}
 STUDENTS["py_and_notebook"] = {"tensor_ops.py": SOLUTION, "tensor_ops.ipynb": "not even json"}
 
 
@@ -158,8 +195,11 @@ def test_missing_files_score_zero_with_a_message(graded):
         assert ex["status"] == "missing" and ex["score"] == 0
         assert "not submitted" in ex["message"]
     # Every other student also lacks the other exercises: missing, not an error.
-    assert all(e["status"] == "missing" for e in next(s for s in data["students"] if s["id"] == "correct")[
-        "exercises"] if e["id"] != "tensor-ops")
+    assert all(
+        e["status"] == "missing"
+        for e in next(s for s in data["students"] if s["id"] == "correct")["exercises"]
+        if e["id"] != "tensor-ops"
+    )
 
 
 def test_all_reports_written(graded):

@@ -45,8 +45,9 @@ def test_the_log_gets_the_traceback_and_the_terminal_one_safe_line(tmp_path: Pat
     assert log.students == ["m_x\n::error::x"]
 
 
-def test_a_folder_the_grader_cannot_read_costs_only_that_student(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch):
+def test_a_folder_the_grader_cannot_read_costs_only_that_student(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """Reading a submission is the grader's work too: should it raise (here made to, as a
     RecursionError or an OSError from the file system would), that student is an
     internal error, and the run completes."""
@@ -61,10 +62,14 @@ def test_a_folder_the_grader_cannot_read_costs_only_that_student(tmp_path: Path,
 
     monkeypatch.setattr(gradebook, "collect", collect)
     stream = io.StringIO()
-    outcome = gradebook.grade_course(COURSE, [subs / "ada"], tmp_path / "out", choose(), stream=stream)
+    outcome = gradebook.grade_course(
+        COURSE, [subs / "ada"], tmp_path / "out", choose(), stream=stream
+    )
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     [ada] = data["students"]
-    assert ada["id"] == "ada" and all(not e["final"] and e["status"] == "error" for e in ada["exercises"])
+    assert ada["id"] == "ada" and all(
+        not e["final"] and e["status"] == "error" for e in ada["exercises"]
+    )
     assert "RecursionError" in (tmp_path / "out" / "grader.log").read_text()
     assert "internal error while reading the folder of ada" in stream.getvalue()
     assert outcome.summary.startswith("nothing graded: 1 submission could not be graded")

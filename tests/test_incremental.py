@@ -54,7 +54,9 @@ def course_copy(tmp_path: Path) -> Path:
 
 def stored_rows(out: Path) -> list[tuple[str, str, str]]:
     with sqlite3.connect(out / "grades.sqlite") as conn:
-        return conn.execute("SELECT student, exercise, graded_at FROM results ORDER BY student, exercise").fetchall()
+        return conn.execute(
+            "SELECT student, exercise, graded_at FROM results ORDER BY student, exercise"
+        ).fetchall()
 
 
 def grade(subs: Path, out: Path, *extra: str, course: Path = ROOT) -> subprocess.CompletedProcess:
@@ -74,7 +76,9 @@ def test_results_do_not_depend_on_jobs(tmp_path: Path):
     by_id = {s["id"]: s for s in data["students"]}
     for original in ("ada_correct", "ben_typical_mistakes"):
         copy = dict(by_id[original.split("_")[0] + "_copy0"])
-        assert copy.pop("id") and {**copy} == {k: v for k, v in by_id[original].items() if k != "id"}
+        assert copy.pop("id") and {**copy} == {
+            k: v for k, v in by_id[original].items() if k != "id"
+        }
 
 
 def test_rerun_grades_only_what_changed(tmp_path: Path):
@@ -103,7 +107,9 @@ def test_rerun_grades_only_what_changed(tmp_path: Path):
     target.write_text(target.read_text() + "\n# edited at midnight\n")
     changed = grade(subs, out, course=course)
     assert "graded 1 submission" in changed.stderr and "2 unchanged" in changed.stderr
-    regraded = {(s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0}
+    regraded = {
+        (s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0
+    }
     assert {s for s, _ in regraded} == {"ben_typical_mistakes"}
 
     # One exercise changes (a check's points): that exercise only, for every student.
@@ -112,10 +118,16 @@ def test_rerun_grades_only_what_changed(tmp_path: Path):
     yaml_path = course / "exercises" / "tensor_ops.yaml"
     text = yaml_path.read_text()
     assert "    points: 2" in text and "\npoints: 8\n" in text
-    yaml_path.write_text(text.replace("    points: 2", "    points: 3", 1).replace("\npoints: 8\n", "\npoints: 9\n"))
+    yaml_path.write_text(
+        text.replace("    points: 2", "    points: 3", 1).replace("\npoints: 8\n", "\npoints: 9\n")
+    )
     grade(subs, out, course=course)
-    regraded = {(s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0}
-    assert regraded == {(s, "tensor-ops") for s in ("ada_correct", "ben_typical_mistakes", "cho_notebooks")}
+    regraded = {
+        (s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0
+    }
+    assert regraded == {
+        (s, "tensor-ops") for s in ("ada_correct", "ben_typical_mistakes", "cho_notebooks")
+    }
     ada = next(s for s in comparable(out)["students"] if s["id"] == "ada_correct")
     assert ada["max_score"] == before["students"][0]["max_score"] + 1
 
@@ -125,7 +137,9 @@ def test_rerun_grades_only_what_changed(tmp_path: Path):
     helper = course / "exercises" / "hidden" / "training_loop.py"
     helper.write_text(helper.read_text() + "\n# recalibrated\n")
     grade(subs, out, course=course)
-    regraded = {(s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0}
+    regraded = {
+        (s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0
+    }
     assert {e for _, e in regraded} == {"training-loop"}
 
     # --force grades everything again.
@@ -145,9 +159,14 @@ def _saved_students(out: Path) -> int:
 def test_interrupted_run_resumes_with_nothing_lost_or_doubled(tmp_path: Path, how: str):
     subs = class_folder(tmp_path, copies=3)  # 9 students
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out), "--jobs", "1"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out), "--jobs", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while _saved_students(out) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -184,7 +203,9 @@ def test_progress_lines_and_summary_when_not_a_terminal(tmp_path: Path):
     assert sorted(line.split("]")[0] for line in counted) == ["[1/3", "[2/3", "[3/3"]
     assert any("ada_correct: 119/119" in line for line in counted)
     assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
-    assert any(line.startswith("graded 3 submissions in ") and "submissions/s" in line for line in lines)
+    assert any(
+        line.startswith("graded 3 submissions in ") and "submissions/s" in line for line in lines
+    )
 
 
 def test_a_store_that_is_not_a_store_is_a_clear_error(tmp_path: Path):

@@ -17,14 +17,39 @@ from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResul
 # attributes (required ones first) and children. Text is allowed where children are None.
 ELEMENTS: dict[str, tuple[set[str], set[str], set[str] | None]] = {
     "testsuites": (set(), {"name", "time", "tests", "failures", "errors"}, {"testsuite"}),
-    "testsuite": ({"name", "tests", "failures", "errors"},
-                  {"group", "time", "skipped", "timestamp", "hostname", "id", "package", "file", "log", "url"},
-                  {"testsuite", "properties", "testcase", "system-out", "system-err"}),
+    "testsuite": (
+        {"name", "tests", "failures", "errors"},
+        {
+            "group",
+            "time",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "file",
+            "log",
+            "url",
+        },
+        {"testsuite", "properties", "testcase", "system-out", "system-err"},
+    ),
     "properties": (set(), set(), {"property"}),
     "property": ({"name", "value"}, set(), set()),
-    "testcase": ({"name"}, {"time", "classname", "group"},
-                 {"skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure", "flakyError",
-                  "system-out", "system-err"}),
+    "testcase": (
+        {"name"},
+        {"time", "classname", "group"},
+        {
+            "skipped",
+            "error",
+            "failure",
+            "rerunFailure",
+            "rerunError",
+            "flakyFailure",
+            "flakyError",
+            "system-out",
+            "system-err",
+        },
+    ),
     "failure": (set(), {"type", "message"}, None),
     "error": (set(), {"type", "message"}, None),
     "skipped": (set(), {"type", "message"}, None),
@@ -53,8 +78,11 @@ def check_junit(xml: str) -> ET.Element:
     totals = [0, 0, 0]
     for suite in root:
         cases = suite.findall("testcase")
-        counts = [len(cases), sum(c.find("failure") is not None for c in cases),
-                  sum(c.find("error") is not None for c in cases)]
+        counts = [
+            len(cases),
+            sum(c.find("failure") is not None for c in cases),
+            sum(c.find("error") is not None for c in cases),
+        ]
         assert [int(suite.get(k)) for k in ("tests", "failures", "errors")] == counts
         assert all(len(c.findall("failure")) + len(c.findall("error")) <= 1 for c in cases)
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
@@ -78,26 +106,72 @@ def check_junit(xml: str) -> ET.Element:
 # ------------------------------------------------------------------ runs, built directly
 def _exercise(ex_id: str, checks: list[CheckResult], **extra) -> ExerciseResult:
     status = extra.pop("status", None) or exercise_status(checks)
-    return ExerciseResult(id=ex_id, title=ex_id.title(), score=sum(c.score for c in checks),
-                          max_score=sum(c.max_score for c in checks), status=status, checks=checks, **extra)
+    return ExerciseResult(
+        id=ex_id,
+        title=ex_id.title(),
+        score=sum(c.score for c in checks),
+        max_score=sum(c.max_score for c in checks),
+        status=status,
+        checks=checks,
+        **extra,
+    )
 
 
 def small_run() -> GradingRun:
-    ops = _exercise("tensor-ops", [
-        CheckResult("linear_forward on a batch", 2.0, 2.0, "passed", "as expected", output="shape (6, 3)\n",
-                    seconds=0.0042),
-        CheckResult("row_sum of a wide matrix", 0.0, 2.0, "error",
-                    'row_sum raised IndexError at line 7 of tensor_ops.py: "x" < 9 & more',
-                    hint="Reduce over dim=1.", seconds=0.001,
-                    traceback=[{"file": "tensor_ops.py", "line": 7, "function": "row_sum", "code": "x[9]"}]),
-        CheckResult("column_mean of a tall matrix", 0.5, 2.0, "failed", "column_mean: shape is [9]; expected [4]"),
-        CheckResult("row_sum keeps time", 0.0, 1.0, "timeout", "row_sum did not finish within 5 s", seconds=5.0),
-    ], status="failed", file="tensor_ops.py", output="loading\n")
+    ops = _exercise(
+        "tensor-ops",
+        [
+            CheckResult(
+                "linear_forward on a batch",
+                2.0,
+                2.0,
+                "passed",
+                "as expected",
+                output="shape (6, 3)\n",
+                seconds=0.0042,
+            ),
+            CheckResult(
+                "row_sum of a wide matrix",
+                0.0,
+                2.0,
+                "error",
+                'row_sum raised IndexError at line 7 of tensor_ops.py: "x" < 9 & more',
+                hint="Reduce over dim=1.",
+                seconds=0.001,
+                traceback=[
+                    {"file": "tensor_ops.py", "line": 7, "function": "row_sum", "code": "x[9]"}
+                ],
+            ),
+            CheckResult(
+                "column_mean of a tall matrix",
+                0.5,
+                2.0,
+                "failed",
+                "column_mean: shape is [9]; expected [4]",
+            ),
+            CheckResult(
+                "row_sum keeps time",
+                0.0,
+                1.0,
+                "timeout",
+                "row_sum did not finish within 5 s",
+                seconds=5.0,
+            ),
+        ],
+        status="failed",
+        file="tensor_ops.py",
+        output="loading\n",
+    )
     gone = "not submitted: no save_load.py or save_load.ipynb was found"
-    save = _exercise("save-load", [CheckResult("round trip", 0.0, 3.0, "missing", gone)], status="missing",
-                     message=gone)
-    return GradingRun("A <course> & more", "0.1.0", "bubblewrap", 0,
-                      [StudentResult.of("ada", [ops, save])])
+    save = _exercise(
+        "save-load",
+        [CheckResult("round trip", 0.0, 3.0, "missing", gone)],
+        status="missing",
+        message=gone,
+    )
+    return GradingRun(
+        "A <course> & more", "0.1.0", "bubblewrap", 0, [StudentResult.of("ada", [ops, save])]
+    )
 
 
 SMALL = """\
@@ -171,7 +245,9 @@ def test_junitparser_reads_it():
     assert parsed.name == "A <course> & more"
     suites = list(parsed)
     assert [(s.name, s.tests, s.failures, s.errors, s.skipped) for s in suites] == [
-        ("ada/tensor-ops", 4, 1, 2, 0), ("ada/save-load", 1, 1, 0, 0)]
+        ("ada/tensor-ops", 4, 1, 2, 0),
+        ("ada/save-load", 1, 1, 0, 0),
+    ]
     assert {p.name: p.value for p in suites[0].properties()}["score"] == "2.5"
     cases = list(suites[0])
     assert [c.is_passed for c in cases] == [True, False, False, False]
@@ -188,14 +264,29 @@ ODD = "nul\x00 bell\x07 esc\x1b[31mred\x1b[0m surrogate\udcff ]]> <!-- \"quote' 
 
 
 def test_odd_characters_stay_well_formed_and_readable():
-    checks = [CheckResult(ODD, 0.0, 1.0, "error", ODD, hint=ODD, output=ODD,
-                          traceback=[{"file": ODD, "line": 1, "function": ODD, "code": ODD}])]
-    run = GradingRun(ODD, "0.1.0", "bubblewrap", 0, [StudentResult.of(ODD, [_exercise(ODD, checks, status="error",
-                                                                                          file=ODD, output=ODD)])])
+    checks = [
+        CheckResult(
+            ODD,
+            0.0,
+            1.0,
+            "error",
+            ODD,
+            hint=ODD,
+            output=ODD,
+            traceback=[{"file": ODD, "line": 1, "function": ODD, "code": ODD}],
+        )
+    ]
+    run = GradingRun(
+        ODD,
+        "0.1.0",
+        "bubblewrap",
+        0,
+        [StudentResult.of(ODD, [_exercise(ODD, checks, status="error", file=ODD, output=ODD)])],
+    )
     xml = render_junit(run)
     xml.encode("utf-8")  # no lone surrogate left
     root = check_junit(xml)
-    shown = ("nul\u2400 bell\u2407 escred surrogate\ufffd ]]> <!-- \"quote' \ufffd tab\t cr\r lf\n emoji \U0001f600")
+    shown = "nul\u2400 bell\u2407 escred surrogate\ufffd ]]> <!-- \"quote' \ufffd tab\t cr\r lf\n emoji \U0001f600"
     case = root.find("testsuite/testcase")
     assert case.get("name") == shown  # newline, tab and CR survive in attributes
     assert case.find("error").get("message") == shown.splitlines()[0]
@@ -205,7 +296,9 @@ def test_odd_characters_stay_well_formed_and_readable():
 
 def test_huge_output_is_cut():
     checks = [CheckResult("loud", 1.0, 1.0, "passed", "", output="y" * 1_000_000)]
-    xml = render_junit(GradingRun("c", "0.1.0", "bubblewrap", 0, [StudentResult.of("s", [_exercise("e", checks)])]))
+    xml = render_junit(
+        GradingRun("c", "0.1.0", "bubblewrap", 0, [StudentResult.of("s", [_exercise("e", checks)])])
+    )
     out = check_junit(xml).find("testsuite/testcase/system-out").text
     assert out == "y" * 65536 + "\n[... 934464 more characters]"
 
@@ -213,9 +306,19 @@ def test_huge_output_is_cut():
 def test_many_students_and_failures_add_up():
     students = []
     for n in range(30):
-        checks = [CheckResult(f"c{i}", 0.0, 1.0, ["passed", "failed", "error", "timeout", "missing"][(n + i) % 5], "m")
-                  for i in range(20)]
-        students.append(StudentResult.of(f"s{n}", [_exercise("e1", checks), _exercise("e2", checks[:7])]))
+        checks = [
+            CheckResult(
+                f"c{i}",
+                0.0,
+                1.0,
+                ["passed", "failed", "error", "timeout", "missing"][(n + i) % 5],
+                "m",
+            )
+            for i in range(20)
+        ]
+        students.append(
+            StudentResult.of(f"s{n}", [_exercise("e1", checks), _exercise("e2", checks[:7])])
+        )
     root = check_junit(render_junit(GradingRun("c", "0.1.0", "bubblewrap", 0, students)))
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("810", "324", "324")
     assert len(root) == 60
@@ -223,11 +326,13 @@ def test_many_students_and_failures_add_up():
 
 def test_the_schema_rules_catch_what_reporters_reject():
     # The checks above can fail: a misplaced element, an undeclared attribute, wrong counts.
-    for bad in ('<testsuites skipped="0"/>',
-                '<testsuites><testcase name="x"/></testsuites>',
-                '<testsuites><testsuite name="s" tests="1" failures="0" errors="0"/></testsuites>',
-                '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1s"/></testsuites>',
-                '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
-                '<testcase name="c"><failure><b/></failure></testcase></testsuite></testsuites>'):
+    for bad in (
+        '<testsuites skipped="0"/>',
+        '<testsuites><testcase name="x"/></testsuites>',
+        '<testsuites><testsuite name="s" tests="1" failures="0" errors="0"/></testsuites>',
+        '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1s"/></testsuites>',
+        '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
+        '<testcase name="c"><failure><b/></failure></testcase></testsuite></testsuites>',
+    ):
         with pytest.raises(AssertionError):
             check_junit(bad)

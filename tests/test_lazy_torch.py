@@ -46,8 +46,13 @@ NO_TORCH = textwrap.dedent("""
 
 
 def test_loading_collecting_and_fingerprinting_do_not_import_torch() -> None:
-    proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(ROOT)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
@@ -91,33 +96,43 @@ def test_a_helper_with_a_syntax_error_is_reported_at_the_data_key(course_copy: P
 
     lazy = _lazy_error(course_copy)
     assert (lazy.path, lazy.line) == ("exercises/training_loop.yaml", line)
-    assert lazy.message.startswith("key 'data': hidden/training_loop.py could not be imported (line 1): "
-                                   "SyntaxError: "), lazy.message
+    assert lazy.message.startswith(
+        "key 'data': hidden/training_loop.py could not be imported (line 1): SyntaxError: "
+    ), lazy.message
     eager = _eager_error(course_copy)
     assert (eager.path, eager.line, eager.message) == (lazy.path, lazy.line, lazy.message)
     assert str(eager) == str(lazy)
 
 
-def test_a_custom_judge_function_that_is_missing_is_reported_at_the_function_key(course_copy: Path) -> None:
+def test_a_custom_judge_function_that_is_missing_is_reported_at_the_function_key(
+    course_copy: Path,
+) -> None:
     yaml_file = course_copy / "exercises" / "derivative.yaml"
     yaml_file.write_text(yaml_file.read_text().replace(":judge_uses_autograd", ":judge_nowhere"))
     line = _line_of(yaml_file, r"function: hidden/derivative\.py:judge_nowhere")
 
     lazy = _lazy_error(course_copy)
-    assert str(lazy) == (f"exercises/derivative.yaml:{line}: key 'function': "
-                         "hidden/derivative.py defines no function 'judge_nowhere'")
+    assert str(lazy) == (
+        f"exercises/derivative.yaml:{line}: key 'function': "
+        "hidden/derivative.py defines no function 'judge_nowhere'"
+    )
     assert str(_eager_error(course_copy)) == str(lazy)
 
 
 def test_problems_that_need_no_import_are_still_reported_at_load(course_copy: Path) -> None:
     yaml_file = course_copy / "exercises" / "prepare_data.yaml"
-    yaml_file.write_text(yaml_file.read_text().replace("data: hidden/prepare_data.py:split_rows\n",
-                                                       "data: hidden/missing.py:split_rows\n", 1))
+    yaml_file.write_text(
+        yaml_file.read_text().replace(
+            "data: hidden/prepare_data.py:split_rows\n", "data: hidden/missing.py:split_rows\n", 1
+        )
+    )
     line = _line_of(yaml_file, r"data: hidden/missing\.py")
     with pytest.raises(ExerciseError) as info:
         load_course(course_copy, resolve_helpers=False)
-    assert str(info.value) == (f"exercises/prepare_data.yaml:{line}: key 'data': "
-                               "no file hidden/missing.py beside the exercise")
+    assert str(info.value) == (
+        f"exercises/prepare_data.yaml:{line}: key 'data': "
+        "no file hidden/missing.py beside the exercise"
+    )
 
 
 def test_the_real_course_resolves_its_helpers() -> None:

@@ -32,32 +32,86 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "notebook_corpus"
 RUNNER = ROOT / "grader" / "sandbox"
-TIMEOUT = 8  # seconds per cell (kernel) and per notebook (grader's path): only the hang probe reaches it
+TIMEOUT = (
+    8  # seconds per cell (kernel) and per notebook (grader's path): only the hang probe reaches it
+)
 
 # One notebook each, as lists of code cells: the places where a bare IPython shell and a
 # kernel could part ways.
 PROBES: dict[str, list[str]] = {
-    "name_and_argv": ["print(__name__)", "import sys\nprint(len(sys.argv) > 1)", "print('__file__' in dir())"],
-    "last_expression": ["1 + 1", "x = 3\nx", "_ + 1", "print(Out[1], _2)", "'multi\\nline'", "None"],
-    "display": ["display(3)\ndisplay('text')", "from IPython.display import display, Markdown\n"
-                "display(Markdown('**bold**'))", "print('after')"],
-    "event_loop": ["import asyncio\nprint(asyncio.get_running_loop() is not None)",
-                   "await asyncio.sleep(0)\nprint('awaited')", "asyncio.run(asyncio.sleep(0))"],
+    "name_and_argv": [
+        "print(__name__)",
+        "import sys\nprint(len(sys.argv) > 1)",
+        "print('__file__' in dir())",
+    ],
+    "last_expression": [
+        "1 + 1",
+        "x = 3\nx",
+        "_ + 1",
+        "print(Out[1], _2)",
+        "'multi\\nline'",
+        "None",
+    ],
+    "display": [
+        "display(3)\ndisplay('text')",
+        "from IPython.display import display, Markdown\ndisplay(Markdown('**bold**'))",
+        "print('after')",
+    ],
+    "event_loop": [
+        "import asyncio\nprint(asyncio.get_running_loop() is not None)",
+        "await asyncio.sleep(0)\nprint('awaited')",
+        "asyncio.run(asyncio.sleep(0))",
+    ],
     "no_stdin": ["input('name? ')", "import getpass\ngetpass.getpass()", "print('still running')"],
-    "exits": ["import sys\nsys.exit(3)", "print('next cell')", "raise KeyboardInterrupt", "print('last')"],
-    "magics": ["%%capture captured\nprint('hidden')", "print(captured.stdout)", "%%writefile made.txt\nhello",
-               "print(open('made.txt').read())", "%env GRADER_PROBE=1", "import os\nprint(os.environ['GRADER_PROBE'])",
-               "%who_ls", "%time y = sum(range(10))", "print(y)"],
-    "shell": ["!echo from-shell", "files = !ls\nprint('made.txt' in files or True)",
-              "!pip install --quiet some-package-that-is-not-there", "%pip install numpy", "print('went on')"],
-    "errors": ["def f():\n    return 1 / 0", "f()", "def g(:\n    pass", "print('after syntax error')",
-               "import not_a_module_anywhere", "raise ValueError('custom')"],
-    "warnings": ["import warnings\nwarnings.warn('careful')", "import sys\nprint('to stderr', file=sys.stderr)"],
-    "pickling": ["import pickle\nclass Point:\n    def __init__(self, x):\n        self.x = x",
-                 "print(pickle.loads(pickle.dumps(Point(4))).x)"],
-    "matplotlib": ["%matplotlib inline\nimport matplotlib.pyplot as plt", "plt.plot([1, 2, 3])\nplt.show()",
-                   "fig = plt.figure()\nplt.close(fig)\nprint('closed')"],
-    "torch": ["import torch\ntorch.manual_seed(0)\nt = torch.randn(2, 2)\nprint(t.shape)", "t.sum().item() != 0"],
+    "exits": [
+        "import sys\nsys.exit(3)",
+        "print('next cell')",
+        "raise KeyboardInterrupt",
+        "print('last')",
+    ],
+    "magics": [
+        "%%capture captured\nprint('hidden')",
+        "print(captured.stdout)",
+        "%%writefile made.txt\nhello",
+        "print(open('made.txt').read())",
+        "%env GRADER_PROBE=1",
+        "import os\nprint(os.environ['GRADER_PROBE'])",
+        "%who_ls",
+        "%time y = sum(range(10))",
+        "print(y)",
+    ],
+    "shell": [
+        "!echo from-shell",
+        "files = !ls\nprint('made.txt' in files or True)",
+        "!pip install --quiet some-package-that-is-not-there",
+        "%pip install numpy",
+        "print('went on')",
+    ],
+    "errors": [
+        "def f():\n    return 1 / 0",
+        "f()",
+        "def g(:\n    pass",
+        "print('after syntax error')",
+        "import not_a_module_anywhere",
+        "raise ValueError('custom')",
+    ],
+    "warnings": [
+        "import warnings\nwarnings.warn('careful')",
+        "import sys\nprint('to stderr', file=sys.stderr)",
+    ],
+    "pickling": [
+        "import pickle\nclass Point:\n    def __init__(self, x):\n        self.x = x",
+        "print(pickle.loads(pickle.dumps(Point(4))).x)",
+    ],
+    "matplotlib": [
+        "%matplotlib inline\nimport matplotlib.pyplot as plt",
+        "plt.plot([1, 2, 3])\nplt.show()",
+        "fig = plt.figure()\nplt.close(fig)\nprint('closed')",
+    ],
+    "torch": [
+        "import torch\ntorch.manual_seed(0)\nt = torch.randn(2, 2)\nprint(t.shape)",
+        "t.sum().item() != 0",
+    ],
     "hang": ["print('before')", "while True:\n    pass", "print('never')"],
     "dies": ["print('before')", "import os\nos._exit(3)", "print('never')"],
 }
@@ -73,7 +127,9 @@ def notebooks() -> dict[str, nbformat.NotebookNode]:
             continue
         found[f"{path.parent.name}-{path.stem}"] = nbformat.read(path, as_version=4)
     for name, cells in PROBES.items():
-        found[f"probe-{name}"] = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        found[f"probe-{name}"] = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(c) for c in cells]
+        )
     return found
 
 
@@ -84,7 +140,9 @@ def kernel_text(output: dict) -> tuple[str, str]:
         return output["name"], output["text"]
     text = output.get("data", {}).get("text/plain", "")
     if output["output_type"] == "execute_result":
-        return "stdout", f"Out[{output['execution_count']}]: " + ("\n" if "\n" in text else "") + text + "\n"
+        return "stdout", f"Out[{output['execution_count']}]: " + (
+            "\n" if "\n" in text else ""
+        ) + text + "\n"
     if output["output_type"] == "display_data":
         return "stdout", text + "\n"
     return "", ""
@@ -95,11 +153,18 @@ async def run_kernel(nb: nbformat.NotebookNode, workdir: Path, gate: asyncio.Sem
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     # The grader's one rule for notebooks that a kernel lacks: package installs are not run.
-    policy = (f"import sys; sys.path.insert(0, {str(RUNNER)!r}); import runner as _r; "
-              "_r.offline_installs(get_ipython()); del _r")
-    client = NotebookClient(nb, kernel_name="python3", timeout=TIMEOUT, allow_errors=True,
-                            resources={"metadata": {"path": str(workdir)}},
-                            extra_arguments=[f"--InteractiveShellApp.exec_lines={json.dumps([policy])}"])
+    policy = (
+        f"import sys; sys.path.insert(0, {str(RUNNER)!r}); import runner as _r; "
+        "_r.offline_installs(get_ipython()); del _r"
+    )
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=TIMEOUT,
+        allow_errors=True,
+        resources={"metadata": {"path": str(workdir)}},
+        extra_arguments=[f"--InteractiveShellApp.exec_lines={json.dumps([policy])}"],
+    )
     current = {"cell": None}
     client.on_cell_execute = lambda cell, cell_index: current.update(cell=str(cell_index + 1))
     ended = "ok"
@@ -112,7 +177,11 @@ async def run_kernel(nb: nbformat.NotebookNode, workdir: Path, gate: asyncio.Sem
             ended = "died"
     cells: dict[str, dict] = {}
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or not cell.source.strip() or cell.get("execution_count") is None:
+        if (
+            cell.cell_type != "code"
+            or not cell.source.strip()
+            or cell.get("execution_count") is None
+        ):
             continue
         seen = {"stdout": "", "stderr": "", "error": None}
         for output in cell.outputs:
@@ -135,14 +204,26 @@ def run_fast(suite: dict[str, nbformat.NotebookNode], tmp: Path) -> dict[str, di
         cells = read_notebook(nbformat.writes(nb).encode()).staged()
         jobs.append({"name": name, "cells": cells, "workdir": str(workdir), "timeout": TIMEOUT})
     (tmp / "jobs.json").write_text(json.dumps(jobs))
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "notebook_fastpath.py"), str(tmp / "jobs.json"),
-                           str(tmp / "fast.json")], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "notebook_fastpath.py"),
+            str(tmp / "jobs.json"),
+            str(tmp / "fast.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads((tmp / "fast.json").read_text())
 
 
 MASKS = [
-    (re.compile(r"\b\d+(\.\d+)?(e[+-]?\d+)?\s*(ns|µs|us|ms|s)\b"), "<time>"),  # %time: 1.5 ms, 1e+03 ns
+    (
+        re.compile(r"\b\d+(\.\d+)?(e[+-]?\d+)?\s*(ns|µs|us|ms|s)\b"),
+        "<time>",
+    ),  # %time: 1.5 ms, 1e+03 ns
     (re.compile(r"0x[0-9a-f]{6,}"), "0x<address>"),
     # The name a cell's code is compiled under: a kernel's is a temporary file, the
     # grader's names the cell for the student.
@@ -162,7 +243,9 @@ def suite() -> dict[str, nbformat.NotebookNode]:
 
 
 @pytest.fixture(scope="module")
-def both(suite: dict[str, nbformat.NotebookNode], tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+def both(
+    suite: dict[str, nbformat.NotebookNode], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict, dict]:
     tmp = tmp_path_factory.mktemp("agreement")
     fast = run_fast(suite, tmp)
 
@@ -185,15 +268,18 @@ def test_the_suite_is_large_enough(suite: dict[str, nbformat.NotebookNode]) -> N
     assert len(suite) >= 25
 
 
-def test_every_notebook_agrees_with_a_real_kernel(suite: dict[str, nbformat.NotebookNode],
-                                                   both: tuple[dict, dict]) -> None:
+def test_every_notebook_agrees_with_a_real_kernel(
+    suite: dict[str, nbformat.NotebookNode], both: tuple[dict, dict]
+) -> None:
     kernel, fast = both
     problems = []
     for name in suite:
         ref, got = kernel[name], fast[name]
         if (ref["ended"], ref["last_cell"]) != (got["ended"], got["last_cell"]):
-            problems.append(f"{name}: kernel ended {ref['ended']} at cell {ref['last_cell']}, "
-                            f"grader {got['ended']} at cell {got['last_cell']}")
+            problems.append(
+                f"{name}: kernel ended {ref['ended']} at cell {ref['last_cell']}, "
+                f"grader {got['ended']} at cell {got['last_cell']}"
+            )
         for cell, seen in ref["cells"].items():
             mine = got["cells"].get(cell)
             if mine is None:
@@ -203,7 +289,10 @@ def test_every_notebook_agrees_with_a_real_kernel(suite: dict[str, nbformat.Note
             for key in ("error", "stdout", "stderr"):
                 if key == "error" and cell == ref["last_cell"]:
                     continue  # the cell that hung or died: the kernel was interrupted, the grader's killed
-                a, b = (masked(json.dumps(value, ensure_ascii=False)) for value in (seen[key], mine[key]))
+                a, b = (
+                    masked(json.dumps(value, ensure_ascii=False))
+                    for value in (seen[key], mine[key])
+                )
                 if a != b:
                     problems.append(f"{name} cell {cell} {key}:\n  kernel: {a!r}\n  grader: {b!r}")
         extra = set(got["cells"]) - set(ref["cells"])
@@ -220,5 +309,7 @@ def test_the_comparison_can_fail(both: tuple[dict, dict]) -> None:
     assert masked("took 1.5 ms at 0x7f00deadbeef") == "took <time> at 0x<address>"
     assert masked("sys: 1e+03 ns, total: 2 µs") == "sys: <time>, total: <time>"
     assert masked("tensor([1.5000])") == "tensor([1.5000])"
-    assert masked("invalid syntax (<cell 3>, line 1)") == masked("invalid syntax (4086266472.py, line 1)")
+    assert masked("invalid syntax (<cell 3>, line 1)") == masked(
+        "invalid syntax (4086266472.py, line 1)"
+    )
     assert kernel["probe-hang"]["ended"] == "hung" and kernel["probe-hang"]["last_cell"] == "2"

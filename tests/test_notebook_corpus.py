@@ -36,8 +36,16 @@ COURSE = load_course(ROOT)
 FILES = {ex.id: ex.file for ex in COURSE.exercises}
 NOT_CASES = {"cases.yaml", "README.md", "ruff.toml"}
 
-TOOLS = ("jupyter-notebook-6", "jupyterlab-4", "vscode", "colab", "ipython-2", "grader-bundle", "hand",
-         "python")
+TOOLS = (
+    "jupyter-notebook-6",
+    "jupyterlab-4",
+    "vscode",
+    "colab",
+    "ipython-2",
+    "grader-bundle",
+    "hand",
+    "python",
+)
 DAMAGES = ("latin-1", "truncated")
 CASE_KEYS = {"about", "tool", "damage", "has", "inflate_mb", "expect"}
 EXPECT_KEYS = {"status", "score", "file", "message", "notes", "clean", "checks"}
@@ -81,7 +89,11 @@ def test_the_corpus_holds_at_least_15_notebooks() -> None:
 def test_case_is_well_formed(name: str) -> None:
     case = CASES[name]
     assert set(case) <= CASE_KEYS, sorted(set(case) - CASE_KEYS)
-    assert isinstance(case.get("about"), str) and case["about"].strip() and "\n" not in case["about"].strip()
+    assert (
+        isinstance(case.get("about"), str)
+        and case["about"].strip()
+        and "\n" not in case["about"].strip()
+    )
     assert case.get("tool") in TOOLS
     assert case.get("damage", "latin-1") in DAMAGES
     assert isinstance(case.get("expect"), dict) and case["expect"]
@@ -91,15 +103,20 @@ def test_case_is_well_formed(name: str) -> None:
         assert set(want) <= EXPECT_KEYS, sorted(set(want) - EXPECT_KEYS)
         assert want.get("status") in STATUSES
         score = want.get("score")
-        assert score in ("full", "zero") or (isinstance(score, (int, float)) and not isinstance(score, bool))
+        assert score in ("full", "zero") or (
+            isinstance(score, (int, float)) and not isinstance(score, bool)
+        )
         for part, spec in (want.get("checks") or {}).items():
             assert set(spec) <= CHECK_KEYS, (part, sorted(set(spec) - CHECK_KEYS))
             assert spec.get("status", "passed") in STATUSES
             if part != "*":
                 ex = COURSE.exercise(ex_id)
-                assert any(part in c.name for c in ex.checks), f"{ex_id} has no check named like {part!r}"
-        assert any((folder / f"{FILES[ex_id]}{ext}").is_file() for ext in (".py", ".ipynb")), \
+                assert any(part in c.name for c in ex.checks), (
+                    f"{ex_id} has no check named like {part!r}"
+                )
+        assert any((folder / f"{FILES[ex_id]}{ext}").is_file() for ext in (".py", ".ipynb")), (
             f"{name}/ has no {FILES[ex_id]}.py or .ipynb"
+        )
     assert notebook_files(name), f"{name}/ holds no .ipynb file"
     submitted = {p.name for p in folder.iterdir()}
     expected = {f"{FILES[ex_id]}{ext}" for ex_id in case["expect"] for ext in (".py", ".ipynb")}
@@ -123,7 +140,7 @@ def _lookup(data: Any, path: str) -> tuple[bool, Any]:
         return False, None
     for key in sorted(data, key=len, reverse=True):
         if path == key or path.startswith(key + "."):
-            found, value = _lookup(data[key], path[len(key) + 1:])
+            found, value = _lookup(data[key], path[len(key) + 1 :])
             if found:
                 return found, value
     return False, None
@@ -144,8 +161,11 @@ def _indent_one_sorted(text: str) -> list[str]:
 
 
 def _lines_sources(data: dict) -> list[str]:
-    return [f"cell {i}: source is not a list of lines" for i, c in enumerate(data["cells"], 1)
-            if not isinstance(c.get("source"), list)]
+    return [
+        f"cell {i}: source is not a list of lines"
+        for i, c in enumerate(data["cells"], 1)
+        if not isinstance(c.get("source"), list)
+    ]
 
 
 def check_jupyter_notebook_6(text: str, data: dict) -> list[str]:
@@ -181,21 +201,31 @@ def check_vscode(text: str, data: dict) -> list[str]:
     if not all(re.fullmatch(r"[0-9a-f]{8}", str(c.get("id", ""))) for c in data["cells"]):
         problems.append("cell ids are not VS Code's 8 hex digits")
     meta = data["metadata"]
-    if "vscode" not in meta or "kernelspec" not in meta or "version" not in meta.get("language_info", {}):
+    if (
+        "vscode" not in meta
+        or "kernelspec" not in meta
+        or "version" not in meta.get("language_info", {})
+    ):
         problems.append("metadata lacks vscode, kernelspec or language_info.version")
     return problems
 
 
 def check_colab(text: str, data: dict) -> list[str]:
     problems = []
-    if not text.startswith('{\n  "nbformat": 4,\n  "nbformat_minor": 0,\n  "metadata": {\n    "colab": {'):
-        problems.append("not Colab's layout (2-space indent, nbformat first, metadata before cells)")
+    if not text.startswith(
+        '{\n  "nbformat": 4,\n  "nbformat_minor": 0,\n  "metadata": {\n    "colab": {'
+    ):
+        problems.append(
+            "not Colab's layout (2-space indent, nbformat first, metadata before cells)"
+        )
     if not isinstance(data["metadata"].get("colab", {}).get("provenance"), list):
         problems.append("no metadata.colab.provenance")
     if data["metadata"].get("kernelspec") != {"name": "python3", "display_name": "Python 3"}:
         problems.append("kernelspec is not Colab's")
     for i, cell in enumerate(data["cells"], 1):
-        if "id" in cell or not re.fullmatch(r"[A-Za-z0-9_-]{12}", str(cell.get("metadata", {}).get("id", ""))):
+        if "id" in cell or not re.fullmatch(
+            r"[A-Za-z0-9_-]{12}", str(cell.get("metadata", {}).get("id", ""))
+        ):
             problems.append(f"cell {i}: no Colab metadata.id")
         if list(cell)[:3] != ["cell_type", "source", "metadata"]:
             problems.append(f"cell {i}: keys not in Colab's order")
@@ -237,9 +267,16 @@ def check_python(text: str, data: Any) -> list[str]:
     return []
 
 
-FORMAT_CHECKS = {"jupyter-notebook-6": check_jupyter_notebook_6, "jupyterlab-4": check_jupyterlab_4,
-                 "vscode": check_vscode, "colab": check_colab, "ipython-2": check_ipython_2,
-                 "grader-bundle": check_grader_bundle, "hand": check_hand, "python": check_python}
+FORMAT_CHECKS = {
+    "jupyter-notebook-6": check_jupyter_notebook_6,
+    "jupyterlab-4": check_jupyterlab_4,
+    "vscode": check_vscode,
+    "colab": check_colab,
+    "ipython-2": check_ipython_2,
+    "grader-bundle": check_grader_bundle,
+    "hand": check_hand,
+    "python": check_python,
+}
 assert set(FORMAT_CHECKS) == set(TOOLS)
 
 
@@ -257,7 +294,9 @@ def test_notebook_is_in_its_tool_s_format(name: str) -> None:
         if damage == "truncated":
             with pytest.raises(ValueError):
                 json.loads(text)
-            assert text.startswith('{\n "cells": [\n  {\n   "cell_type": '), "not the start of a notebook"
+            assert text.startswith('{\n "cells": [\n  {\n   "cell_type": '), (
+                "not the start of a notebook"
+            )
             continue
         data = json.loads(text)
         if tool == "hand":
@@ -288,11 +327,17 @@ def png(width: int, height: int, seed: int) -> bytes:
     raw[:: 1 + 3 * width] = bytes(height)  # filter byte 0 at the start of each row
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(raw), 1))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(raw), 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def inflate(path: Path, megabytes: int) -> int:
@@ -300,12 +345,21 @@ def inflate(path: Path, megabytes: int) -> int:
     cell that has an image, until the file holds ``megabytes`` MB; saved as JupyterLab
     saves. Returns the new size in bytes."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    cell = next(c for c in data["cells"] if any("image/png" in o.get("data", {}) for o in c.get("outputs", [])))
+    cell = next(
+        c
+        for c in data["cells"]
+        if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+    )
     image = base64.b64encode(png(1100, 1100, seed=7)).decode("ascii") + "\n"
     size = path.stat().st_size
     while size < megabytes * 10**6:
-        cell["outputs"].append({"data": {"image/png": image, "text/plain": ["<Figure size 1100x1100 with 1 Axes>"]},
-                                "metadata": {}, "output_type": "display_data"})
+        cell["outputs"].append(
+            {
+                "data": {"image/png": image, "text/plain": ["<Figure size 1100x1100 with 1 Axes>"]},
+                "metadata": {},
+                "output_type": "display_data",
+            }
+        )
         size += len(image) + 200
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     path.write_text(text, encoding="utf-8")
@@ -314,9 +368,13 @@ def inflate(path: Path, megabytes: int) -> int:
 
 # ------------------------------------------------------------------ grading
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> dict[str, Any]:
+def graded(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     subs = tmp_path_factory.mktemp("corpus") / "submissions"
-    shutil.copytree(CORPUS, subs, ignore=shutil.ignore_patterns(*NOT_CASES, ".*"))  # bytes as they are
+    shutil.copytree(
+        CORPUS, subs, ignore=shutil.ignore_patterns(*NOT_CASES, ".*")
+    )  # bytes as they are
     sizes = {}
     for name, case in CASES.items():
         if case.get("inflate_mb"):
@@ -339,11 +397,19 @@ def graded(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         read_seconds[name] = round(time.monotonic() - started, 2)
         assert all(f.path is not None for f in submission.files.values() if f.kind == "ipynb"), name
     lines = [f"notebook corpus: {len(CASES)} cases graded in {wall:.1f} s"]
-    lines += [f"notebook corpus: {name} ({sizes[name] / 10**6:.1f} MB): its job took {seconds[name]} s, "
-              f"reading it {read_seconds[name]} s" for name in sizes]
+    lines += [
+        f"notebook corpus: {name} ({sizes[name] / 10**6:.1f} MB): its job took {seconds[name]} s, "
+        f"reading it {read_seconds[name]} s"
+        for name in sizes
+    ]
     _show(request, lines)
-    return {"data": results(out), "wall": wall, "sizes": sizes, "seconds": seconds,
-            "read_seconds": read_seconds}
+    return {
+        "data": results(out),
+        "wall": wall,
+        "sizes": sizes,
+        "seconds": seconds,
+        "read_seconds": read_seconds,
+    }
 
 
 def _show(request: pytest.FixtureRequest, lines: list[str]) -> None:
@@ -394,12 +460,18 @@ def verdict_problems(got: dict, want: dict) -> list[str]:
             problems.append(f"no check named like {part!r}")
         for c in chosen:
             if "status" in spec and c["status"] != spec["status"]:
-                problems.append(f"check {c['name']!r} is {c['status']!r}, expected {spec['status']!r}")
+                problems.append(
+                    f"check {c['name']!r} is {c['status']!r}, expected {spec['status']!r}"
+                )
             if "score" in spec and abs(c["score"] - _points(spec["score"], c["max_score"])) > 1e-6:
-                problems.append(f"check {c['name']!r} scored {c['score']:g}/{c['max_score']:g}, "
-                                f"expected {spec['score']}")
+                problems.append(
+                    f"check {c['name']!r} scored {c['score']:g}/{c['max_score']:g}, "
+                    f"expected {spec['score']}"
+                )
             if "message" in spec and spec["message"] not in c["message"]:
-                problems.append(f"check {c['name']!r} message lacks {spec['message']!r}: {c['message']!r}")
+                problems.append(
+                    f"check {c['name']!r} message lacks {spec['message']!r}: {c['message']!r}"
+                )
     return problems
 
 
@@ -413,9 +485,16 @@ def test_case_gets_its_expected_verdict(graded: dict[str, Any], name: str) -> No
         want = CASES[name]["expect"].get(ex.id, {"status": "missing", "score": "zero"})
         found = verdict_problems(got, want)
         if found:
-            shown = {"status": got["status"], "score": got["score"], "message": got["message"],
-                     "notes": got["notes"], "file": got["file"]}
-            problems.append(f"{ex.id}: {'; '.join(found)}\n    got {json.dumps(shown, ensure_ascii=False)}")
+            shown = {
+                "status": got["status"],
+                "score": got["score"],
+                "message": got["message"],
+                "notes": got["notes"],
+                "file": got["file"],
+            }
+            problems.append(
+                f"{ex.id}: {'; '.join(found)}\n    got {json.dumps(shown, ensure_ascii=False)}"
+            )
     assert not problems, f"{name}: {CASES[name]['about']}\n" + "\n".join(problems)
 
 

@@ -13,19 +13,30 @@ from grader.reports import overview
 from grader.reports.html_report import render_index, report_filenames
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
 
-EVIL_ID = 'evil"quote\' <b>bold</b> & co'
+EVIL_ID = "evil\"quote' <b>bold</b> & co"
 
 
 def exercise(ex_id: str, score: float, max_score: float = 10.0) -> ExerciseResult:
     status = "passed" if score == max_score else "failed"
     check = CheckResult(name="c", score=score, max_score=max_score, status=status, message="m")
-    return ExerciseResult(id=ex_id, title=ex_id.upper(), score=score, max_score=max_score,
-                          status=status, checks=[check])
+    return ExerciseResult(
+        id=ex_id,
+        title=ex_id.upper(),
+        score=score,
+        max_score=max_score,
+        status=status,
+        checks=[check],
+    )
 
 
 def make_run(students: dict[str, list[ExerciseResult]]) -> GradingRun:
-    return GradingRun(course="C", grader_version="0", sandbox="none", seed=0,
-                      students=[StudentResult.of(s, exs) for s, exs in students.items()])
+    return GradingRun(
+        course="C",
+        grader_version="0",
+        sandbox="none",
+        seed=0,
+        students=[StudentResult.of(s, exs) for s, exs in students.items()],
+    )
 
 
 def totals_run(totals: list[float], max_score: float = 10.0) -> GradingRun:
@@ -44,15 +55,18 @@ def test_bins_are_tenths_with_labels() -> None:
     assert counts(totals_run([5.0])) == [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 
 
-@pytest.mark.parametrize(("score", "max_score", "index"), [
-    (0.0, 10.0, 0),  # 0 %
-    (0.99, 10.0, 0),  # just under 10 %
-    (1.0, 10.0, 1),  # exactly 10 %: a bin holds its lower bound
-    (0.3, 3.0, 1),  # 10 % again, which float division makes 9.999...%
-    (9.99, 10.0, 9),
-    (10.0, 10.0, 9),  # 100 % is in the last bin, not an eleventh
-    (12.0, 10.0, 9),  # bonus points above the maximum
-])
+@pytest.mark.parametrize(
+    ("score", "max_score", "index"),
+    [
+        (0.0, 10.0, 0),  # 0 %
+        (0.99, 10.0, 0),  # just under 10 %
+        (1.0, 10.0, 1),  # exactly 10 %: a bin holds its lower bound
+        (0.3, 3.0, 1),  # 10 % again, which float division makes 9.999...%
+        (9.99, 10.0, 9),
+        (10.0, 10.0, 9),  # 100 % is in the last bin, not an eleventh
+        (12.0, 10.0, 9),  # bonus points above the maximum
+    ],
+)
 def test_bin_edges(score: float, max_score: float, index: int) -> None:
     expected = [0] * 10
     expected[index] = 1
@@ -67,11 +81,11 @@ def test_no_bins_without_a_percentage() -> None:
     assert overview.score_bins(totals_run([])) == []
     assert overview.score_bins(totals_run([0.0], max_score=0.0)) == []  # 0 of 0: no share
 
+
 def test_bins_share_one_maximum_with_the_figure() -> None:
     """Shares are of the class's maximum, the one the figure is given, so the two agree
     even for a student whose own maximum is lower (an exercise without a result)."""
-    run = make_run({"a": [exercise("ex1", 5.0), exercise("ex2", 5.0)],
-                    "b": [exercise("ex1", 5.0)]})
+    run = make_run({"a": [exercise("ex1", 5.0), exercise("ex2", 5.0)], "b": [exercise("ex1", 5.0)]})
     assert counts(run) == [0, 0, 1, 0, 0, 1, 0, 0, 0, 0]  # b: 5 of 20, not 5 of 10
 
 
@@ -108,11 +122,13 @@ class Cells(HTMLParser):
 
 
 def class_run() -> GradingRun:
-    return make_run({
-        "student10": [exercise("ex1", 10.0), exercise("ex2", 2.5)],
-        EVIL_ID: [exercise("ex1", 4.0), exercise("ex2", 0.0)],
-        "student2": [exercise("ex1", 7.0)],  # no ex2 result: "—"
-    })
+    return make_run(
+        {
+            "student10": [exercise("ex1", 10.0), exercise("ex2", 2.5)],
+            EVIL_ID: [exercise("ex1", 4.0), exercise("ex2", 0.0)],
+            "student2": [exercise("ex1", 7.0)],  # no ex2 result: "—"
+        }
+    )
 
 
 def render(run: GradingRun) -> str:
@@ -133,7 +149,10 @@ def test_sort_keys_match_the_scores() -> None:
         keys = [c.get("data-sort") for c in row]
         assert keys[0] == student.id  # the id itself, unescaped again by the parser
         assert [None if k is None else float(k) for k in keys[1:]] == [
-            by_id.get("ex1"), by_id.get("ex2"), student.score]
+            by_id.get("ex1"),
+            by_id.get("ex2"),
+            student.score,
+        ]
     assert students[2][2]["text"] == "\u2014" and "data-sort" not in students[2][2]
     # The footer: averages, then medians; neither has sort keys.
     assert [r[0]["text"] for r in footer] == ["Average", "Median"]
@@ -168,8 +187,10 @@ def test_distribution_figure_is_rendered() -> None:
     figure = overview.distribution_figure(run)
     assert figure is not None and f"{len(run.students)} students" in figure.description
     html = render(run)
-    assert (f'<figure class="chart"><div class="chart-img">{figure.markup}</div>'
-            f'<figcaption aria-hidden="true">{escape(figure.caption)}</figcaption></figure>') in html
+    assert (
+        f'<figure class="chart"><div class="chart-img">{figure.markup}</div>'
+        f'<figcaption aria-hidden="true">{escape(figure.caption)}</figcaption></figure>'
+    ) in html
     assert '<details class="bins"><summary>' in html  # closed: the figure shows it already
 
 

@@ -36,8 +36,14 @@ NO_EX_C = "student7"  # has no result for ex-c: its cell is "—"
 def exercise(ex_id: str, score: float) -> ExerciseResult:
     status = "passed" if score == 10 else "failed"
     check = CheckResult(name="c", score=score, max_score=10.0, status=status, message="m")
-    return ExerciseResult(id=ex_id, title=f"Exercise {ex_id}", score=score, max_score=10.0,
-                          status=status, checks=[check])
+    return ExerciseResult(
+        id=ex_id,
+        title=f"Exercise {ex_id}",
+        score=score,
+        max_score=10.0,
+        status=status,
+        checks=[check],
+    )
 
 
 def class_run() -> GradingRun:
@@ -47,8 +53,9 @@ def class_run() -> GradingRun:
         if f"student{n}" != NO_EX_C:
             exercises.append(exercise("ex-c", 10.0 if n % 3 == 0 else 2.5 * (n % 3)))  # ties
         students.append(StudentResult.of(f"student{n}", exercises))
-    return GradingRun(course="Sorting 101", grader_version="0", sandbox="none", seed=0,
-                      students=students)
+    return GradingRun(
+        course="Sorting 101", grader_version="0", sandbox="none", seed=0, students=students
+    )
 
 
 # ------------------------------------------------------------------ fixtures
@@ -64,8 +71,11 @@ def overview(tmp_path_factory) -> dict[str, Any]:
     # Only index.html: these tests never follow a link to a student's page.
     index = render_index(run, report_filenames(s.id for s in run.students))
     (out / "index.html").write_text(index, encoding="utf-8")
-    return {"url": (out / "index.html").as_uri(), "totals": totals,
-            "ex_c": {s.id: e.score for s in run.students for e in s.exercises if e.id == "ex-c"}}
+    return {
+        "url": (out / "index.html").as_uri(),
+        "totals": totals,
+        "ex_c": {s.id: e.score for s in run.students for e in s.exercises if e.id == "ex-c"},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +103,8 @@ def opened(browser, overview) -> Iterator[tuple[Any, PageWatch]]:
 # ------------------------------------------------------------------ helpers
 def header(page: Any, name: str) -> Any:
     return page.locator("table.scores > thead th").filter(
-        has=page.get_by_role("button", name=name, exact=True))
+        has=page.get_by_role("button", name=name, exact=True)
+    )
 
 
 def sort_by(page: Any, name: str) -> None:
@@ -176,11 +187,18 @@ def test_keyboard_sorts_and_buttons_look_like_headers(opened, overview) -> None:
     style = button.evaluate("""b => { const s = getComputedStyle(b), th = getComputedStyle(b.parentElement);
         return {outline: s.outlineStyle, border: s.borderTopWidth, background: s.backgroundColor,
                 sameFont: s.font === th.font && s.color === th.color}; }""")
-    assert style == {"outline": "solid", "border": "0px", "background": "rgba(0, 0, 0, 0)",
-                     "sameFont": True}
+    assert style == {
+        "outline": "solid",
+        "border": "0px",
+        "background": "rgba(0, 0, 0, 0)",
+        "sameFont": True,
+    }
     # The sort state is shown as an arrow (a shape), not only as aria-sort.
-    arrow = header(page, "Total").locator(".sort-arrow").evaluate(
-        "e => getComputedStyle(e, '::after').content")
+    arrow = (
+        header(page, "Total")
+        .locator(".sort-arrow")
+        .evaluate("e => getComputedStyle(e, '::after').content")
+    )
     assert arrow == '"\u25b2"'
     assert_no_problems(watch)
 
@@ -199,8 +217,12 @@ def test_without_script_the_table_is_complete_in_grader_order(browser, overview)
     context, page, watch = open_page(browser, overview["url"], java_script_enabled=False)
     try:
         assert order(page) == [f"student{n}" for n in GRADER_ORDER]
-        assert page.locator("table.scores .sort-arrow").evaluate_all(
-            "es => es.map(e => getComputedStyle(e, '::after').content)") == ["none"] * 5
+        assert (
+            page.locator("table.scores .sort-arrow").evaluate_all(
+                "es => es.map(e => getComputedStyle(e, '::after').content)"
+            )
+            == ["none"] * 5
+        )
         assert_no_problems(watch)
     finally:
         context.close()

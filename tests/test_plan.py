@@ -44,8 +44,12 @@ def test_held_out_data_never_enters_the_inputs(plan, tmp_path: Path):
 
     plan.write_inputs(tmp_path / "inputs.safetensors")
     sent = list(load_file(str(tmp_path / "inputs.safetensors")).values())
-    held_out = [pc.data[pc.spec.options.get(k, f"{k.upper()}_test")]
-                for pc in plan.all_checks() if pc.spec.judge == "training" for k in ("x", "y")]
+    held_out = [
+        pc.data[pc.spec.options.get(k, f"{k.upper()}_test")]
+        for pc in plan.all_checks()
+        if pc.spec.judge == "training"
+        for k in ("x", "y")
+    ]
     assert held_out, "the course should have a training check"
     for tensor in held_out:
         assert not any(t.shape == tensor.shape and torch.equal(t, tensor) for t in sent)
@@ -64,5 +68,7 @@ def test_a_check_that_would_send_its_held_out_set_is_refused(tmp_path: Path):
             (dst / "training_loop.py").write_text((src / "training_loop.py").read_text())
         else:
             dst.write_text(src.read_text().replace("{data: y_train}", "{data: y_test}"))
-    with pytest.raises(ExerciseError, match=r"exercises/training_loop.yaml:\d+: check .* held-out y_test"):
+    with pytest.raises(
+        ExerciseError, match=r"exercises/training_loop.yaml:\d+: check .* held-out y_test"
+    ):
         build_plan(load_course(course_dir), seed=0)

@@ -16,8 +16,14 @@ SOLUTION = (ROOT / "solutions" / "tensor_ops.py").read_text(encoding="utf-8")
 
 
 def grader_env(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **env},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +48,17 @@ def test_fail_under_exits_1_only_under_the_threshold(graded: tuple[Path, Path]) 
     assert "nothing to grade" in below.stderr  # the reports are still written
 
 
-def test_github_reporting_follows_the_environment_unless_told(graded: tuple[Path, Path], tmp_path: Path) -> None:
+def test_github_reporting_follows_the_environment_unless_told(
+    graded: tuple[Path, Path], tmp_path: Path
+) -> None:
     subs, out = graded
     summary = tmp_path / "summary.md"
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(tmp_path / "o"),
-           "GITHUB_WORKSPACE": str(subs)}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "o"),
+        "GITHUB_WORKSPACE": str(subs),
+    }
     off = grader_env("grade", str(subs), "--out", str(out), "--ci", "none", env=env)
     assert off.returncode == 0, off.stderr
     assert not summary.exists()
@@ -70,8 +82,16 @@ def test_ci_init_writes_the_workflow_once(tmp_path: Path) -> None:
 def test_canvas_export_needs_a_graded_run(tmp_path: Path) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n", encoding="utf-8")
-    proc = run_grader("export", "canvas", "--roster", str(roster), "--reports", str(tmp_path / "none"),
-                      "--out", str(tmp_path / "canvas.csv"))
+    proc = run_grader(
+        "export",
+        "canvas",
+        "--roster",
+        str(roster),
+        "--reports",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path / "canvas.csv"),
+    )
     assert proc.returncode == 2
     assert "results.json does not exist: run `grader grade SUBMISSIONS" in proc.stderr
     assert not (tmp_path / "canvas.csv").exists()

@@ -97,11 +97,14 @@ def test_plain_mode_note_is_its_own_line():
 # -- ETA formatting ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("total", "expected"), [
-    (46, "ETA 0:45"),
-    (3724, "ETA 1:02:03"),
-    (2, "ETA 0:01"),
-])
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        (46, "ETA 0:45"),
+        (3724, "ETA 1:02:03"),
+        (2, "ETA 0:01"),
+    ],
+)
 def test_eta_is_a_clock(total: int, expected: str):
     clock = FakeClock()
     progress, out = tty_progress(total, clock)
@@ -128,7 +131,7 @@ def test_terminal_redraws_the_bar_in_place_without_result_lines():
         progress.done("ada: 119/119 (0.4 s)")
     text = out.getvalue()
     assert "ada" not in text and "\n" not in text
-    last = text[text.rindex("\r"):]
+    last = text[text.rindex("\r") :]
     assert last == "\rgrading [" + "#" * 15 + "-" * 15 + "] 100/200  2.0/s  ETA 0:50\x1b[K"
     assert text[start:].count("\r") == 100
 
@@ -161,7 +164,8 @@ def test_terminal_note_clears_the_bar_prints_the_message_and_redraws():
     progress.note("warning: running without a sandbox")
     assert out.getvalue()[before:] == (
         "\r\x1b[Kwarning: running without a sandbox\n"
-        "\rgrading [" + "#" * 2 + "-" * 25 + "] 1/10  0.5/s  ETA 0:18\x1b[K")
+        "\rgrading [" + "#" * 2 + "-" * 25 + "] 1/10  0.5/s  ETA 0:18\x1b[K"
+    )
 
 
 def test_terminal_close_clears_the_bar_once():
@@ -269,23 +273,43 @@ def test_concurrent_done_from_8_threads_counts_exactly():
 # -- the summary line ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    ((200, 0, 61.2), "graded 200 submissions in 61.2 s (3.27 submissions/s, 0.31 s each)"),
-    ((20, 180, 61.2), "graded 20 submissions in 61.2 s (0.33 submissions/s, 3.06 s each)"
-                      "; 180 unchanged, read from the store"),
-    ((1, 0, 2.04), "graded 1 submission in 2.0 s"),
-    ((1, 1, 2.04, 1), "graded 1 submission in 2.0 s; 1 unchanged, read from the store"
-                      "; 1 could not be graded"),
-    ((197, 0, 61.2, 3), "graded 197 submissions in 61.2 s (3.22 submissions/s, 0.31 s each)"
-                        "; 3 could not be graded"),
-    ((0, 200, 0.43), "nothing to grade: all 200 submissions unchanged, read from the store (0.4 s)"),
-    ((0, 1, 0.43), "nothing to grade: the only submission is unchanged, read from the store (0.4 s)"),
-    ((0, 0, 0.0), "nothing to grade: no submissions (0.0 s)"),
-    ((0, 5, 1.2, 1), "nothing graded: 1 submission could not be graded"
-                     "; 5 unchanged, read from the store (1.2 s)"),
-    ((0, 0, 1.2, 2), "nothing graded: 2 submissions could not be graded (1.2 s)"),
-    ((5000, 0, 12.5), "graded 5000 submissions in 12.5 s (400 submissions/s, 0.0025 s each)"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((200, 0, 61.2), "graded 200 submissions in 61.2 s (3.27 submissions/s, 0.31 s each)"),
+        (
+            (20, 180, 61.2),
+            "graded 20 submissions in 61.2 s (0.33 submissions/s, 3.06 s each)"
+            "; 180 unchanged, read from the store",
+        ),
+        ((1, 0, 2.04), "graded 1 submission in 2.0 s"),
+        (
+            (1, 1, 2.04, 1),
+            "graded 1 submission in 2.0 s; 1 unchanged, read from the store; 1 could not be graded",
+        ),
+        (
+            (197, 0, 61.2, 3),
+            "graded 197 submissions in 61.2 s (3.22 submissions/s, 0.31 s each)"
+            "; 3 could not be graded",
+        ),
+        (
+            (0, 200, 0.43),
+            "nothing to grade: all 200 submissions unchanged, read from the store (0.4 s)",
+        ),
+        (
+            (0, 1, 0.43),
+            "nothing to grade: the only submission is unchanged, read from the store (0.4 s)",
+        ),
+        ((0, 0, 0.0), "nothing to grade: no submissions (0.0 s)"),
+        (
+            (0, 5, 1.2, 1),
+            "nothing graded: 1 submission could not be graded"
+            "; 5 unchanged, read from the store (1.2 s)",
+        ),
+        ((0, 0, 1.2, 2), "nothing graded: 2 submissions could not be graded (1.2 s)"),
+        ((5000, 0, 12.5), "graded 5000 submissions in 12.5 s (400 submissions/s, 0.0025 s each)"),
+    ],
+)
 def test_summary_wording(args: tuple, expected: str):
     assert summary(*args) == expected
     assert "\n" not in summary(*args)
@@ -293,4 +317,3 @@ def test_summary_wording(args: tuple, expected: str):
 
 def test_summary_rate_ignores_reused_submissions():
     assert "(1.00 submissions/s" in summary(10, 990, 10.0)
-

@@ -128,8 +128,10 @@ def test_a_job_that_deletes_its_own_folder_costs_only_itself(tmp_path: Path) -> 
     # Its folder is a mount point in its own namespace: its contents go, the folder stays,
     # and the student's process, whose files vanished under it, ends while loading.
     assert deleted["score"] == 0, deleted
-    assert ("the job folder is missing" in deleted["message"]
-            or "ended the process while loading" in deleted["message"]), deleted["message"]
+    assert (
+        "the job folder is missing" in deleted["message"]
+        or "ended the process while loading" in deleted["message"]
+    ), deleted["message"]
     honest = exercise(data, "b_honest", "tensor-ops")
     assert honest["score"] == honest["max_score"]
 

@@ -208,7 +208,9 @@ def _assert_only_our_script_may_run(html: str) -> None:
 
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
     assert policy, "no Content-Security-Policy"
-    rules = dict(rule.strip().split(" ", 1) for rule in html_module.unescape(policy.group(1)).split(";"))
+    rules = dict(
+        rule.strip().split(" ", 1) for rule in html_module.unescape(policy.group(1)).split(";")
+    )
     assert rules["default-src"] == "'none'" and rules["img-src"] == "data:"
     scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
     if not scripts:
@@ -226,7 +228,9 @@ def test_html_escapes_student_text(tmp_path: Path) -> None:
         if path.suffix != ".html":
             continue
         html = path.read_text(encoding="utf-8")
-        assert html.count("<script") == (path.name == "index.html"), path.name  # the overview's sorting only
+        assert html.count("<script") == (path.name == "index.html"), (
+            path.name
+        )  # the overview's sorting only
         assert "&lt;script&gt;" in html, path.name
         _assert_only_our_script_may_run(html)
     evil = _student_html(tmp_path, EVIL_ID)
@@ -352,7 +356,12 @@ def test_hints_show_only_where_a_check_did_not_pass(tmp_path: Path) -> None:
             c.hint = f"HINT-{c.status}-{c.name}"
     write_reports(run, tmp_path)
     page = (tmp_path / report_filename(run.students[0].id)).read_text()
-    shown = {c.status for ex in run.students[0].exercises for c in ex.checks if f"HINT-{c.status}-{c.name}" in page}
+    shown = {
+        c.status
+        for ex in run.students[0].exercises
+        for c in ex.checks
+        if f"HINT-{c.status}-{c.name}" in page
+    }
     assert "passed" not in shown and shown
 
 
@@ -403,9 +412,22 @@ def test_item_analysis_counts_the_most_common_messages() -> None:
     same = "row_sum returned shape [3], expected [2]"
     messages = [same, same, "row_sum raised IndexError", same, "x" * 1000]
     run.students = [
-        StudentResult(id=f"s{i}", score=0.0, max_score=1.0, exercises=[ExerciseResult(
-            id="ex", title="Ex", score=0.0, max_score=1.0, status="failed", file="ex.py",
-            checks=[_check("row_sum", "failed", 0.0, message=message)])])
+        StudentResult(
+            id=f"s{i}",
+            score=0.0,
+            max_score=1.0,
+            exercises=[
+                ExerciseResult(
+                    id="ex",
+                    title="Ex",
+                    score=0.0,
+                    max_score=1.0,
+                    status="failed",
+                    file="ex.py",
+                    checks=[_check("row_sum", "failed", 0.0, message=message)],
+                )
+            ],
+        )
         for i, message in enumerate(messages)
     ] + [template]
     row = next(r for r in check_failures(run) if r.check == "row_sum")
@@ -419,5 +441,8 @@ def test_item_analysis_counts_the_most_common_messages() -> None:
 
 def test_item_analysis_is_on_the_overview(tmp_path: Path) -> None:
     index = write_reports(make_run(), tmp_path)[-1].read_text(encoding="utf-8")
-    assert "<th scope=\"col\">Most common messages</th>" in index
-    assert "<li>raised ValueError: &lt;script&gt;alert(1)&lt;/script&gt; <span class=\"muted\">(1 student)</span></li>" in index
+    assert '<th scope="col">Most common messages</th>' in index
+    assert (
+        '<li>raised ValueError: &lt;script&gt;alert(1)&lt;/script&gt; <span class="muted">(1 student)</span></li>'
+        in index
+    )

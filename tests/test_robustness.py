@@ -50,7 +50,7 @@ checks:
 # An instructor's judge with two bugs that particular submissions set off: it loops
 # forever on code that says "spin", and gives partial credit as text (which the grader
 # cannot add to points: an internal error) on code that says "half".
-ECHO_JUDGE = '''\
+ECHO_JUDGE = """\
 from grader.checks.base import Verdict
 
 
@@ -60,7 +60,7 @@ def judge_echo(ctx):
         source = source + ""
     fraction = "one half" if "half" in source else None
     return Verdict(True, "echo returned its input", fraction=fraction)
-'''
+"""
 
 ECHO = "def echo(x):\n    return x\n"
 KILL_PARENT = "import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n"
@@ -83,8 +83,11 @@ def student(subs: Path, name: str | bytes, **files: str | None) -> None:
     """An honest student's three files, with ``files`` replaced (None: left out)."""
     folder = os.path.join(os.fsencode(subs), os.fsencode(name))
     os.makedirs(folder)
-    texts = {"activations.py": (SOLUTIONS / "activations.py").read_text(),
-             "tensor_ops.py": (SOLUTIONS / "tensor_ops.py").read_text(), "echo.py": ECHO}
+    texts = {
+        "activations.py": (SOLUTIONS / "activations.py").read_text(),
+        "tensor_ops.py": (SOLUTIONS / "tensor_ops.py").read_text(),
+        "echo.py": ECHO,
+    }
     texts.update({key.replace("__", "."): text for key, text in files.items()})
     for filename, text in texts.items():
         if text is not None:
@@ -109,7 +112,10 @@ def exercises(s: dict) -> dict[str, dict]:
 
 def graded_at(out: Path) -> dict[tuple[str, str], str]:
     with sqlite3.connect(out / "grades.sqlite") as conn:
-        return {(s, e): t for s, e, t in conn.execute("SELECT student, exercise, graded_at FROM results")}
+        return {
+            (s, e): t
+            for s, e, t in conn.execute("SELECT student, exercise, graded_at FROM results")
+        }
 
 
 def test_a_class_with_broken_submissions_is_graded_and_only_they_are_graded_again(tmp_path: Path):
@@ -126,8 +132,9 @@ def test_a_class_with_broken_submissions_is_graded_and_only_they_are_graded_agai
     out = tmp_path / "out"
 
     started = time.monotonic()
-    first = run_grader("grade", str(subs), "--out", str(out), "--course", str(course), "--jobs", "1",
-                       timeout=600)
+    first = run_grader(
+        "grade", str(subs), "--out", str(out), "--course", str(course), "--jobs", "1", timeout=600
+    )
     assert first.returncode == 0, first.stderr
     assert time.monotonic() - started < 300  # nothing stalled the run
     data = json.loads((out / "results.json").read_text())
@@ -146,7 +153,10 @@ def test_a_class_with_broken_submissions_is_graded_and_only_they_are_graded_agai
 
     # A judge that never returns is that check's error, within its budget.
     echo = exercises(students["spinner"])["echo"]
-    assert echo["status"] == "error" and "could not be judged within 2 s" in echo["checks"][0]["message"]
+    assert (
+        echo["status"] == "error"
+        and "could not be judged within 2 s" in echo["checks"][0]["message"]
+    )
     assert students["spinner"]["score"] == 23
 
     # The job the grader failed on: every exercise an internal error, not final, with the
@@ -157,7 +167,11 @@ def test_a_class_with_broken_submissions_is_graded_and_only_they_are_graded_agai
         assert ex["status"] == "error" and not ex["final"] and ex["message"] == INTERNAL_ERROR
         assert {c["status"] for c in ex["checks"]} == {"error"}
     log = (out / "grader.log").read_text()
-    assert "internal error while grading 'breaker'" in log and "TypeError" in log and "Traceback" in log
+    assert (
+        "internal error while grading 'breaker'" in log
+        and "TypeError" in log
+        and "Traceback" in log
+    )
     said = [line for line in first.stderr.splitlines() if "internal error" in line]
     assert len(said) == 1 and "breaker" in said[0] and str(out / "grader.log") in said[0], said
     names = report_filenames(students)
@@ -167,10 +181,15 @@ def test_a_class_with_broken_submissions_is_graded_and_only_they_are_graded_agai
     # is 0), so the student's kill(0) ends only its own process group. Its own doing:
     # an error, and final.
     killer = exercises(students["killer"])
-    assert killer["tensor-ops"]["status"] == "error" and killer["tensor-ops"]["final"], killer["tensor-ops"]
+    assert killer["tensor-ops"]["status"] == "error" and killer["tensor-ops"]["final"], killer[
+        "tensor-ops"
+    ]
     assert "ended the process" in killer["tensor-ops"]["message"], killer["tensor-ops"]["message"]
-    assert all(e["final"] for s in ("ada", cafe, "bomb", "names", "spinner", "killer")
-               for e in students[s]["exercises"])
+    assert all(
+        e["final"]
+        for s in ("ada", cafe, "bomb", "names", "spinner", "killer")
+        for e in students[s]["exercises"]
+    )
 
     # The odd name is one id everywhere: the store, the pages' names, the CSV.
     assert (out / names[cafe]).is_file() and re.fullmatch(r"[A-Za-z0-9._-]+", names[cafe])
@@ -183,8 +202,9 @@ def test_a_class_with_broken_submissions_is_graded_and_only_they_are_graded_agai
     # A re-run without --force grades again only what was not final.
     before = graded_at(out)
     time.sleep(1.1)  # graded_at has one-second resolution
-    second = run_grader("grade", str(subs), "--out", str(out), "--course", str(course), "--jobs", "1",
-                        timeout=600)
+    second = run_grader(
+        "grade", str(subs), "--out", str(out), "--course", str(course), "--jobs", "1", timeout=600
+    )
     assert second.returncode == 0, second.stderr
     assert "nothing graded: 1 submission could not be graded" in second.stderr, second.stderr
     assert "6 unchanged" in second.stderr, second.stderr
@@ -203,27 +223,54 @@ def unfenced(text: str) -> list[str]:
             continue
         if line.startswith("::stop-commands::"):
             token = line.removeprefix("::stop-commands::")
-        elif line.lstrip().startswith("::") and not re.match(r"::(error|warning) [^:]*::|::(end)?group::", line):
+        elif line.lstrip().startswith("::") and not re.match(
+            r"::(error|warning) [^:]*::|::(end)?group::", line
+        ):
             found.append(line)
         elif "##[" in line:
             found.append(line)
     return found
 
 
-@pytest.mark.parametrize("extra", [["--gradescope", "gradescope.json"], ["--fail-under", "101"], []])
+@pytest.mark.parametrize(
+    "extra", [["--gradescope", "gradescope.json"], ["--fail-under", "101"], []]
+)
 def test_a_folder_named_to_issue_workflow_commands_issues_none(tmp_path: Path, extra: list[str]):
     course = make_course(tmp_path)
     subs = tmp_path / "subs"
     student(subs, "ada")
-    student(subs, WORKFLOW_NAME, tensor_ops__py="raise ValueError('x\\n::error::from the message')\n")
+    student(
+        subs, WORKFLOW_NAME, tensor_ops__py="raise ValueError('x\\n::error::from the message')\n"
+    )
     summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
-    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary),
-           "GITHUB_OUTPUT": str(output)}
-    args = ["grade", str(subs), "--out", str(tmp_path / "out"), "--course", str(course), "--jobs", "1",
-            *[str(tmp_path / a) if a.endswith(".json") else a for a in extra]]
-    proc = subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == {"--gradescope": 2, "--fail-under": 1}.get(extra[0] if extra else "", 0), proc.stderr
+    env = {
+        **os.environ,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+    }
+    args = [
+        "grade",
+        str(subs),
+        "--out",
+        str(tmp_path / "out"),
+        "--course",
+        str(course),
+        "--jobs",
+        "1",
+        *[str(tmp_path / a) if a.endswith(".json") else a for a in extra],
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == {"--gradescope": 2, "--fail-under": 1}.get(
+        extra[0] if extra else "", 0
+    ), proc.stderr
     for stream in (proc.stdout, proc.stderr):
         assert not unfenced(stream), unfenced(stream)
         assert "\n::set-output" not in stream and "\n::error::folder" not in stream
@@ -237,8 +284,13 @@ def test_grader_check_prints_no_workflow_command_from_a_students_message(tmp_pat
     work = tmp_path / "work"
     work.mkdir()
     solution = (SOLUTIONS / "tensor_ops.py").read_text()
-    (work / "tensor_ops.py").write_text(solution.replace(
-        "def column_mean(x: torch.Tensor) -> torch.Tensor:", "def column_mean(x: torch.Tensor) -> torch.Tensor:\n    raise ValueError('x\\n::error::forged\\n##[error]forged')\n", 1))
+    (work / "tensor_ops.py").write_text(
+        solution.replace(
+            "def column_mean(x: torch.Tensor) -> torch.Tensor:",
+            "def column_mean(x: torch.Tensor) -> torch.Tensor:\n    raise ValueError('x\\n::error::forged\\n##[error]forged')\n",
+            1,
+        )
+    )
     proc = run_grader("check", str(work), "--course", str(course))
     assert proc.returncode == 1 and "ValueError" in proc.stdout, proc.stdout + proc.stderr
     assert not unfenced(proc.stdout), proc.stdout

@@ -58,13 +58,16 @@ def _commented(comment: str, text: str = VALID) -> str:
 
 # Cases written from bytes rather than kept as fixture files; same line numbers as the fixtures.
 GENERATED: dict[str, bytes] = {
-    "tab_indentation.yaml": _commented("The second check is indented with a tab.").replace(
-        "  - name: double of a matrix", "\t- name: double of a matrix").encode(),
+    "tab_indentation.yaml": _commented("The second check is indented with a tab.")
+    .replace("  - name: double of a matrix", "\t- name: double of a matrix")
+    .encode(),
     "not_utf8.yaml": "# Exercice rédigé en Latin-1.\n".encode("latin-1") + VALID.encode(),
-    "not_utf8_in_prompt.yaml": _commented("The prompt is Latin-1 text.").replace(
-        "returns 2 * x.", "returns 2 \u00d7 x.").encode("latin-1"),
-    "control_character.yaml": _commented("The prompt holds a form feed.").replace(
-        "Write double(x),", "Write\x0c double(x),").encode(),
+    "not_utf8_in_prompt.yaml": _commented("The prompt is Latin-1 text.")
+    .replace("returns 2 * x.", "returns 2 \u00d7 x.")
+    .encode("latin-1"),
+    "control_character.yaml": _commented("The prompt holds a form feed.")
+    .replace("Write double(x),", "Write\x0c double(x),")
+    .encode(),
 }
 
 # Files a case needs beside the exercise (paths relative to the exercises folder).
@@ -82,51 +85,100 @@ class Bad:
 
 
 CASES = [
-    pytest.param(case, id=case.name) for case in [
+    pytest.param(case, id=case.name)
+    for case in [
         Bad("points_text.yaml", 5, "key 'points': expected a number, got 'ten'"),
         Bad("check_points_text.yaml", 14, "key 'points': expected a number, got 'two'"),
         Bad("missing_id.yaml", 2, "key 'id': required in the exercise but missing"),
         Bad("missing_checks.yaml", 2, "key 'checks': required in the exercise but missing"),
         Bad("empty_checks.yaml", 10, "key 'checks': expected at least one item"),
-        Bad("unknown_key_typo.yaml", 7, "key 'entry_point': unknown key in the exercise",
-            ("entry_points",)),
-        Bad("id_not_lowercase.yaml", 2, "key 'id': expected an id of lower-case letters",
-            ("'Tensor Ops'",)),
-        Bad("file_not_python_name.yaml", 4,
-            "key 'file': expected a Python module name, got 'tensor-ops'"),
-        Bad("unknown_entry.yaml", 18,
-            "key 'entry': 'triple' is not one of this exercise's entry points (double)"),
+        Bad(
+            "unknown_key_typo.yaml",
+            7,
+            "key 'entry_point': unknown key in the exercise",
+            ("entry_points",),
+        ),
+        Bad(
+            "id_not_lowercase.yaml",
+            2,
+            "key 'id': expected an id of lower-case letters",
+            ("'Tensor Ops'",),
+        ),
+        Bad(
+            "file_not_python_name.yaml",
+            4,
+            "key 'file': expected a Python module name, got 'tensor-ops'",
+        ),
+        Bad(
+            "unknown_entry.yaml",
+            18,
+            "key 'entry': 'triple' is not one of this exercise's entry points (double)",
+        ),
         Bad("unknown_judge.yaml", 16, "key 'judge': unknown judge 'matches'", ("match",)),
-        Bad("unknown_judge_option.yaml", 19, "key 'tolerance': unknown key in 'with'",
-            ("atol", "rtol")),
+        Bad(
+            "unknown_judge_option.yaml",
+            19,
+            "key 'tolerance': unknown key in 'with'",
+            ("atol", "rtol"),
+        ),
         Bad("bad_option_type.yaml", 18, "key 'atol': expected a number, got 'small'"),
-        Bad("bad_option_choice.yaml", 23,
-            "key 'dist': expected one of uniform, normal, got 'gaussian'"),
-        Bad("visibility_unknown.yaml", 22, "key 'visibility': expected one of visible, hidden, after_due_date, "
-            "after_published, got 'after_deadline'"),
+        Bad(
+            "bad_option_choice.yaml",
+            23,
+            "key 'dist': expected one of uniform, normal, got 'gaussian'",
+        ),
+        Bad(
+            "visibility_unknown.yaml",
+            22,
+            "key 'visibility': expected one of visible, hidden, after_due_date, "
+            "after_published, got 'after_deadline'",
+        ),
         Bad("visibility_not_text.yaml", 6, "key 'visibility': expected text, got false"),
-        Bad("disclose_unknown.yaml", 22, "key 'disclose': expected a list of inputs and expected, got 'answers'"),
+        Bad(
+            "disclose_unknown.yaml",
+            22,
+            "key 'disclose': expected a list of inputs and expected, got 'answers'",
+        ),
         Bad("disclose_not_list.yaml", 6, "key 'disclose': expected a list, got 'expected'"),
         Bad("bad_indentation.yaml", 14, "not valid YAML: mapping values are not allowed here"),
         Bad("tab_indentation.yaml", 17, "not valid YAML: found character '\\t'"),
         Bad("duplicate_key.yaml", 4, "key 'title': appears twice in the same mapping"),
-        Bad("duplicate_check_names.yaml", 17,
-            "key 'name': two checks are named 'double of a vector'"),
+        Bad(
+            "duplicate_check_names.yaml",
+            17,
+            "key 'name': two checks are named 'double of a vector'",
+        ),
         Bad("points_not_sum.yaml", 5, "key 'points': says 5 but the checks' points add up to 3"),
-        Bad("bad_generator.yaml", 15,
-            "key 'randn': expected a shape (list of whole numbers), got 'big'"),
-        Bad("two_generators.yaml", 20, "an input mapping needs exactly one of the keys",
-            ("got randn, rand",)),
+        Bad(
+            "bad_generator.yaml",
+            15,
+            "key 'randn': expected a shape (list of whole numbers), got 'big'",
+        ),
+        Bad(
+            "two_generators.yaml",
+            20,
+            "an input mapping needs exactly one of the keys",
+            ("got randn, rand",),
+        ),
         Bad("bad_dtype.yaml", 20, "key 'dtype': expected one of float32", ("got 'int8'",)),
         Bad("lambda_syntax.yaml", 20, "key 'lambda': not a valid lambda"),
-        Bad("step_without_kind.yaml", 21,
-            "a step needs exactly one of call, method, bind, grad, save_state_dict"),
+        Bad(
+            "step_without_kind.yaml",
+            21,
+            "a step needs exactly one of call, method, bind, grad, save_state_dict",
+        ),
         Bad("call_and_steps.yaml", 21, "key 'steps': give either 'call'"),
         Bad("example_not_expression.yaml", 13, "key 'code': not a Python expression"),
-        Bad("data_missing_file.yaml", 22,
-            "key 'data': no file hidden/missing.py beside the exercise"),
-        Bad("data_not_a_reference.yaml", 22,
-            "key 'data': expected 'path/to/file.py:function', got 'hidden/data'"),
+        Bad(
+            "data_missing_file.yaml",
+            22,
+            "key 'data': no file hidden/missing.py beside the exercise",
+        ),
+        Bad(
+            "data_not_a_reference.yaml",
+            22,
+            "key 'data': expected 'path/to/file.py:function', got 'hidden/data'",
+        ),
         Bad("limits_unknown_key.yaml", 12, "key 'timeout': unknown key in 'limits'"),
         Bad("not_utf8.yaml", 1, "the file is not UTF-8 text"),
         Bad("empty.yaml", 1, "the exercise: expected a mapping, got nothing"),
@@ -134,18 +186,19 @@ CASES = [
     ]
 ] + [
     # Once loader bugs, found by these tests and fixed.
-    pytest.param(case, id=case.name) for case in [
-    Bad("unclosed_quote.yaml", 10, "not valid YAML"),
-    Bad("control_character.yaml", 6, "not valid YAML"),
-    Bad("not_utf8_in_prompt.yaml", 6, "the file is not UTF-8 text"),
-    Bad("dtype_not_text.yaml", 15, "key 'dtype'"),
-    Bad("lambda_name_error.yaml", 20, "key 'lambda'"),
-    Bad("memory_infinite.yaml", 12, "key 'memory_mb'"),
-    Bad("points_nan.yaml", 14, "key 'points'"),
-    Bad("data_helper_syntax_error.yaml", 22, "key 'data'"),
-    Bad("forbidden_without_options.yaml", 22, "'names'"),
-    Bad("custom_missing_function_file.yaml", 23, "key 'function'"),
-    Bad("duplicate_entry_points.yaml", 11, "entry point"),
+    pytest.param(case, id=case.name)
+    for case in [
+        Bad("unclosed_quote.yaml", 10, "not valid YAML"),
+        Bad("control_character.yaml", 6, "not valid YAML"),
+        Bad("not_utf8_in_prompt.yaml", 6, "the file is not UTF-8 text"),
+        Bad("dtype_not_text.yaml", 15, "key 'dtype'"),
+        Bad("lambda_name_error.yaml", 20, "key 'lambda'"),
+        Bad("memory_infinite.yaml", 12, "key 'memory_mb'"),
+        Bad("points_nan.yaml", 14, "key 'points'"),
+        Bad("data_helper_syntax_error.yaml", 22, "key 'data'"),
+        Bad("forbidden_without_options.yaml", 22, "'names'"),
+        Bad("custom_missing_function_file.yaml", 23, "key 'function'"),
+        Bad("duplicate_entry_points.yaml", 11, "entry point"),
     ]
 ]
 
@@ -188,7 +241,10 @@ def test_points_as_text_reads_exactly_like_the_issue(tmp_path: Path) -> None:
     path = _install(tmp_path, "points_text.yaml")
     with pytest.raises(ExerciseError) as info:
         load_exercise(path, tmp_path)
-    assert str(info.value) == "exercises/points_text.yaml:5: key 'points': expected a number, got 'ten'"
+    assert (
+        str(info.value)
+        == "exercises/points_text.yaml:5: key 'points': expected a number, got 'ten'"
+    )
 
 
 def test_every_fixture_has_a_case_and_every_case_a_file() -> None:
@@ -250,44 +306,64 @@ def test_course_with_empty_exercises_folder(tmp_path: Path) -> None:
 
 
 def test_course_reports_the_bad_file_among_good_ones(tmp_path: Path) -> None:
-    root = _course(tmp_path, {
-        "exercises/a.yaml": VALID,
-        "exercises/b.yaml": VALID.replace("id: demo", "id: other").replace("file: demo", "file: other")
-        .replace("points: 3", "points: three"),
-    })
+    root = _course(
+        tmp_path,
+        {
+            "exercises/a.yaml": VALID,
+            "exercises/b.yaml": VALID.replace("id: demo", "id: other")
+            .replace("file: demo", "file: other")
+            .replace("points: 3", "points: three"),
+        },
+    )
     with pytest.raises(ExerciseError) as info:
         load_course(root)
     assert str(info.value) == "exercises/b.yaml:4: key 'points': expected a number, got 'three'"
 
 
 def test_two_exercises_with_the_same_id(tmp_path: Path) -> None:
-    root = _course(tmp_path, {
-        "exercises/a.yaml": VALID,
-        "exercises/b.yaml": VALID.replace("file: demo", "file: other"),
-    })
+    root = _course(
+        tmp_path,
+        {
+            "exercises/a.yaml": VALID,
+            "exercises/b.yaml": VALID.replace("file: demo", "file: other"),
+        },
+    )
     with pytest.raises(ExerciseError) as info:
         load_course(root)
-    assert str(info.value) == "exercises/b.yaml:1: key 'id': 'demo' is also the id of exercises/a.yaml"
+    assert (
+        str(info.value) == "exercises/b.yaml:1: key 'id': 'demo' is also the id of exercises/a.yaml"
+    )
 
 
-@pytest.mark.parametrize(("key", "line", "edit"), [
-    ("id", 2, ("file: demo", "file: other")),
-    ("file", 4, ("id: demo", "id: other")),
-])
-def test_duplicate_id_or_file_names_the_line_of_the_key(tmp_path: Path, key: str, line: int,
-                                                        edit: tuple[str, str]) -> None:
-    root = _course(tmp_path, {
-        "exercises/a.yaml": VALID,
-        "exercises/b.yaml": _commented("A copy of a.yaml.", VALID.replace(*edit)),
-    })
+@pytest.mark.parametrize(
+    ("key", "line", "edit"),
+    [
+        ("id", 2, ("file: demo", "file: other")),
+        ("file", 4, ("id: demo", "id: other")),
+    ],
+)
+def test_duplicate_id_or_file_names_the_line_of_the_key(
+    tmp_path: Path, key: str, line: int, edit: tuple[str, str]
+) -> None:
+    root = _course(
+        tmp_path,
+        {
+            "exercises/a.yaml": VALID,
+            "exercises/b.yaml": _commented("A copy of a.yaml.", VALID.replace(*edit)),
+        },
+    )
     with pytest.raises(ExerciseError) as info:
         load_course(root)
-    assert str(info.value).startswith(f"exercises/b.yaml:{line}: key '{key}': 'demo' is also the {key} of")
+    assert str(info.value).startswith(
+        f"exercises/b.yaml:{line}: key '{key}': 'demo' is also the {key} of"
+    )
 
 
 def test_course_order_with_a_non_text_item(tmp_path: Path) -> None:
-    root = _course(tmp_path, {"exercises/a.yaml": VALID,
-                              "course.yaml": "title: A course\norder:\n  - [demo]\n"})
+    root = _course(
+        tmp_path,
+        {"exercises/a.yaml": VALID, "course.yaml": "title: A course\norder:\n  - [demo]\n"},
+    )
     with pytest.raises(ExerciseError) as info:
         load_course(root)
     assert str(info.value).startswith("course.yaml:3: key 'order'")

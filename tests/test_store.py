@@ -36,19 +36,39 @@ EXERCISES = ["tensor-init", "text-to-ids", "tensor-ops"]
 
 def make_result(exercise: str, score: float = 1.5, tag: str = "") -> ExerciseResult:
     checks = [
-        CheckResult(name="shape", score=score, max_score=2.0, status="failed",
-                    message=f"wrong shape {tag}", entry="f", hint="look at dim",
-                    details={"expected": [2, 3], "actual": [3, 2], "values": [0.1 + 0.2, -1e-300],
-                             "nested": {"ok": False, "none": None}},
-                    output="printed \u00e9\u2603 \ud800 lone surrogate\n",
-                    traceback=[{"file": "tensor_init.py", "line": 3, "code": "x = y"}],
-                    seconds=0.123456789),
+        CheckResult(
+            name="shape",
+            score=score,
+            max_score=2.0,
+            status="failed",
+            message=f"wrong shape {tag}",
+            entry="f",
+            hint="look at dim",
+            details={
+                "expected": [2, 3],
+                "actual": [3, 2],
+                "values": [0.1 + 0.2, -1e-300],
+                "nested": {"ok": False, "none": None},
+            },
+            output="printed \u00e9\u2603 \ud800 lone surrogate\n",
+            traceback=[{"file": "tensor_init.py", "line": 3, "code": "x = y"}],
+            seconds=0.123456789,
+        ),
         CheckResult(name="values", score=0.0, max_score=1.0, status="error", message="boom"),
     ]
-    return ExerciseResult(id=exercise, title=exercise.title(), score=score, max_score=3.0,
-                          status="failed", checks=checks, file=f"{exercise}.py",
-                          message="", notes=["a note"], output="hi\n",
-                          traceback=[{"file": "x.py", "line": 1}])
+    return ExerciseResult(
+        id=exercise,
+        title=exercise.title(),
+        score=score,
+        max_score=3.0,
+        status="failed",
+        checks=checks,
+        file=f"{exercise}.py",
+        message="",
+        notes=["a note"],
+        output="hi\n",
+        traceback=[{"file": "x.py", "line": 1}],
+    )
 
 
 def items(fp: str = "ex", tag: str = "") -> list[tuple[int, str, ExerciseResult]]:
@@ -62,8 +82,9 @@ def fps(fp: str = "ex") -> dict[str, str]:
 def rows(path: Path) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute("SELECT student, exercise, submission_fp FROM results "
-                            "ORDER BY student, exercise").fetchall()
+        return conn.execute(
+            "SELECT student, exercise, submission_fp FROM results ORDER BY student, exercise"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -126,7 +147,9 @@ def test_cached_many_matches_cached(store: Store) -> None:
     assert set(many) == set(wanted)
     for student, (sub_fp, ex_fps) in wanted.items():
         one = store.cached(student, sub_fp, ex_fps)
-        assert {k: asdict(v) for k, v in many[student].items()} == {k: asdict(v) for k, v in one.items()}
+        assert {k: asdict(v) for k, v in many[student].items()} == {
+            k: asdict(v) for k, v in one.items()
+        }
     assert set(many["alice"]) == set(EXERCISES)
     assert many["bob"] == {} and many["dave"] == {}
     assert set(many["carol"]) == {"tensor-init", "text-to-ids"}
@@ -137,8 +160,10 @@ def test_cached_many_answers_for_a_whole_class(store: Store) -> None:
     students = [f"s{i:03d}" for i in range(800)]
     for s in students:
         store.save_student(s, f"sub-{s}", items("ex"))
-    many = store.cached_many({s: (f"sub-{s}", fps("ex")) for s in students}
-                             | {"s000": ("changed", fps("ex")), "nobody": ("x", fps("ex"))})
+    many = store.cached_many(
+        {s: (f"sub-{s}", fps("ex")) for s in students}
+        | {"s000": ("changed", fps("ex")), "nobody": ("x", fps("ex"))}
+    )
     assert all(len(many[s]) == len(EXERCISES) for s in students[1:])
     assert many["s000"] == {} and many["nobody"] == {}
 
@@ -166,7 +191,8 @@ def test_failed_save_changes_nothing(tmp_path: Path) -> None:
         assert s.cached("alice", "new", {"tensor-init": "new-fp"}) == {}
         assert set(s.cached("alice", "old", fps("ex"))) == set(EXERCISES)
     assert rows(tmp_path / Store.FILENAME) == sorted(
-        [("alice", ex, "old") for ex in EXERCISES] + [("bob", ex, "b") for ex in EXERCISES])
+        [("alice", ex, "old") for ex in EXERCISES] + [("bob", ex, "b") for ex in EXERCISES]
+    )
 
 
 KILL_SCRIPT = """
@@ -198,8 +224,14 @@ def test_kill_9_mid_save_leaves_whole_students(tmp_path: Path) -> None:
     script.write_text(KILL_SCRIPT)
     db = tmp_path / "out" / Store.FILENAME
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         printed = 0
@@ -216,8 +248,10 @@ def test_kill_9_mid_save_leaves_whole_students(tmp_path: Path) -> None:
     with Store(db) as s:
         conn = sqlite3.connect(db)
         try:
-            per_student = conn.execute("SELECT student, COUNT(*), COUNT(DISTINCT submission_fp) "
-                                       "FROM results GROUP BY student").fetchall()
+            per_student = conn.execute(
+                "SELECT student, COUNT(*), COUNT(DISTINCT submission_fp) "
+                "FROM results GROUP BY student"
+            ).fetchall()
         finally:
             conn.close()
         assert len(per_student) >= 4  # at least the students it reported as committed
@@ -229,9 +263,15 @@ def test_kill_9_mid_save_leaves_whole_students(tmp_path: Path) -> None:
 
 def test_last_run_rebuilds_order_and_warnings(store: Store) -> None:
     assert store.last_run() is None
-    store.save_student("zoe", "z", [(2, "f", make_result("tensor-ops", 1.0)),
-                                    (0, "f", make_result("tensor-init", 0.5)),
-                                    (1, "f", make_result("text-to-ids", 0.25))])
+    store.save_student(
+        "zoe",
+        "z",
+        [
+            (2, "f", make_result("tensor-ops", 1.0)),
+            (0, "f", make_result("tensor-init", 0.5)),
+            (1, "f", make_result("text-to-ids", 0.25)),
+        ],
+    )
     store.save_student("adam", "a", [(0, "f", make_result("tensor-init", 2.0))])
     run_id = store.start_run("Course", "0.1.0", "process", 7, ["zoe", "nobody", "adam"])
     assert store.last_run() is None  # not finished yet
@@ -240,7 +280,12 @@ def test_last_run_rebuilds_order_and_warnings(store: Store) -> None:
     assert unfinished > run_id
     run = store.last_run()
     assert run is not None
-    assert (run.course, run.grader_version, run.sandbox, run.seed) == ("Course", "0.1.0", "process", 7)
+    assert (run.course, run.grader_version, run.sandbox, run.seed) == (
+        "Course",
+        "0.1.0",
+        "process",
+        7,
+    )
     assert run.warnings == ["w1", "w2"]
     assert [s.id for s in run.students] == ["zoe", "adam"]  # run order; no rows -> skipped
     zoe = run.students[0]
@@ -249,7 +294,9 @@ def test_last_run_rebuilds_order_and_warnings(store: Store) -> None:
     assert asdict(zoe.exercises[2]) == asdict(make_result("tensor-ops", 1.0))
     store.finish_run(unfinished, graded=0, reused=1, warnings=[])
     later = store.last_run()
-    assert later is not None and later.course == "Other" and [s.id for s in later.students] == ["adam"]
+    assert (
+        later is not None and later.course == "Other" and [s.id for s in later.students] == ["adam"]
+    )
 
 
 def test_finish_run_timestamps(store: Store, tmp_path: Path) -> None:
@@ -257,8 +304,9 @@ def test_finish_run_timestamps(store: Store, tmp_path: Path) -> None:
     store.finish_run(run_id, 0, 0, [])
     conn = sqlite3.connect(store.path)
     try:
-        started, finished = conn.execute("SELECT started, finished FROM runs WHERE id = ?",
-                                         (run_id,)).fetchone()
+        started, finished = conn.execute(
+            "SELECT started, finished FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
     finally:
         conn.close()
     assert started.endswith("+00:00") and finished.endswith("+00:00")
@@ -273,7 +321,6 @@ def test_student_result(store: Store) -> None:
     assert got.score == 2.0 and got.max_score == 6.0
     assert store.student_result("alice", ["tensor-ops", "missing-one"]) is None
     assert store.student_result("bob", ["tensor-ops"]) is None
-
 
 
 # -- results the student did not cause ------------------------------------------------
@@ -310,34 +357,50 @@ def _schema_1_store(path: Path, results: list[ExerciseResult]) -> None:
     for i, result in enumerate(results):
         data = asdict(result)
         del data["final"]
-        conn.execute("INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, '2024-01-01T00:00:00+00:00')",
-                     (result.id, i, f"ex-{result.id}", json.dumps(data)))
-    conn.execute("INSERT INTO runs (started, finished, course, grader_version, sandbox, seed, students, "
-                 "warnings) VALUES ('a', 'b', 'Course', '0.1.0', 'bubblewrap', 0, '[\"ann\"]', '[]')")
+        conn.execute(
+            "INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, '2024-01-01T00:00:00+00:00')",
+            (result.id, i, f"ex-{result.id}", json.dumps(data)),
+        )
+    conn.execute(
+        "INSERT INTO runs (started, finished, course, grader_version, sandbox, seed, students, "
+        "warnings) VALUES ('a', 'b', 'Course', '0.1.0', 'bubblewrap', 0, '[\"ann\"]', '[]')"
+    )
     conn.commit()
     conn.close()
 
 
 def test_a_schema_1_store_is_migrated_and_its_worker_deaths_graded_again(tmp_path: Path) -> None:
     results = [make_result(ex) for ex in EXERCISES]
-    results[2].checks[1].message = ("not scored: code in your submission stopped the grader's process in the "
-                                    "sandbox (for example by killing its parent process), so no result of this "
-                                    "submission can be trusted")
+    results[2].checks[1].message = (
+        "not scored: code in your submission stopped the grader's process in the "
+        "sandbox (for example by killing its parent process), so no result of this "
+        "submission can be trusted"
+    )
     _schema_1_store(tmp_path / Store.FILENAME, results)
     with Store.open(tmp_path) as s:
         assert set(s.cached("ann", "sub-ann", fps("ex"))) == {EXERCISES[0], EXERCISES[1]}
         run = s.last_run()
-        assert run is not None and [e.final for e in run.students[0].exercises] == [True, True, False]
+        assert run is not None and [e.final for e in run.students[0].exercises] == [
+            True,
+            True,
+            False,
+        ]
         assert run.students[0].exercises[0] == results[0]  # the rest comes back as it was
     with Store.open(tmp_path):  # a second open finds nothing left to migrate
         pass
     conn = sqlite3.connect(tmp_path / Store.FILENAME)
     try:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            "2",
+        )
         assert conn.execute("SELECT exercise, final FROM results ORDER BY position").fetchall() == [
-            (EXERCISES[0], 1), (EXERCISES[1], 1), (EXERCISES[2], 0)]
+            (EXERCISES[0], 1),
+            (EXERCISES[1], 1),
+            (EXERCISES[2], 0),
+        ]
     finally:
         conn.close()
+
 
 def test_not_sqlite_raises_store_error_naming_file(tmp_path: Path) -> None:
     path = tmp_path / Store.FILENAME
@@ -365,8 +428,10 @@ def test_newer_schema_raises(tmp_path: Path) -> None:
         pass
     conn = sqlite3.connect(tmp_path / Store.FILENAME)
     with conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                     (str(Store.SCHEMA_VERSION + 1),))
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+            (str(Store.SCHEMA_VERSION + 1),),
+        )
     conn.close()
     with pytest.raises(StoreError, match="newer") as info:
         Store.open(tmp_path)
@@ -379,7 +444,9 @@ def test_reopen_keeps_schema_version(tmp_path: Path) -> None:
             pass
     conn = sqlite3.connect(tmp_path / Store.FILENAME)
     try:
-        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [("2",)]
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall() == [
+            ("2",)
+        ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         conn.close()
@@ -388,6 +455,7 @@ def test_reopen_keeps_schema_version(tmp_path: Path) -> None:
 def test_concurrent_saves_from_threads(tmp_path: Path) -> None:
     errors: list[BaseException] = []
     with Store.open(tmp_path) as s:
+
         def work(t: int) -> None:
             try:
                 for i in range(50):
@@ -419,8 +487,9 @@ def test_grader_fingerprint_is_stable_and_sensitive(tmp_path: Path, monkeypatch)
     assert len(first) == 64 and int(first, 16) >= 0
 
     package = tmp_path / "grader"
-    shutil.copytree(Path(grader.__file__).parent, package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(grader.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__")
+    )
     monkeypatch.setattr(grader, "__file__", str(package / "__init__.py"))
     try:
         grader_fingerprint.cache_clear()
@@ -489,9 +558,11 @@ def test_exercise_fingerprint_tracks_yaml_solution_and_named_helpers(course_copy
     assert fp() == base
 
     seen = {base}
-    for path in (course_copy / "exercises" / "hidden" / "prepare_data.py",  # named helper
-                 course_copy / "exercises" / "prepare_data.yaml",  # the YAML (a comment)
-                 course_copy / "solutions" / "prepare_data.py"):  # the solution
+    for path in (
+        course_copy / "exercises" / "hidden" / "prepare_data.py",  # named helper
+        course_copy / "exercises" / "prepare_data.yaml",  # the YAML (a comment)
+        course_copy / "solutions" / "prepare_data.py",
+    ):  # the solution
         append(path, "\n# edited\n")
         now = fp()
         assert now not in seen, path
@@ -501,7 +572,9 @@ def test_exercise_fingerprint_tracks_yaml_solution_and_named_helpers(course_copy
     assert fp() not in seen
 
 
-def test_exercise_fingerprint_ignores_helpers_outside_the_exercises_folder(course_copy: Path) -> None:
+def test_exercise_fingerprint_ignores_helpers_outside_the_exercises_folder(
+    course_copy: Path,
+) -> None:
     from grader.course import load_course
 
     course = load_course(course_copy)
@@ -519,15 +592,24 @@ def test_submission_fingerprint(tmp_path: Path) -> None:
     course = load_course(ROOT)
     a, b, c = (course.exercise(e) for e in ("tensor-init", "tensor-ops", "derivative"))
 
-    def submission(folder: str, source: str = "def f():\n    return 1\n",
-                   cells: list[Cell] | None = None, notes: list[str] | None = None) -> Submission:
+    def submission(
+        folder: str,
+        source: str = "def f():\n    return 1\n",
+        cells: list[Cell] | None = None,
+        notes: list[str] | None = None,
+    ) -> Submission:
         base = tmp_path / folder
         cells = cells if cells is not None else [Cell(1, 1, "x = 1")]
         files = {
-            a.id: SubmittedFile(a, base / f"{a.file}.py", "py", notes=list(notes or []),
-                                source=source),
-            b.id: SubmittedFile(b, base / f"{b.file}.ipynb", "ipynb", notebook=Notebook(cells), source="x = 1\n"),
-            c.id: SubmittedFile(c, None, problem=f"not submitted: no {c.file}.py or {c.file}.ipynb"),
+            a.id: SubmittedFile(
+                a, base / f"{a.file}.py", "py", notes=list(notes or []), source=source
+            ),
+            b.id: SubmittedFile(
+                b, base / f"{b.file}.ipynb", "ipynb", notebook=Notebook(cells), source="x = 1\n"
+            ),
+            c.id: SubmittedFile(
+                c, None, problem=f"not submitted: no {c.file}.py or {c.file}.ipynb"
+            ),
         }
         return Submission(student=folder, folder=base, files=files)
 
@@ -536,11 +618,20 @@ def test_submission_fingerprint(tmp_path: Path) -> None:
     assert submission_fingerprint(submission("renamed-folder")) == base
     assert submission_fingerprint(submission("alice", source="def f():\n    return 2\n")) != base
     assert submission_fingerprint(submission("alice", cells=[Cell(1, 1, "x = 2")])) != base
-    assert submission_fingerprint(submission("alice", cells=[Cell(2, 1, "x = 1")])) != base  # messages name cells
+    assert (
+        submission_fingerprint(submission("alice", cells=[Cell(2, 1, "x = 1")])) != base
+    )  # messages name cells
     # the grader's cell tags name cells in messages: they count; key order inside them does not
-    tagged = submission_fingerprint(submission("alice", cells=[Cell(1, 1, "x = 1", {"entry": "f", "role": "s"})]))
+    tagged = submission_fingerprint(
+        submission("alice", cells=[Cell(1, 1, "x = 1", {"entry": "f", "role": "s"})])
+    )
     assert tagged != base
-    assert submission_fingerprint(submission("alice", cells=[Cell(1, 1, "x = 1", {"role": "s", "entry": "f"})])) == tagged
+    assert (
+        submission_fingerprint(
+            submission("alice", cells=[Cell(1, 1, "x = 1", {"role": "s", "entry": "f"})])
+        )
+        == tagged
+    )
     assert submission_fingerprint(submission("alice", notes=["both files; .py graded"])) != base
     # same files, different order in the dict: same fingerprint
     sub = submission("alice")
@@ -550,4 +641,3 @@ def test_submission_fingerprint(tmp_path: Path) -> None:
     sub = submission("alice")
     sub.files[c.id] = SubmittedFile(c, tmp_path / "alice" / f"{c.file}.py", "py", source="")
     assert submission_fingerprint(sub) != base
-

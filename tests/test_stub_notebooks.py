@@ -78,8 +78,13 @@ async def execute(run: Run, cwd: Path, gate: asyncio.Semaphore) -> None:
     """Execute ``run.nb`` in place in a fresh kernel started in ``cwd``."""
     from nbclient import NotebookClient
 
-    client = NotebookClient(run.nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT, allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        run.nb,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT,
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+    )
     async with gate:
         start = time.perf_counter()
         try:
@@ -121,8 +126,10 @@ def runs(course: Course, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple
     asyncio.run(execute_all(jobs))
     total = time.perf_counter() - start
     slowest = max(jobs, key=lambda job: job[0].seconds)[0]
-    print(f"\n{len(jobs)} notebooks in {total:.1f} s, at most {MAX_KERNELS} kernels at a time "
-          f"(slowest: {slowest.name}, {slowest.seconds:.1f} s)")
+    print(
+        f"\n{len(jobs)} notebooks in {total:.1f} s, at most {MAX_KERNELS} kernels at a time "
+        f"(slowest: {slowest.name}, {slowest.seconds:.1f} s)"
+    )
     return {(run.exercise.id, run.kind): run for run, _ in jobs}
 
 
@@ -143,8 +150,9 @@ def errors(cell: Any) -> list[str]:
 
 
 def stdout(cell: Any) -> str:
-    return "".join(out.text for out in cell.outputs
-                   if out.output_type == "stream" and out.name == "stdout")
+    return "".join(
+        out.text for out in cell.outputs if out.output_type == "stream" and out.name == "stdout"
+    )
 
 
 def code_cells(run: Run) -> list[tuple[int, Any]]:
@@ -154,8 +162,11 @@ def code_cells(run: Run) -> list[tuple[int, Any]]:
 def did_not_run(run: Run) -> list[str]:
     """Problems that stop the cells from being judged: execution stopped, or a cell never ran."""
     problems = [f"{run.name}: execution stopped: {run.failure}"] if run.failure else []
-    problems += [f"{where(run, i, cell)}: did not run (no execution_count)"
-                 for i, cell in code_cells(run) if cell.execution_count is None]
+    problems += [
+        f"{where(run, i, cell)}: did not run (no execution_count)"
+        for i, cell in code_cells(run)
+        if cell.execution_count is None
+    ]
     return problems
 
 
@@ -174,7 +185,8 @@ def solution_runs(course: Course, runs: dict[tuple[str, str], Run]) -> list[Run]
 
 
 def test_stub_examples_raise_not_implemented_and_nothing_else_breaks(
-        course: Course, runs: dict[tuple[str, str], Run]) -> None:
+    course: Course, runs: dict[tuple[str, str], Run]
+) -> None:
     problems = []
     for ex in course.exercises:
         run = runs[ex.id, "stub"]
@@ -200,7 +212,8 @@ def test_stub_examples_raise_not_implemented_and_nothing_else_breaks(
 
 
 def test_examples_pass_with_the_reference_solution_filled_in(
-        course: Course, runs: dict[tuple[str, str], Run]) -> None:
+    course: Course, runs: dict[tuple[str, str], Run]
+) -> None:
     problems = []
     for run in solution_runs(course, runs):
         problems += did_not_run(run)
@@ -211,10 +224,13 @@ def test_examples_pass_with_the_reference_solution_filled_in(
                 examples += 1
                 # The cell prints PASS only after `assert not _mismatch(got, expected)`.
                 if stdout(cell) != "PASS\n" and not errors(cell) and cell.execution_count:
-                    problems.append(f"{where(run, i, cell)}: printed {stdout(cell)!r}, not 'PASS\\n'")
+                    problems.append(
+                        f"{where(run, i, cell)}: printed {stdout(cell)!r}, not 'PASS\\n'"
+                    )
         if examples != len(run.exercise.examples):
-            problems.append(f"{run.name}: {examples} example cells for "
-                            f"{len(run.exercise.examples)} examples")
+            problems.append(
+                f"{run.name}: {examples} example cells for {len(run.exercise.examples)} examples"
+            )
     assert not problems, report(problems)
 
 

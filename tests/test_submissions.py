@@ -27,8 +27,10 @@ def test_a_linked_folder_is_skipped_with_a_line_that_says_why(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("not a student")
     skipped: list[str] = []
     assert student_folders(tmp_path, COURSE, skipped) == [ada]
-    assert skipped == ["skipped bea: it is a link to a folder, not a student's folder (links are not "
-                       "followed); copy the folder itself to grade it"]
+    assert skipped == [
+        "skipped bea: it is a link to a folder, not a student's folder (links are not "
+        "followed); copy the folder itself to grade it"
+    ]
 
 
 def test_a_name_that_is_not_utf8_becomes_a_readable_escaped_id(tmp_path: Path):

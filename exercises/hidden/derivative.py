@@ -22,16 +22,24 @@ def judge_uses_autograd(ctx: JudgeContext) -> Verdict:
     try:
         uses = find_forbidden(ctx.source, [entry], AUTOGRAD_NAMES).get(entry, [])
     except SyntaxError as exc:
-        return Verdict(False, f"{entry}: the code has a syntax error (line {exc.lineno}: {exc.msg})")
+        return Verdict(
+            False, f"{entry}: the code has a syntax error (line {exc.lineno}: {exc.msg})"
+        )
     if not uses:
-        return Verdict(False, f"{entry} does not use autograd: no .backward(), .grad or torch.autograd.grad "
-                       "is reached from it. This exercise is about letting PyTorch find the derivative, so "
-                       "compute it with autograd instead of writing the formula 2 * x")
+        return Verdict(
+            False,
+            f"{entry} does not use autograd: no .backward(), .grad or torch.autograd.grad "
+            "is reached from it. This exercise is about letting PyTorch find the derivative, so "
+            "compute it with autograd instead of writing the formula 2 * x",
+        )
     actual = ctx.outputs.get("result")
     expected = (ctx.expected or {}).get("result")
     problems, details = value_problems(actual, expected, reveal=ctx.discloses("expected"))
     details["autograd_used"] = [f"line {line}: {text}" for text, line in uses[:5]]
     if problems:
         return Verdict(False, f"{entry} uses autograd, but: " + "; ".join(problems[:2]), details)
-    return Verdict(True, f"{entry} computes the derivative with autograd and returned {describe(actual)}",
-                   details)
+    return Verdict(
+        True,
+        f"{entry} computes the derivative with autograd and returned {describe(actual)}",
+        details,
+    )

@@ -25,18 +25,22 @@ def centred_and_unchanged(ctx: JudgeContext) -> Verdict:
     if not isinstance(after, TensorValue):
         problems.append("the caller's v could not be read back after the call")
     elif list(after.data.shape) != list(before.shape):
-        problems.append(f"center_vertices changed the shape of the caller's v to {list(after.data.shape)}")
+        problems.append(
+            f"center_vertices changed the shape of the caller's v to {list(after.data.shape)}"
+        )
     elif not torch.equal(after.data, before):
         moved = int((after.data != before).reshape(before.shape[0], -1).any(dim=1).sum())
         changed = f"{moved} of its {before.shape[0]} vertices were moved"
         problems.append(
             f"center_vertices changed the caller's v ({changed}). An in-place operation such as "
             "v -= ..., v.sub_(...) or v[:] = ... writes into the tensor you were given; "
-            "compute a new tensor instead, e.g. v - v.mean(dim=0)")
+            "compute a new tensor instead, e.g. v - v.mean(dim=0)"
+        )
 
     # 2. The returned tensor must be v moved so that its centroid is the origin.
-    p, d = tensor_problems(result, expected, atol=1e-5, rtol=1e-4, where="the result",
-                           reveal=ctx.discloses("expected"))
+    p, d = tensor_problems(
+        result, expected, atol=1e-5, rtol=1e-4, where="the result", reveal=ctx.discloses("expected")
+    )
     if p:
         problems += p
         details.update(d)
@@ -46,5 +50,8 @@ def centred_and_unchanged(ctx: JudgeContext) -> Verdict:
 
     if problems:
         return Verdict(False, "center_vertices: " + "; ".join(problems[:3]), details)
-    return Verdict(True, f"center_vertices returned {describe(result)} centred on the origin "
-                   "and left v unchanged", details)
+    return Verdict(
+        True,
+        f"center_vertices returned {describe(result)} centred on the origin and left v unchanged",
+        details,
+    )

@@ -42,7 +42,11 @@ def scaled_columns(seed: int) -> dict[str, Any]:
     scale = torch.tensor([1.0, 10.0, 0.1, 3.0])
     shift = torch.tensor([0.0, 5.0, -2.0, 100.0])
     X_train = torch.randn(30, 4, generator=gen) * scale + shift
-    X_val = torch.randn(12, 4, generator=gen) * scale * 2 + shift + torch.tensor([3.0, -20.0, 1.0, 50.0])
+    X_val = (
+        torch.randn(12, 4, generator=gen) * scale * 2
+        + shift
+        + torch.tensor([3.0, -20.0, 1.0, 50.0])
+    )
     return {"X_train": X_train, "X_val": X_val}
 
 
@@ -55,7 +59,9 @@ def constant_column(seed: int) -> dict[str, Any]:
     data = scaled_columns(seed + 1000)  # scaled_columns reduces the seed
     X_train, X_val = data["X_train"].clone(), data["X_val"].clone()
     X_train[:, CONSTANT_COLUMN] = CONSTANT_VALUE
-    X_val[:, CONSTANT_COLUMN] = CONSTANT_VALUE + torch.arange(X_val.shape[0], dtype=torch.float32) / 4
+    X_val[:, CONSTANT_COLUMN] = (
+        CONSTANT_VALUE + torch.arange(X_val.shape[0], dtype=torch.float32) / 4
+    )
     return {"X_train": X_train, "X_val": X_val}
 
 
@@ -84,7 +90,9 @@ def _four_tensors(value: Any, names: tuple[str, ...]) -> tuple[list[TensorValue]
 class SplitCall:
     """What one call of train_val_split did, worked out from its four parts."""
 
-    def __init__(self, value: Any, X: torch.Tensor, y: torch.Tensor, val_fraction: float, label: str) -> None:
+    def __init__(
+        self, value: Any, X: torch.Tensor, y: torch.Tensor, val_fraction: float, label: str
+    ) -> None:
         self.label = label
         self.problems: list[str] = []  # shape and type problems (nothing else can be judged)
         self.partition: list[str] = []  # rows lost, repeated, changed or unpaired
@@ -97,18 +105,31 @@ class SplitCall:
         if parts is None:
             self.problems.append(message)
             return
-        want = {"X_train": [n - n_val, f], "X_val": [n_val, f], "y_train": [n - n_val, 1], "y_val": [n_val, 1]}
+        want = {
+            "X_train": [n - n_val, f],
+            "X_val": [n_val, f],
+            "y_train": [n - n_val, 1],
+            "y_val": [n_val, 1],
+        }
         for name, part in zip(PART_NAMES, parts, strict=True):
             if part.data.dtype != torch.float32:
-                self.problems.append(f"{name} has dtype {str(part.data.dtype).replace('torch.', '')}; expected float32")
+                self.problems.append(
+                    f"{name} has dtype {str(part.data.dtype).replace('torch.', '')}; expected float32"
+                )
         shapes = {name: _shape(p) for name, p in zip(PART_NAMES, parts, strict=True)}
         if shapes != want:
             got = ", ".join(f"{k} {v}" for k, v in shapes.items())
             expected = ", ".join(f"{k} {v}" for k, v in want.items())
             hint = ""
-            if shapes["X_val"][:1] != [n_val] and len(shapes["X_val"]) == 2 and shapes["X_val"][1] == f:
-                hint = (f" With {n} rows and val_fraction {val_fraction:g} there are "
-                        f"int({n} * {val_fraction:g}) = {n_val} validation rows.")
+            if (
+                shapes["X_val"][:1] != [n_val]
+                and len(shapes["X_val"]) == 2
+                and shapes["X_val"][1] == f
+            ):
+                hint = (
+                    f" With {n} rows and val_fraction {val_fraction:g} there are "
+                    f"int({n} * {val_fraction:g}) = {n_val} validation rows."
+                )
             elif [len(s) and s[-1] for s in shapes.values()] == [f, 1, f, 1]:
                 hint = " Return the parts in the order (X_train, X_val, y_train, y_val)."
             self.problems.append(f"expected shapes {expected}; got {got}.{hint}")
@@ -133,7 +154,8 @@ class SplitCall:
                 if a != b:
                     self.partition.append(
                         f"X and y are no longer paired: row {i} of X_{part} is row {a} of X, but row {i} of "
-                        f"y_{part} is the target of row {b}. Shuffle X and y with the same permutation")
+                        f"y_{part} is the target of row {b}. Shuffle X and y with the same permutation"
+                    )
                     break
 
     @staticmethod
@@ -146,11 +168,15 @@ class SplitCall:
         lost = sorted(set(range(n)) - set(counts))
         problems = []
         if twice:
-            problems.append(f"row {twice[0]} of {what} appears {counts[twice[0]]} times across "
-                            f"{what}_train and {what}_val ({len(twice)} rows are repeated)")
+            problems.append(
+                f"row {twice[0]} of {what} appears {counts[twice[0]]} times across "
+                f"{what}_train and {what}_val ({len(twice)} rows are repeated)"
+            )
         if lost:
-            problems.append(f"row {lost[0]} of {what} is in neither {what}_train nor {what}_val "
-                            f"({len(lost)} rows are missing)")
+            problems.append(
+                f"row {lost[0]} of {what} is in neither {what}_train nor {what}_val "
+                f"({len(lost)} rows are missing)"
+            )
         return problems
 
     def _rows_of_x(self, part: torch.Tensor, X: torch.Tensor, name: str) -> list[int] | None:
@@ -160,8 +186,9 @@ class SplitCall:
         found = same.any(dim=1)
         if not bool(found.all()):
             i = int((~found).nonzero()[0])
-            self.partition.append(f"row {i} of {name} is not a row of X: the rows must be moved whole, "
-                                  "not changed")
+            self.partition.append(
+                f"row {i} of {name} is not a row of X: the rows must be moved whole, not changed"
+            )
             return None
         return [int(j) for j in same.float().argmax(dim=1)]
 
@@ -171,7 +198,9 @@ class SplitCall:
         for i, v in enumerate(flat.tolist()):
             j = int(round(v))
             if j != v or not 0 <= j < y.shape[0] or float(y[j, 0]) != v:
-                self.partition.append(f"row {i} of {name} holds {fmt_number(v)}, which is not a value of y")
+                self.partition.append(
+                    f"row {i} of {name} holds {fmt_number(v)}, which is not a value of y"
+                )
                 return None
             ids.append(j)
         return ids
@@ -188,50 +217,80 @@ def judge_split(ctx: JudgeContext) -> Verdict:
     val_fraction = float(params["val_fraction"])
     seed, other_seed = params.get("seeds", ["s", "another seed"])
     X, y = ctx.data["X"], ctx.data["y"]
-    labels = {"first": f" (seed {seed})", "again": f" (seed {seed}, called again)",
-              "other": f" (seed {other_seed})"}
+    labels = {
+        "first": f" (seed {seed})",
+        "again": f" (seed {seed}, called again)",
+        "other": f" (seed {other_seed})",
+    }
     calls = {}
     for key, label in labels.items():
         if key not in ctx.outputs:
             return _fail(f"{ENTRY_SPLIT}{label} gave no result")
         calls[key] = SplitCall(ctx.outputs[key], X, y, val_fraction, label)
     first = calls["first"]
-    details = {"rows": first.n, "val_fraction": val_fraction,
-               "expected_validation_rows": f"int({first.n} * {val_fraction:g}) = {first.n_val}"}
+    details = {
+        "rows": first.n,
+        "val_fraction": val_fraction,
+        "expected_validation_rows": f"int({first.n} * {val_fraction:g}) = {first.n_val}",
+    }
     if first.problems:
         return _fail(f"{ENTRY_SPLIT}{first.label}: " + "; ".join(first.problems[:3]), details)
     if aspect == "sizes":
-        return Verdict(True, f"{ENTRY_SPLIT} returned (X_train, X_val, y_train, y_val) with {first.n_val} "
-                       f"validation rows out of {first.n}, as expected", details)
+        return Verdict(
+            True,
+            f"{ENTRY_SPLIT} returned (X_train, X_val, y_train, y_val) with {first.n_val} "
+            f"validation rows out of {first.n}, as expected",
+            details,
+        )
     if first.partition and aspect in ("partition", "all"):
         return _fail(f"{ENTRY_SPLIT}{first.label}: " + "; ".join(first.partition[:2]), details)
     if aspect == "partition":
-        return Verdict(True, f"{ENTRY_SPLIT}: every row is in exactly one part, and X and y rows stay paired",
-                       details)
+        return Verdict(
+            True,
+            f"{ENTRY_SPLIT}: every row is in exactly one part, and X and y rows stay paired",
+            details,
+        )
     # The seed checks need each call's split of X's rows; a y that is off is judged by the
     # partition check (and by the 'all' aspect, which stops above).
     for call in calls.values():
         if call.problems or call.val_rows is None:
-            return _fail(f"{ENTRY_SPLIT}{call.label}: " + "; ".join((call.problems + call.partition)[:2]),
-                         details)
+            return _fail(
+                f"{ENTRY_SPLIT}{call.label}: " + "; ".join((call.problems + call.partition)[:2]),
+                details,
+            )
     again, other = calls["again"], calls["other"]
     details["validation_rows_seed_" + str(seed)] = sorted(first.val_rows or [])
     details["validation_rows_seed_" + str(other_seed)] = sorted(other.val_rows or [])
     if first.val_rows != again.val_rows or first.train_rows != again.train_rows:
-        return _fail(f"{ENTRY_SPLIT}: called twice with seed {seed}, it put different rows into the "
-                     "validation set; the same seed must give the same split. Shuffle with a generator "
-                     "seeded by `seed` (torch.Generator().manual_seed(seed), passed as generator= to "
-                     "torch.randperm) rather than with the global random state", details)
+        return _fail(
+            f"{ENTRY_SPLIT}: called twice with seed {seed}, it put different rows into the "
+            "validation set; the same seed must give the same split. Shuffle with a generator "
+            "seeded by `seed` (torch.Generator().manual_seed(seed), passed as generator= to "
+            "torch.randperm) rather than with the global random state",
+            details,
+        )
     if first.val_rows == other.val_rows:
-        unshuffled = first.val_rows in (frozenset(range(first.n_val)),
-                                        frozenset(range(first.n - first.n_val, first.n)))
-        why = (" and they are the first/last rows of X in their original order: the rows are never shuffled"
-               if unshuffled else "; the seed must decide the shuffle")
-        return _fail(f"{ENTRY_SPLIT}: seeds {seed} and {other_seed} put exactly the same rows into the "
-                     f"validation set{why}", details)
+        unshuffled = first.val_rows in (
+            frozenset(range(first.n_val)),
+            frozenset(range(first.n - first.n_val, first.n)),
+        )
+        why = (
+            " and they are the first/last rows of X in their original order: the rows are never shuffled"
+            if unshuffled
+            else "; the seed must decide the shuffle"
+        )
+        return _fail(
+            f"{ENTRY_SPLIT}: seeds {seed} and {other_seed} put exactly the same rows into the "
+            f"validation set{why}",
+            details,
+        )
     extra = "; every row is in exactly one part, paired with its target" if aspect == "all" else ""
-    return Verdict(True, f"{ENTRY_SPLIT}: the same seed gives the same split and another seed a different "
-                   f"one{extra}", details)
+    return Verdict(
+        True,
+        f"{ENTRY_SPLIT}: the same seed gives the same split and another seed a different "
+        f"one{extra}",
+        details,
+    )
 
 
 # ============================================================== standardize
@@ -256,7 +315,9 @@ def _first_difference(got: torch.Tensor, want: torch.Tensor, reveal: bool) -> st
     where = f"column {index[0]}" if len(index) == 1 else f"row {index[0]}, column {index[1]}"
     if not reveal:
         return f"at {where} yours is {fmt_number(float(got[index]))}"
-    return f"at {where} expected {fmt_number(float(want[index]))}, got {fmt_number(float(got[index]))}"
+    return (
+        f"at {where} expected {fmt_number(float(want[index]))}, got {fmt_number(float(got[index]))}"
+    )
 
 
 def judge_standardize(ctx: JudgeContext) -> Verdict:
@@ -278,16 +339,24 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
     tr_s, va_s, mean_v, std_v = parts
     problems = []
     if _shape(tr_s) != [n, f]:
-        problems.append(f"X_train_s has shape {_shape(tr_s)}; expected {[n, f]}, the shape of X_train")
+        problems.append(
+            f"X_train_s has shape {_shape(tr_s)}; expected {[n, f]}, the shape of X_train"
+        )
     if _shape(va_s) != list(X_val.shape):
-        problems.append(f"X_val_s has shape {_shape(va_s)}; expected {list(X_val.shape)}, the shape of X_val")
+        problems.append(
+            f"X_val_s has shape {_shape(va_s)}; expected {list(X_val.shape)}, the shape of X_val"
+        )
     mean, std = _vector(mean_v, f), _vector(std_v, f)
     if mean is None:
-        problems.append(f"mean has shape {_shape(mean_v)}; expected one value per column, shape [{f}] "
-                            "(reduce over the rows: dim=0)")
+        problems.append(
+            f"mean has shape {_shape(mean_v)}; expected one value per column, shape [{f}] "
+            "(reduce over the rows: dim=0)"
+        )
     if std is None:
-        problems.append(f"std has shape {_shape(std_v)}; expected one value per column, shape [{f}] "
-                            "(reduce over the rows: dim=0)")
+        problems.append(
+            f"std has shape {_shape(std_v)}; expected one value per column, shape [{f}] "
+            "(reduce over the rows: dim=0)"
+        )
     if problems:
         return _fail(f"{entry}: " + "; ".join(problems[:3]))
     if mean is None or std is None:  # cannot happen: reported above
@@ -296,14 +365,21 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         if t.is_floating_point():
             nan, inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
             if nan or inf:
-                why = (" A column with std 0 divides by zero: use std 1 for such a column "
-                       "(e.g. torch.where(std == 0, torch.ones_like(std), std))")
-                return _fail(f"{entry}: {name} contains {nan} NaN and {inf} infinite values.{why}",
-                             {"non_finite": {"nan": nan, "inf": inf, "in": name}})
+                why = (
+                    " A column with std 0 divides by zero: use std 1 for such a column "
+                    "(e.g. torch.where(std == 0, torch.ones_like(std), std))"
+                )
+                return _fail(
+                    f"{entry}: {name} contains {nan} NaN and {inf} infinite values.{why}",
+                    {"non_finite": {"nan": nan, "inf": inf, "in": name}},
+                )
 
     # What the statistics should be (in float64), for both std conventions.
     want_mean = X_train.mean(dim=0)
-    stds = {"sample": X_train.std(dim=0, unbiased=True), "population": X_train.std(dim=0, unbiased=False)}
+    stds = {
+        "sample": X_train.std(dim=0, unbiased=True),
+        "population": X_train.std(dim=0, unbiased=False),
+    }
     for key in stds:
         stds[key] = torch.where(stds[key] == 0, torch.ones_like(stds[key]), stds[key])
     constant = [j for j in range(f) if bool((X_train[:, j] == X_train[0, j]).all())]
@@ -312,19 +388,23 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         "got_std": [fmt_number(float(v)) for v in std],
     }
     if reveal:
-        details.update({
-            "expected_mean": [fmt_number(float(v)) for v in want_mean],
-            "expected_std_sample": [fmt_number(float(v)) for v in stds["sample"]],
-            "expected_std_population": [fmt_number(float(v)) for v in stds["population"]],
-        })
+        details.update(
+            {
+                "expected_mean": [fmt_number(float(v)) for v in want_mean],
+                "expected_std_sample": [fmt_number(float(v)) for v in stds["sample"]],
+                "expected_std_population": [fmt_number(float(v)) for v in stds["population"]],
+            }
+        )
     both = torch.cat([X_train, X_val])
 
     def mean_problem() -> str | None:
         if _close(mean, want_mean):
             return None
         if _close(mean, both.mean(dim=0)):
-            return ("mean was computed over X_train and X_val together; compute it on X_train only (the "
-                    "validation set stands for data the model has never seen)")
+            return (
+                "mean was computed over X_train and X_val together; compute it on X_train only (the "
+                "validation set stands for data the model has never seen)"
+            )
         return f"mean is not X_train's column mean: {_first_difference(mean, want_mean, reveal)}"
 
     def std_kind() -> str | None:
@@ -337,41 +417,58 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         if std_kind() is not None:
             return None
         for j in constant:
-            if not _close(std[j:j + 1], torch.ones(1, dtype=torch.float64)):
-                return (f"column {j} of X_train is constant (std 0), so its returned std must be 1; got "
-                        f"{fmt_number(float(std[j]))}")
+            if not _close(std[j : j + 1], torch.ones(1, dtype=torch.float64)):
+                return (
+                    f"column {j} of X_train is constant (std 0), so its returned std must be 1; got "
+                    f"{fmt_number(float(std[j]))}"
+                )
         for unbiased in (True, False):
             s = both.std(dim=0, unbiased=unbiased)
             s = torch.where(s == 0, torch.ones_like(s), s)
             if _close(std, s):
-                return "std was computed over X_train and X_val together; compute it on X_train only"
-        return f"std is neither the sample nor the population std of X_train's columns: " \
-               f"{_first_difference(std, stds['sample'], reveal)} (sample std)"
+                return (
+                    "std was computed over X_train and X_val together; compute it on X_train only"
+                )
+        return (
+            f"std is neither the sample nor the population std of X_train's columns: "
+            f"{_first_difference(std, stds['sample'], reveal)} (sample std)"
+        )
 
     if aspect == "stats":
         problems = [p for p in (mean_problem(), std_problem()) if p]
         if problems:
             return _fail(f"{entry}: " + "; ".join(problems), details)
-        return Verdict(True, f"{entry}: mean and std ({std_kind()} std) are X_train's per-column statistics",
-                       details)
+        return Verdict(
+            True,
+            f"{entry}: mean and std ({std_kind()} std) are X_train's per-column statistics",
+            details,
+        )
 
     if aspect == "constant":
         if not constant:
             raise ValueError("judge_standardize(aspect=constant) needs data with a constant column")
         j = constant[0]
         col = f"column {j} of X_train is constant ({fmt_number(float(X_train[0, j]))} in every row)"
-        if not _close(std[j:j + 1], torch.ones(1, dtype=torch.float64)):
-            return _fail(f"{entry}: {col}, so its std is 0; the returned std for it must be 1, got "
-                         f"{fmt_number(float(std[j]))}", details)
+        if not _close(std[j : j + 1], torch.ones(1, dtype=torch.float64)):
+            return _fail(
+                f"{entry}: {col}, so its std is 0; the returned std for it must be 1, got "
+                f"{fmt_number(float(std[j]))}",
+                details,
+            )
         want_tr = torch.zeros(n, dtype=torch.float64)
         want_va = X_val[:, j] - want_mean[j]
         if not _close(tr_s.data[:, j], want_tr):
-            return _fail(f"{entry}: {col}; X_train_s's column {j} should be all 0 (x - mean, divided by 1): "
-                         f"{_first_difference(tr_s.data[:, j], want_tr, reveal).replace('column', 'row')}", details)
+            return _fail(
+                f"{entry}: {col}; X_train_s's column {j} should be all 0 (x - mean, divided by 1): "
+                f"{_first_difference(tr_s.data[:, j], want_tr, reveal).replace('column', 'row')}",
+                details,
+            )
         if not _close(va_s.data[:, j], want_va):
-            return _fail(f"{entry}: {col}; X_val_s's column {j} should be X_val's column minus X_train's "
-                         f"mean, divided by 1: {_first_difference(va_s.data[:, j], want_va, reveal).replace('column', 'row')}",
-                         details)
+            return _fail(
+                f"{entry}: {col}; X_val_s's column {j} should be X_val's column minus X_train's "
+                f"mean, divided by 1: {_first_difference(va_s.data[:, j], want_va, reveal).replace('column', 'row')}",
+                details,
+            )
         # The other columns must still be standardized properly.
     problems = [p for p in (mean_problem(), std_problem()) if p]
     if problems:
@@ -380,21 +477,34 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
     want_std = stds[kind]
     for name, got, X in (("X_train_s", tr_s, X_train), ("X_val_s", va_s, X_val)):
         if got.data.dtype != torch.float32:
-            return _fail(f"{entry}: {name} has dtype {str(got.data.dtype).replace('torch.', '')}; expected "
-                         "float32", details)
+            return _fail(
+                f"{entry}: {name} has dtype {str(got.data.dtype).replace('torch.', '')}; expected "
+                "float32",
+                details,
+            )
         want = (X - want_mean) / want_std
         if not _close(got.data, want):
             reason = ""
             if name == "X_val_s":
                 own_std = X_val.std(dim=0, unbiased=kind == "sample")
-                own = (X_val - X_val.mean(dim=0)) / torch.where(own_std == 0, torch.ones_like(own_std), own_std)
+                own = (X_val - X_val.mean(dim=0)) / torch.where(
+                    own_std == 0, torch.ones_like(own_std), own_std
+                )
                 if _close(got.data, own):
-                    reason = (" X_val was scaled with its own mean and std; scale it with X_train's, "
-                              "the ones you return")
+                    reason = (
+                        " X_val was scaled with its own mean and std; scale it with X_train's, "
+                        "the ones you return"
+                    )
             elif _close(got.data, X - want_mean):
                 reason = " It looks centred but not divided by std."
-            return _fail(f"{entry}: {name} is not (x - mean) / std with X_train's statistics: "
-                         f"{_first_difference(got.data, want, reveal)}.{reason}", details)
+            return _fail(
+                f"{entry}: {name} is not (x - mean) / std with X_train's statistics: "
+                f"{_first_difference(got.data, want, reveal)}.{reason}",
+                details,
+            )
     extra = " and the constant column scaled by 1" if aspect == "constant" else ""
-    return Verdict(True, f"{entry}: both sets are scaled with X_train's mean and {kind} std{extra}; "
-                   "no NaN or inf", details)
+    return Verdict(
+        True,
+        f"{entry}: both sets are scaled with X_train's mean and {kind} std{extra}; no NaN or inf",
+        details,
+    )

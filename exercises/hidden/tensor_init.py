@@ -16,16 +16,27 @@ def fresh_samples(ctx: JudgeContext) -> Verdict:
     first, second = ctx.outputs.get("first"), ctx.outputs.get("second")
     for label, value in (("first", first), ("second", second)):
         if not isinstance(value, TensorValue):
-            return Verdict(False, f"{ctx.entry}: the {label} call returned {describe(value)}; expected a tensor")
+            return Verdict(
+                False,
+                f"{ctx.entry}: the {label} call returned {describe(value)}; expected a tensor",
+            )
     a, b = first.data, second.data
     if a.shape != b.shape:
-        return Verdict(False, f"{ctx.entry}: two calls with the same argument gave shapes "
-                       f"{list(a.shape)} and {list(b.shape)}")
+        return Verdict(
+            False,
+            f"{ctx.entry}: two calls with the same argument gave shapes "
+            f"{list(a.shape)} and {list(b.shape)}",
+        )
     if a.numel() > 1 and bool((a == a.flatten()[0]).all()):
-        return Verdict(False, f"{ctx.entry}: every value is {float(a.flatten()[0]):g}; expected random samples")
+        return Verdict(
+            False, f"{ctx.entry}: every value is {float(a.flatten()[0]):g}; expected random samples"
+        )
     if torch.equal(a, b):
-        return Verdict(False, f"{ctx.entry}: two calls in a row returned exactly the same values. Random "
-                       "samples differ from call to call: draw them with PyTorch's generator (torch.rand, "
-                       "torch.randn) and do not build a fixed pattern or call torch.manual_seed inside "
-                       "the function")
+        return Verdict(
+            False,
+            f"{ctx.entry}: two calls in a row returned exactly the same values. Random "
+            "samples differ from call to call: draw them with PyTorch's generator (torch.rand, "
+            "torch.randn) and do not build a fixed pattern or call torch.manual_seed inside "
+            "the function",
+        )
     return Verdict(True, f"{ctx.entry}: two calls in a row gave different samples")

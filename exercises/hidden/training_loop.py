@@ -35,7 +35,12 @@ def regression_data(seed: int) -> dict[str, Any]:
     v = torch.randn(4, 1, generator=gen)
     y = X @ w + 0.5 * torch.tanh(X @ U) @ v + 0.1 * torch.randn(n, 1, generator=gen)
     y = (y - y.mean()) / y.std()
-    return {"X_train": X[:N_TRAIN], "y_train": y[:N_TRAIN], "X_test": X[N_TRAIN:], "y_test": y[N_TRAIN:]}
+    return {
+        "X_train": X[:N_TRAIN],
+        "y_train": y[:N_TRAIN],
+        "X_test": X[N_TRAIN:],
+        "y_test": y[N_TRAIN:],
+    }
 
 
 def judge_losses(ctx: JudgeContext) -> Verdict:
@@ -55,37 +60,77 @@ def judge_losses(ctx: JudgeContext) -> Verdict:
     initial = mse_of(spec, spec.state, ctx.data["X_train"], ctx.data["y_train"])
     details: dict[str, Any] = {"epochs": epochs, "loss_of_the_untrained_model": fmt_number(initial)}
     if losses is None:
-        return Verdict(False, f"{entry} returned None; return the list of per-epoch losses (return losses "
-                       "after the loop)", details)
+        return Verdict(
+            False,
+            f"{entry} returned None; return the list of per-epoch losses (return losses "
+            "after the loop)",
+            details,
+        )
     if not isinstance(losses, list):
-        return Verdict(False, f"{entry} returned {describe(losses)}; expected a list of {epochs} Python floats, "
-                       "one loss per epoch", details)
+        return Verdict(
+            False,
+            f"{entry} returned {describe(losses)}; expected a list of {epochs} Python floats, "
+            "one loss per epoch",
+            details,
+        )
     tensors = [v for v in losses if not isinstance(v, float)]
     if tensors:
-        return Verdict(False, f"{entry}: the losses should be Python floats, but the list holds "
-                       f"{describe(tensors[0])}; append loss.item(), not the loss tensor", details)
+        return Verdict(
+            False,
+            f"{entry}: the losses should be Python floats, but the list holds "
+            f"{describe(tensors[0])}; append loss.item(), not the loss tensor",
+            details,
+        )
     details["losses"] = [fmt_number(v) for v in losses[:50]]
     if len(losses) != epochs:
-        return Verdict(False, f"{entry}: called with epochs={epochs}, it returned {len(losses)} losses; expected "
-                       f"one per epoch, {epochs} in all", details)
+        return Verdict(
+            False,
+            f"{entry}: called with epochs={epochs}, it returned {len(losses)} losses; expected "
+            f"one per epoch, {epochs} in all",
+            details,
+        )
     if not all(math.isfinite(v) for v in losses):
-        return Verdict(False, f"{entry}: the losses contain NaN or inf: {', '.join(details['losses'])}", details)
+        return Verdict(
+            False,
+            f"{entry}: the losses contain NaN or inf: {', '.join(details['losses'])}",
+            details,
+        )
     # The first loss is the untrained model's training MSE; a loop that records the loss
     # after optimizer.step() is accepted too (one Adam step lowers it by far less than half).
-    if not (math.isclose(losses[0], initial, rel_tol=1e-3, abs_tol=1e-6)
-            or 0.5 * initial <= losses[0] < initial):
-        return Verdict(False, f"{entry}: the first loss is {fmt_number(losses[0])}, but the untrained model's MSE "
-                       f"on the training data is {fmt_number(initial)}; record loss.item() of each epoch's "
-                       "forward pass (the mean squared error given by loss_fn on all of X and y)", details)
+    if not (
+        math.isclose(losses[0], initial, rel_tol=1e-3, abs_tol=1e-6)
+        or 0.5 * initial <= losses[0] < initial
+    ):
+        return Verdict(
+            False,
+            f"{entry}: the first loss is {fmt_number(losses[0])}, but the untrained model's MSE "
+            f"on the training data is {fmt_number(initial)}; record loss.item() of each epoch's "
+            "forward pass (the mean squared error given by loss_fn on all of X and y)",
+            details,
+        )
     trained = ctx.outputs.get("model")
     unchanged = isinstance(trained, ModuleValue) and all(
-        key in trained.state and torch.equal(trained.state[key].data, value) for key, value in spec.state.items())
+        key in trained.state and torch.equal(trained.state[key].data, value)
+        for key, value in spec.state.items()
+    )
     if unchanged:
-        return Verdict(False, f"{entry}: after {epochs} epochs the model's weights have not changed at all; call "
-                       "optimizer.step() every epoch, after loss.backward()", details)
+        return Verdict(
+            False,
+            f"{entry}: after {epochs} epochs the model's weights have not changed at all; call "
+            "optimizer.step() every epoch, after loss.backward()",
+            details,
+        )
     if not losses[-1] < losses[0]:
-        return Verdict(False, f"{entry}: the loss did not go down in {epochs} epochs "
-                       f"({fmt_number(losses[0])} -> {fmt_number(losses[-1])}); each epoch should do forward, "
-                       "loss, zero_grad, backward, step", details)
-    return Verdict(True, f"{entry} returned {epochs} Python floats, going down from {fmt_number(losses[0])} "
-                   f"to {fmt_number(losses[-1])}", details)
+        return Verdict(
+            False,
+            f"{entry}: the loss did not go down in {epochs} epochs "
+            f"({fmt_number(losses[0])} -> {fmt_number(losses[-1])}); each epoch should do forward, "
+            "loss, zero_grad, backward, step",
+            details,
+        )
+    return Verdict(
+        True,
+        f"{entry} returned {epochs} Python floats, going down from {fmt_number(losses[0])} "
+        f"to {fmt_number(losses[-1])}",
+        details,
+    )

@@ -29,10 +29,14 @@ class Autograd(Judge):
             if not isinstance(after, TensorValue) or not isinstance(before, torch.Tensor):
                 continue
             if after.requires_grad or after.has_grad:
-                problems.append(f"the caller's '{arg}' has requires_grad or a .grad attached afterwards; "
-                                "work on a detached copy (e.g. point.detach().clone().requires_grad_())")
+                problems.append(
+                    f"the caller's '{arg}' has requires_grad or a .grad attached afterwards; "
+                    "work on a detached copy (e.g. point.detach().clone().requires_grad_())"
+                )
             elif after.data.shape != before.shape or not torch.equal(after.data, before):
                 problems.append(f"the caller's '{arg}' was changed")
         if problems:
             return Verdict(False, f"{ctx.entry}: " + "; ".join(problems[:3]), details)
-        return Verdict(True, f"{ctx.entry} returned {describe(actual)} with the right gradient", details)
+        return Verdict(
+            True, f"{ctx.entry} returned {describe(actual)} with the right gradient", details
+        )

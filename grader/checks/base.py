@@ -86,9 +86,11 @@ class Judge:
             elif kind == "list":
                 m.items(key)
             elif kind.startswith("one of "):
-                choices = kind[len("one of "):].split("|")
+                choices = kind[len("one of ") :].split("|")
                 if m.raw(key) not in choices:
-                    raise m.error(key, f"expected one of {', '.join(choices)}, got {describe(m.raw(key))}")
+                    raise m.error(
+                        key, f"expected one of {', '.join(choices)}, got {describe(m.raw(key))}"
+                    )
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         raise NotImplementedError

@@ -60,8 +60,16 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def tensor_problems(actual: Any, expected: torch.Tensor, *, atol: float, rtol: float,
-                    values: bool = True, where: str = "", reveal: bool = True) -> tuple[list[str], dict[str, Any]]:
+def tensor_problems(
+    actual: Any,
+    expected: torch.Tensor,
+    *,
+    atol: float,
+    rtol: float,
+    values: bool = True,
+    where: str = "",
+    reveal: bool = True,
+) -> tuple[list[str], dict[str, Any]]:
     """Problems of ``actual`` against the expected tensor, and details for reports.
 
     Shapes and dtypes are the exercise's contract and always named. Expected *values*
@@ -70,18 +78,24 @@ def tensor_problems(actual: Any, expected: torch.Tensor, *, atol: float, rtol: f
     import torch
 
     prefix = f"{where}: " if where else ""
-    details: dict[str, Any] = {"expected": f"{str(expected.dtype).replace('torch.', '')} tensor of shape {list(expected.shape)}"}
+    details: dict[str, Any] = {
+        "expected": f"{str(expected.dtype).replace('torch.', '')} tensor of shape {list(expected.shape)}"
+    }
     if not isinstance(actual, TensorValue):
         return [f"{prefix}got {describe(actual)}; expected a tensor"], details
     data = actual.data
     details["got"] = f"{str(data.dtype).replace('torch.', '')} tensor of shape {list(data.shape)}"
     problems = []
     if not actual.exact:
-        problems.append(f"{prefix}got a subclass of torch.Tensor ({actual.cls}); return a plain torch.Tensor")
+        problems.append(
+            f"{prefix}got a subclass of torch.Tensor ({actual.cls}); return a plain torch.Tensor"
+        )
     if list(data.shape) != list(expected.shape):
         problems.append(f"{prefix}shape is {list(data.shape)}; expected {list(expected.shape)}")
     if data.dtype != expected.dtype:
-        problems.append(f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; expected {str(expected.dtype).replace('torch.', '')}")
+        problems.append(
+            f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; expected {str(expected.dtype).replace('torch.', '')}"
+        )
     if problems or not values:
         return problems, details
     if data.is_floating_point() or data.is_complex():
@@ -91,9 +105,13 @@ def tensor_problems(actual: Any, expected: torch.Tensor, *, atol: float, rtol: f
             details["non_finite"] = {"nan": nan, "inf": inf}
             first = (~torch.isfinite(data)).nonzero()[0].tolist()
             details["first_non_finite_at"] = first
-            kinds = " and ".join(f"{n} {word}" for n, word in ((nan, "NaN"), (inf, "infinite")) if n)
-            problems.append(f"{prefix}contains {kinds} {'value' if nan + inf == 1 else 'values'} "
-                            f"(the first at {first}), where every value should be a finite number")
+            kinds = " and ".join(
+                f"{n} {word}" for n, word in ((nan, "NaN"), (inf, "infinite")) if n
+            )
+            problems.append(
+                f"{prefix}contains {kinds} {'value' if nan + inf == 1 else 'values'} "
+                f"(the first at {first}), where every value should be a finite number"
+            )
             return problems, details
     a = data.double() if data.dtype != torch.bool else data
     e = expected.double() if expected.dtype != torch.bool else expected
@@ -116,13 +134,22 @@ def tensor_problems(actual: Any, expected: torch.Tensor, *, atol: float, rtol: f
         at = f"e.g. at {example['index']}: expected {example['expected']}, got {example['got']}"
     else:
         at = f"e.g. at {example['index']}, where yours is {example['got']}"
-    problems.append(f"{prefix}values differ at {len(bad)} of {data.numel()} positions, {at}"
-                    + diagnosis(a, e, close, rtol=rtol, atol=atol, numbers=reveal))
+    problems.append(
+        f"{prefix}values differ at {len(bad)} of {data.numel()} positions, {at}"
+        + diagnosis(a, e, close, rtol=rtol, atol=atol, numbers=reveal)
+    )
     return problems, details
 
 
-def diagnosis(a: torch.Tensor, e: torch.Tensor, close: torch.Tensor, *, rtol: float, atol: float,
-              numbers: bool = True) -> str:
+def diagnosis(
+    a: torch.Tensor,
+    e: torch.Tensor,
+    close: torch.Tensor,
+    *,
+    rtol: float,
+    atol: float,
+    numbers: bool = True,
+) -> str:
     """What kind of wrong two same-shaped tensors are: the right values in other places
     (a reshape for a permute), or every value off by one factor or one offset (dividing
     by 256, a forgotten shift). Without ``numbers`` the factor and offset are not given:
@@ -133,13 +160,19 @@ def diagnosis(a: torch.Tensor, e: torch.Tensor, close: torch.Tensor, *, rtol: fl
         return ""
     flat_a, flat_e = a.flatten(), e.flatten()
     if torch.allclose(flat_a.sort().values, flat_e.sort().values, rtol=rtol, atol=atol):
-        return ("; your result holds the expected values, but at other positions (are axes swapped, "
-                "or reshaped where they should be permuted?)")
+        return (
+            "; your result holds the expected values, but at other positions (are axes swapped, "
+            "or reshaped where they should be permuted?)"
+        )
     nonzero = flat_e.abs() > atol
     if int(nonzero.sum()) >= 2:
         ratio = flat_a[nonzero] / flat_e[nonzero]
         factor = float(ratio.median())
-        if math.isfinite(factor) and factor != 0 and torch.allclose(flat_a, flat_e * factor, rtol=rtol, atol=atol):
+        if (
+            math.isfinite(factor)
+            and factor != 0
+            and torch.allclose(flat_a, flat_e * factor, rtol=rtol, atol=atol)
+        ):
             if not numbers:
                 return "; every value is the expected one times the same factor"
             return f"; every value is the expected one times {fmt_number(factor)}"
@@ -153,8 +186,16 @@ def diagnosis(a: torch.Tensor, e: torch.Tensor, close: torch.Tensor, *, rtol: fl
     return ""
 
 
-def value_problems(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5,
-                   values: bool = True, where: str = "", reveal: bool = True) -> tuple[list[str], dict[str, Any]]:
+def value_problems(
+    actual: Any,
+    expected: Any,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    values: bool = True,
+    where: str = "",
+    reveal: bool = True,
+) -> tuple[list[str], dict[str, Any]]:
     """Compare any decoded value: tensors, numbers, text, containers. Types, lengths and
     shapes are always named; with ``reveal`` off, expected values and keys are not."""
     import torch
@@ -163,7 +204,9 @@ def value_problems(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: floa
     if isinstance(expected, TensorValue):
         expected = expected.data
     if isinstance(expected, torch.Tensor):
-        return tensor_problems(actual, expected, atol=atol, rtol=rtol, values=values, where=where, reveal=reveal)
+        return tensor_problems(
+            actual, expected, atol=atol, rtol=rtol, values=values, where=where, reveal=reveal
+        )
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         if type(actual) is type(expected) and actual == expected:
             return [], {}
@@ -173,10 +216,21 @@ def value_problems(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: floa
             return [f"{prefix}got {describe(actual)}; expected {_kind(expected)}"], {}
         return [f"{prefix}got {describe(actual)}; expected {describe(expected)}"], {}
     if isinstance(expected, (int, float)):
-        if isinstance(expected, float) and not isinstance(actual, float) or \
-                isinstance(expected, int) and not isinstance(actual, int) or isinstance(actual, bool):
-            return [f"{prefix}got {describe(actual)}; expected a Python {type(expected).__name__}"
-                    + (" (use .item() to turn a one-element tensor into a number)" if isinstance(actual, TensorValue) else "")], {}
+        if (
+            isinstance(expected, float)
+            and not isinstance(actual, float)
+            or isinstance(expected, int)
+            and not isinstance(actual, int)
+            or isinstance(actual, bool)
+        ):
+            return [
+                f"{prefix}got {describe(actual)}; expected a Python {type(expected).__name__}"
+                + (
+                    " (use .item() to turn a one-element tensor into a number)"
+                    if isinstance(actual, TensorValue)
+                    else ""
+                )
+            ], {}
         if not values or math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
             return [], {}
         if not reveal:
@@ -190,8 +244,15 @@ def value_problems(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: floa
         problems: list[str] = []
         details: dict[str, Any] = {}
         for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            p, d = value_problems(a, e, atol=atol, rtol=rtol, values=values, where=f"{where or 'result'}[{i}]",
-                                  reveal=reveal)
+            p, d = value_problems(
+                a,
+                e,
+                atol=atol,
+                rtol=rtol,
+                values=values,
+                where=f"{where or 'result'}[{i}]",
+                reveal=reveal,
+            )
             problems += p
             if d:
                 details[f"item {i}"] = d
@@ -204,14 +265,24 @@ def value_problems(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: floa
         problems = []
         if missing:
             # Keys a hidden input holds (the words of a hidden sentence) are counted, not named.
-            problems.append(f"{prefix}missing keys {_few(missing)}" if reveal else
-                            f"{prefix}{len(missing)} expected {'key is' if len(missing) == 1 else 'keys are'} missing")
+            problems.append(
+                f"{prefix}missing keys {_few(missing)}"
+                if reveal
+                else f"{prefix}{len(missing)} expected {'key is' if len(missing) == 1 else 'keys are'} missing"
+            )
         if extra:
             problems.append(f"{prefix}unexpected keys {_few(extra)}")
         for key in expected:
             if key in actual:
-                p, _ = value_problems(actual[key], expected[key], atol=atol, rtol=rtol, values=values,
-                                      where=f"{where or 'result'}[{key!r}]", reveal=reveal)
+                p, _ = value_problems(
+                    actual[key],
+                    expected[key],
+                    atol=atol,
+                    rtol=rtol,
+                    values=values,
+                    where=f"{where or 'result'}[{key!r}]",
+                    reveal=reveal,
+                )
                 problems += p
         return problems[:6], {}
     return [f"{prefix}cannot compare with {describe(expected)}"], {}

@@ -59,18 +59,29 @@ def ks_pvalue(d: float, n: int) -> float:
 @register
 class Distribution(Judge):
     name = "distribution"
-    options = {"output": "text", "dist": "one of uniform|normal", "low": "number", "high": "number",
-               "mean": "number", "std": "number", "alpha": "number"}
+    options = {
+        "output": "text",
+        "dist": "one of uniform|normal",
+        "low": "number",
+        "high": "number",
+        "mean": "number",
+        "std": "number",
+        "alpha": "number",
+    }
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         import torch
 
         _, actual = output(ctx)
         if not isinstance(actual, TensorValue):
-            return Verdict(False, f"{ctx.entry}: got {describe(actual)}; expected a tensor of samples")
+            return Verdict(
+                False, f"{ctx.entry}: got {describe(actual)}; expected a tensor of samples"
+            )
         data = actual.data
         if not data.is_floating_point():
-            return Verdict(False, f"{ctx.entry}: got {describe(actual)}; samples must be floating point")
+            return Verdict(
+                False, f"{ctx.entry}: got {describe(actual)}; samples must be floating point"
+            )
         if data.numel() < 20:
             return Verdict(False, f"{ctx.entry}: got only {data.numel()} samples")
         if not bool(torch.isfinite(data).all()):
@@ -78,26 +89,46 @@ class Distribution(Judge):
         alpha = float(ctx.opt("alpha", 1e-6))
         dist = ctx.opt("dist", "uniform")
         flat = data.double().flatten()
-        details = {"samples": flat.numel(), "mean": fmt_number(float(flat.mean())),
-                   "std": fmt_number(float(flat.std())), "min": fmt_number(float(flat.min())),
-                   "max": fmt_number(float(flat.max()))}
+        details = {
+            "samples": flat.numel(),
+            "mean": fmt_number(float(flat.mean())),
+            "std": fmt_number(float(flat.std())),
+            "min": fmt_number(float(flat.min())),
+            "max": fmt_number(float(flat.max())),
+        }
         # The expected distribution is the exercise's own statement, not a hidden answer.
         if dist == "uniform":
             low, high = float(ctx.opt("low", 0.0)), float(ctx.opt("high", 1.0))
             density = {"dist": "uniform", "low": low, "high": high}
-            details.update({"expected_mean": fmt_number((low + high) / 2),
-                            "expected_std": fmt_number((high - low) / math.sqrt(12))})
+            details.update(
+                {
+                    "expected_mean": fmt_number((low + high) / 2),
+                    "expected_std": fmt_number((high - low) / math.sqrt(12)),
+                }
+            )
         else:
             mean, std = float(ctx.opt("mean", 0.0)), float(ctx.opt("std", 1.0))
             density = {"dist": "normal", "mean": mean, "std": std}
             details.update({"expected_mean": fmt_number(mean), "expected_std": fmt_number(std)})
-        figures = [{"kind": "histogram", "title": f"{ctx.entry}: your samples", "samples": flat.numel(),
-                    **histogram(flat), "density": density}]
+        figures = [
+            {
+                "kind": "histogram",
+                "title": f"{ctx.entry}: your samples",
+                "samples": flat.numel(),
+                **histogram(flat),
+                "density": density,
+            }
+        ]
         if dist == "uniform":
             outside = int(((flat < low) | (flat >= high)).sum())
             if outside:
-                return Verdict(False, f"{ctx.entry}: {outside} of {flat.numel()} samples lie outside "
-                               f"[{fmt_number(low)}, {fmt_number(high)})", details, figures=figures)
+                return Verdict(
+                    False,
+                    f"{ctx.entry}: {outside} of {flat.numel()} samples lie outside "
+                    f"[{fmt_number(low)}, {fmt_number(high)})",
+                    details,
+                    figures=figures,
+                )
             cdf = uniform_cdf(low, high)
             label = f"uniform on [{fmt_number(low)}, {fmt_number(high)})"
         else:
@@ -105,14 +136,25 @@ class Distribution(Judge):
             label = f"normal with mean {fmt_number(mean)} and std {fmt_number(std)}"
         d = ks_statistic(flat, cdf)
         p = ks_pvalue(d, flat.numel())
-        details.update({"ks_statistic": fmt_number(d), "p_value": fmt_number(p), "alpha": fmt_number(alpha)})
+        details.update(
+            {"ks_statistic": fmt_number(d), "p_value": fmt_number(p), "alpha": fmt_number(alpha)}
+        )
         if p < alpha:
-            return Verdict(False, f"{ctx.entry}: the samples do not look {label}: their mean is "
-                           f"{details['mean']} and std {details['std']} (expected {details['expected_mean']} "
-                           f"and {details['expected_std']}); a Kolmogorov-Smirnov test rejects them "
-                           f"(p = {fmt_number(p)})", details, figures=figures)
-        return Verdict(True, f"{ctx.entry}: {flat.numel()} samples consistent with {label} "
-                       f"(Kolmogorov-Smirnov p = {fmt_number(p)})", details)
+            return Verdict(
+                False,
+                f"{ctx.entry}: the samples do not look {label}: their mean is "
+                f"{details['mean']} and std {details['std']} (expected {details['expected_mean']} "
+                f"and {details['expected_std']}); a Kolmogorov-Smirnov test rejects them "
+                f"(p = {fmt_number(p)})",
+                details,
+                figures=figures,
+            )
+        return Verdict(
+            True,
+            f"{ctx.entry}: {flat.numel()} samples consistent with {label} "
+            f"(Kolmogorov-Smirnov p = {fmt_number(p)})",
+            details,
+        )
 
 
 def histogram(x: torch.Tensor, bins: int = 30) -> dict:

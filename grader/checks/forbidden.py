@@ -24,7 +24,9 @@ class CodeTooLarge(Unjudgeable):
     """The code is beyond what this judge reads (its size, its syntax tree, its nesting)."""
 
 
-TOO_DEEP = "the code is nested too deeply for the grader to read it, so this check could not be judged"
+TOO_DEEP = (
+    "the code is nested too deeply for the grader to read it, so this check could not be judged"
+)
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
@@ -54,10 +56,17 @@ class _Statement:
             elif isinstance(sub, (ast.Call, ast.Subscript)):
                 # A name given as text, e.g. getattr(torch, "relu") or F.__dict__["relu"];
                 # only strings passed on count, so a docstring "relu" is not a use.
-                texts = [*sub.args, *(k.value for k in sub.keywords)] if isinstance(sub, ast.Call) else [sub.slice]
+                texts = (
+                    [*sub.args, *(k.value for k in sub.keywords)]
+                    if isinstance(sub, ast.Call)
+                    else [sub.slice]
+                )
                 for node in texts:
-                    if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                            and node.value.strip() in forbidden:
+                    if (
+                        isinstance(node, ast.Constant)
+                        and isinstance(node.value, str)
+                        and node.value.strip() in forbidden
+                    ):
                         self.uses.append((repr(node.value), node.lineno))
         if isinstance(stmt, ast.Import):
             self.uses = []  # `import torch.nn.functional` uses nothing by itself
@@ -73,8 +82,10 @@ class _Statement:
 def _parsed(source: str) -> ast.Module:
     """The syntax tree, within the caps: a judge must not spend minutes on one file."""
     if len(source) > MAX_SOURCE_CHARS:
-        raise CodeTooLarge(f"the code is {len(source):,} characters long, more than the {MAX_SOURCE_CHARS:,} "
-                           "the grader reads to look for library calls, so this check could not be judged")
+        raise CodeTooLarge(
+            f"the code is {len(source):,} characters long, more than the {MAX_SOURCE_CHARS:,} "
+            "the grader reads to look for library calls, so this check could not be judged"
+        )
     try:
         tree = ast.parse(source)
     except (RecursionError, MemoryError):
@@ -87,15 +98,19 @@ def _parsed(source: str) -> ast.Module:
         node, depth = todo.pop()
         count += 1
         if count > MAX_NODES:
-            raise CodeTooLarge(f"the code has more than {MAX_NODES:,} syntax elements, more than the grader "
-                               "reads to look for library calls, so this check could not be judged")
+            raise CodeTooLarge(
+                f"the code has more than {MAX_NODES:,} syntax elements, more than the grader "
+                "reads to look for library calls, so this check could not be judged"
+            )
         if depth > MAX_DEPTH:
             raise CodeTooLarge(TOO_DEEP)
         todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return tree
 
 
-def find_forbidden(source: str, functions: list[str], forbidden: set[str]) -> dict[str, list[tuple[str, int]]]:
+def find_forbidden(
+    source: str, functions: list[str], forbidden: set[str]
+) -> dict[str, list[tuple[str, int]]]:
     """For each function in ``functions``: the forbidden uses it reaches, directly or
     through module-level names (helpers, aliases) it refers to. CodeTooLarge (and
     SyntaxError) when the code cannot be read."""
@@ -104,8 +119,9 @@ def find_forbidden(source: str, functions: list[str], forbidden: set[str]) -> di
 
 
 @functools.lru_cache(maxsize=256)  # several checks of a file read the same source
-def _find_forbidden(source: str, functions: tuple[str, ...],
-                    forbidden: frozenset[str]) -> dict[str, tuple[tuple[str, int], ...]]:
+def _find_forbidden(
+    source: str, functions: tuple[str, ...], forbidden: frozenset[str]
+) -> dict[str, tuple[tuple[str, int], ...]]:
     tree = _parsed(source)
     try:
         # Each statement is read once (reading it once per name it binds made
@@ -155,13 +171,18 @@ class ForbiddenCalls(Judge):
         try:
             report = find_forbidden(ctx.source, functions, forbidden)
         except SyntaxError as exc:
-            return Verdict(False, f"{ctx.entry}: the code has a syntax error (line {exc.lineno}: {exc.msg})")
+            return Verdict(
+                False, f"{ctx.entry}: the code has a syntax error (line {exc.lineno}: {exc.msg})"
+            )
         uses = [u for fn in functions for u in report.get(fn, [])]
         if uses:
             shown = ", ".join(f"{text} ({ctx.where(line)})" for text, line in uses[:3])
             instead = ctx.opt("instead", "elementary tensor operations")
-            return Verdict(False, f"{ctx.entry} uses the library's own version: {shown}. This exercise asks "
-                           f"you to write it yourself with {instead}, so {ctx.entry} earns no points.",
-                           {"uses": [f"{ctx.where(line)}: {text}" for text, line in uses[:10]]},
-                           lines=[line for _, line in uses[:3]])
+            return Verdict(
+                False,
+                f"{ctx.entry} uses the library's own version: {shown}. This exercise asks "
+                f"you to write it yourself with {instead}, so {ctx.entry} earns no points.",
+                {"uses": [f"{ctx.where(line)}: {text}" for text, line in uses[:10]]},
+                lines=[line for _, line in uses[:3]],
+            )
         return Verdict(True, f"{ctx.entry} is written with elementary operations")

@@ -17,8 +17,12 @@ def compare_with_solution(ctx: JudgeContext) -> tuple[Any, list[str], dict[str, 
     name, actual = output(ctx)
     assert ctx.expected is not None
     problems, details = value_problems(
-        actual, ctx.expected[name], atol=float(ctx.opt("atol", 1e-5)), rtol=float(ctx.opt("rtol", 1e-4)),
-        values=bool(ctx.opt("values", True)), reveal=ctx.discloses("expected"),
+        actual,
+        ctx.expected[name],
+        atol=float(ctx.opt("atol", 1e-5)),
+        rtol=float(ctx.opt("rtol", 1e-4)),
+        values=bool(ctx.opt("values", True)),
+        reveal=ctx.discloses("expected"),
     )
     return actual, problems, details
 
@@ -27,14 +31,23 @@ def compare_with_solution(ctx: JudgeContext) -> tuple[Any, list[str], dict[str, 
 class Match(Judge):
     name = "match"
     needs_solution = True
-    options = {"output": "text", "atol": "number", "rtol": "number", "values": "flag",
-               "picture": "one of channels"}
+    options = {
+        "output": "text",
+        "atol": "number",
+        "rtol": "number",
+        "values": "flag",
+        "picture": "one of channels",
+    }
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         actual, problems, details = compare_with_solution(ctx)
-        figures = channels_figure(ctx, actual) if ctx.opt("picture") == "channels" and problems else []
+        figures = (
+            channels_figure(ctx, actual) if ctx.opt("picture") == "channels" and problems else []
+        )
         if problems:
-            return Verdict(False, f"{ctx.entry}: " + "; ".join(problems[:3]), details, figures=figures)
+            return Verdict(
+                False, f"{ctx.entry}: " + "; ".join(problems[:3]), details, figures=figures
+            )
         return Verdict(True, f"{ctx.entry} returned {describe(actual)}, as expected", details)
 
 
@@ -49,15 +62,26 @@ def channels_figure(ctx: JudgeContext, actual: Any) -> list[dict[str, Any]]:
     images = {"got": _image(actual), "expected": _image(expected)}
     if images["got"] is None:
         return []
-    return [{"kind": "channels", "title": f"{ctx.entry}: expected and your channels",
-             "labels": ["red", "green", "blue"], **images}]
+    return [
+        {
+            "kind": "channels",
+            "title": f"{ctx.entry}: expected and your channels",
+            "labels": ["red", "green", "blue"],
+            **images,
+        }
+    ]
 
 
 def _image(value: Any) -> list | None:
     import torch
 
     data = value.data if isinstance(value, TensorValue) else value
-    if not isinstance(data, torch.Tensor) or data.dim() != 3 or data.shape[0] > 4 \
-            or max(data.shape[1:]) > PICTURE_LIMIT or data.numel() == 0:
+    if (
+        not isinstance(data, torch.Tensor)
+        or data.dim() != 3
+        or data.shape[0] > 4
+        or max(data.shape[1:]) > PICTURE_LIMIT
+        or data.numel() == 0
+    ):
         return None
     return data.double().round(decimals=3).tolist()

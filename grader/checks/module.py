@@ -18,7 +18,9 @@ class Module(Judge):
     def judge(self, ctx: JudgeContext) -> Verdict:
         name, actual = output(ctx, default="model")
         if not isinstance(actual, ModuleValue):
-            return Verdict(False, f"{ctx.entry}: got {describe(actual)}; expected a torch.nn.Module")
+            return Verdict(
+                False, f"{ctx.entry}: got {describe(actual)}; expected a torch.nn.Module"
+            )
         problems = []
         details = {"parameters": [f"{n} {list(s)}" for n, s in actual.params]}
         if ctx.opt("structure", True):
@@ -30,14 +32,20 @@ class Module(Judge):
                 if pname not in have:
                     problems.append(f"no parameter '{pname}' (expected shape {list(shape)})")
                 elif have[pname] != shape:
-                    problems.append(f"'{pname}' has shape {list(have[pname])}; expected {list(shape)}")
+                    problems.append(
+                        f"'{pname}' has shape {list(have[pname])}; expected {list(shape)}"
+                    )
             extra = [p for p in have if p not in want]
             if extra:
                 problems.append(f"unexpected parameters {', '.join(extra[:4])}")
             details["expected_parameters"] = [f"{n} {list(s)}" for n, s in expected.params]
         if "training" in ctx.check.options and actual.training != ctx.opt("training"):
             mode = "training" if actual.training else "eval"
-            fix = "call model.eval() before returning it" if actual.training else "it should be in training mode"
+            fix = (
+                "call model.eval() before returning it"
+                if actual.training
+                else "it should be in training mode"
+            )
             problems.append(f"the model is in {mode} mode; {fix}")
         source = ctx.opt("state_from")
         if source:
@@ -47,9 +55,13 @@ class Module(Judge):
                 if key not in actual.state:
                     problems.append(f"the model has no '{key}'")
                     continue
-                p, _ = tensor_problems(actual.state[key], tensor, atol=0.0, rtol=0.0, where=key, reveal=False)
+                p, _ = tensor_problems(
+                    actual.state[key], tensor, atol=0.0, rtol=0.0, where=key, reveal=False
+                )
                 if p:
-                    problems.append(f"'{key}' does not hold the saved weights ({p[0].split(': ', 1)[-1]})")
+                    problems.append(
+                        f"'{key}' does not hold the saved weights ({p[0].split(': ', 1)[-1]})"
+                    )
         if problems:
             return Verdict(False, f"{ctx.entry}: " + "; ".join(problems[:4]), details)
         said = []
@@ -59,4 +71,8 @@ class Module(Judge):
             said.append("in training mode" if ctx.opt("training") else "in eval mode")
         if source:
             said.append("holding the weights it was given")
-        return Verdict(True, f"{ctx.entry} gave a {actual.cls.rsplit('.', 1)[-1]} {', '.join(said)}".rstrip(), details)
+        return Verdict(
+            True,
+            f"{ctx.entry} gave a {actual.cls.rsplit('.', 1)[-1]} {', '.join(said)}".rstrip(),
+            details,
+        )

@@ -20,8 +20,11 @@ class StateDictFile(Judge):
         saved = ctx.artifacts.get(artifact)
         if isinstance(saved, str) or saved is None:
             reason = saved or "nothing was saved"
-            return Verdict(False, f"{ctx.entry}: the saved file is not a state_dict: {reason}. Save "
-                           "model.state_dict() with torch.save, not the model object")
+            return Verdict(
+                False,
+                f"{ctx.entry}: the saved file is not a state_dict: {reason}. Save "
+                "model.state_dict() with torch.save, not the model object",
+            )
         given = ctx.inputs.get(ctx.opt("model", "model"))
         assert isinstance(given, MLPSpec)
         problems = []
@@ -33,9 +36,13 @@ class StateDictFile(Judge):
             problems.append(f"the file has unexpected entries {', '.join(extra[:4])}")
         for key, tensor in given.state.items():
             if key in saved:
-                p, _ = tensor_problems(saved[key], tensor, atol=0.0, rtol=0.0, where=key, reveal=False)
+                p, _ = tensor_problems(
+                    saved[key], tensor, atol=0.0, rtol=0.0, where=key, reveal=False
+                )
                 problems += p
         details = {"saved_keys": sorted(saved)[:20]}
         if problems:
             return Verdict(False, f"{ctx.entry}: " + "; ".join(problems[:3]), details)
-        return Verdict(True, f"{ctx.entry} saved the model's state_dict ({len(saved)} tensors)", details)
+        return Verdict(
+            True, f"{ctx.entry} saved the model's state_dict ({len(saved)} tensors)", details
+        )

@@ -27,7 +27,9 @@ from grader.shipping import course_files
 from grader.submissions import Submission, submission_data
 
 OnResult = Callable[[Submission, list[ExerciseResult], float], None]
-OnIncident = Callable[[str, str, str, str], None]  # IncidentLog.record: student, what, summary, details
+OnIncident = Callable[
+    [str, str, str, str], None
+]  # IncidentLog.record: student, what, summary, details
 
 
 class ClusterGrader:
@@ -39,10 +41,16 @@ class ClusterGrader:
         self.seed = seed
         self.sandbox_kind = sandbox_kind
         self.retried = 0  # jobs run again because the worker running them died
-        self.failed: list[str] = []  # students whose job failed for good (their results are not saved)
+        self.failed: list[
+            str
+        ] = []  # students whose job failed for good (their results are not saved)
 
-    def grade_many(self, work: list[tuple[Submission, list[Exercise]]], on_result: OnResult,
-                   on_incident: OnIncident | None = None) -> None:
+    def grade_many(
+        self,
+        work: list[tuple[Submission, list[Exercise]]],
+        on_result: OnResult,
+        on_incident: OnIncident | None = None,
+    ) -> None:
         """Grade ``work``; ``on_result`` is called in this thread as each job's result
         arrives. A job that fails for good (its workers kept dying) is listed in
         ``failed``; a grader error on a worker (a broken reference solution, another
@@ -56,13 +64,22 @@ class ClusterGrader:
         if not work:
             return
         files = course_files(self.course, "a Dask worker")
-        course = {"digest": digest(part for item in sorted(files.items()) for part in item), "name": self.course.root.resolve().name, "files": files}
+        course = {
+            "digest": digest(part for item in sorted(files.items()) for part in item),
+            "name": self.course.root.resolve().name,
+            "files": files,
+        }
         [shipped] = self.client.scatter([course], broadcast=True, hash=False)
         run = uuid.uuid4().hex[:8]
         futures = {}
         for i, (submission, exercises) in enumerate(work):
-            job = {"submission": submission_data(submission), "exercises": [ex.id for ex in exercises],
-                   "seed": self.seed, "sandbox": self.sandbox_kind, "grader": grader_fingerprint()}
+            job = {
+                "submission": submission_data(submission),
+                "exercises": [ex.id for ex in exercises],
+                "seed": self.seed,
+                "sandbox": self.sandbox_kind,
+                "grader": grader_fingerprint(),
+            }
             future = self.client.submit(grade_job, shipped, job, key=f"grade-{run}-{i}", pure=False)
             futures[future] = (submission, exercises)
         try:
@@ -78,7 +95,11 @@ class ClusterGrader:
                 except GraderError:
                     raise
                 except Exception as exc:  # the last line: this student only
-                    results, seconds, incident = internal_error_results(exercises), 0.0, describe(exc)
+                    results, seconds, incident = (
+                        internal_error_results(exercises),
+                        0.0,
+                        describe(exc),
+                    )
                 if incident and on_incident is not None:
                     on_incident(submission.student, "grading {} on the cluster", *incident)
                 on_result(submission, results, seconds)

@@ -27,8 +27,15 @@ from typing import Any
 from grader.errors import GraderError
 
 EXTRA = "pip install 'torch-grader[cluster]'"
-JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
-            "htcondor": "HTCondorCluster", "moab": "MoabCluster", "oar": "OARCluster"}
+JOBQUEUE = {
+    "slurm": "SLURMCluster",
+    "pbs": "PBSCluster",
+    "sge": "SGECluster",
+    "lsf": "LSFCluster",
+    "htcondor": "HTCondorCluster",
+    "moab": "MoabCluster",
+    "oar": "OARCluster",
+}
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss|inproc)://\S+|[\w.-]+:\d+)$")
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 
@@ -66,8 +73,10 @@ def parse(value: str, default_workers: int = 2) -> ClusterSpec:
     path = Path(text)
     if path.suffix in (".yaml", ".yml"):
         return _from_file(path)
-    raise GraderError(f"--cluster {value!r}: expected a scheduler address (tcp://host:8786), local or "
-                      "local:N, or a YAML file describing the cluster (see docs/cluster.md)")
+    raise GraderError(
+        f"--cluster {value!r}: expected a scheduler address (tcp://host:8786), local or "
+        "local:N, or a YAML file describing the cluster (see docs/cluster.md)"
+    )
 
 
 def _from_file(path: Path) -> ClusterSpec:
@@ -80,19 +89,27 @@ def _from_file(path: Path) -> ClusterSpec:
     m.only({"scheduler", "local", "jobqueue", "jobs", "options"})
     given = sorted((key for key in ("scheduler", "local", "jobqueue") if m.has(key)), key=m.line_of)
     if len(given) != 1:
-        raise m.error(given[1] if len(given) > 1 else "scheduler",
-                      "give exactly one of scheduler (an address), local (a number of workers) or jobqueue")
+        raise m.error(
+            given[1] if len(given) > 1 else "scheduler",
+            "give exactly one of scheduler (an address), local (a number of workers) or jobqueue",
+        )
     if m.has("scheduler"):
         address = m.text("scheduler")
-        return ClusterSpec(address=address if "://" in address else f"tcp://{address}", source=shown)
+        return ClusterSpec(
+            address=address if "://" in address else f"tcp://{address}", source=shown
+        )
     if m.has("local"):
         return ClusterSpec(local=int(m.number("local", minimum=1)), source=shown)
     kind = m.text("jobqueue")
     if kind not in JOBQUEUE:
         raise m.error("jobqueue", f"expected one of {', '.join(JOBQUEUE)}, got {kind!r}")
     options = m.child("options", None)
-    return ClusterSpec(jobqueue=kind, jobs=int(m.number("jobs", 1, minimum=1)),
-                       options=dict(options.data) if options else {}, source=shown)
+    return ClusterSpec(
+        jobqueue=kind,
+        jobs=int(m.number("jobs", 1, minimum=1)),
+        options=dict(options.data) if options else {},
+        source=shown,
+    )
 
 
 def jobqueue_cluster(spec: ClusterSpec) -> Any:
@@ -101,7 +118,9 @@ def jobqueue_cluster(spec: ClusterSpec) -> Any:
     try:
         import dask_jobqueue
     except ImportError:
-        raise GraderError(f"--cluster {spec.source}: jobqueue needs dask-jobqueue ({EXTRA} dask-jobqueue)") from None
+        raise GraderError(
+            f"--cluster {spec.source}: jobqueue needs dask-jobqueue ({EXTRA} dask-jobqueue)"
+        ) from None
     cls = getattr(dask_jobqueue, JOBQUEUE[spec.jobqueue or "slurm"])
     try:
         return cls(**spec.options)
@@ -124,8 +143,14 @@ def connect(spec: ClusterSpec) -> Iterator[Any]:
             except OSError as exc:
                 raise GraderError(f"--cluster: cannot reach {spec.describe()} ({exc})") from None
         elif spec.local:
-            cluster = stack.enter_context(LocalCluster(n_workers=spec.local, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=spec.local,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+            )
             client = stack.enter_context(Client(cluster))
         else:
             cluster = stack.enter_context(jobqueue_cluster(spec))

@@ -52,8 +52,10 @@ def grade_job(course: dict[str, Any], job: dict[str, Any]) -> str:
     sandbox kind and the grader's fingerprint, which must be this worker's own: a
     worker with other grader code, torch or Python would grade differently."""
     if job["grader"] != grader_fingerprint():
-        raise GraderError("this Dask worker runs a different torch-grader, torch or Python than the machine "
-                          "that runs `grader grade`; install the same versions on the workers")
+        raise GraderError(
+            "this Dask worker runs a different torch-grader, torch or Python than the machine "
+            "that runs `grader grade`; install the same versions on the workers"
+        )
     try:
         station = _station(course, int(job["seed"]), str(job["sandbox"]))
     except ExerciseError as exc:  # it cannot travel back as itself (its __init__ takes three args)
@@ -69,8 +71,13 @@ def grade_job(course: dict[str, Any], job: dict[str, Any]) -> str:
     except Exception as exc:  # the last line, as Grader.grade_many's: this student only
         results = internal_error_results(exercises)
         incident = describe(exc)
-    return json.dumps({"results": [plain(r) for r in results], "seconds": time.monotonic() - started,
-                       "incident": incident})
+    return json.dumps(
+        {
+            "results": [plain(r) for r in results],
+            "seconds": time.monotonic() - started,
+            "incident": incident,
+        }
+    )
 
 
 def _station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Station:
@@ -88,7 +95,9 @@ def _open_station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Stati
     from grader.sandbox.launch import choose
 
     folder = tempfile.TemporaryDirectory(prefix="grader-course-")
-    root = Path(folder.name) / str(course["name"])  # the folder's name is the course's default title
+    root = Path(folder.name) / str(
+        course["name"]
+    )  # the folder's name is the course's default title
     for rel, data in course["files"].items():
         path = (root / rel).resolve()
         if not path.is_relative_to(root.resolve()):
@@ -98,7 +107,9 @@ def _open_station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Stati
     loaded = load_course(root)
     sandbox = choose(sandbox_kind)
     if sandbox.kind != sandbox_kind:
-        raise GraderError(f"this Dask worker cannot use the {sandbox_kind} sandbox the run asked for")
+        raise GraderError(
+            f"this Dask worker cannot use the {sandbox_kind} sandbox the run asked for"
+        )
     torch.set_num_threads(1)  # judging works on small tensors: the cores are the sandboxes'
     # The Grader's own pool, sized and limited as a local run's; started here, under the
     # stations' lock, so that two first jobs cannot each start one.

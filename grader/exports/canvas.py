@@ -68,7 +68,9 @@ class RosterRow:
         return {k.strip().casefold() for k in keys} - {""}
 
     def label(self) -> str:
-        return f"line {self.line} ({self.name}, ID {self.canvas_id or '-'}, login {self.login or '-'})"
+        return (
+            f"line {self.line} ({self.name}, ID {self.canvas_id or '-'}, login {self.login or '-'})"
+        )
 
 
 @dataclass
@@ -92,7 +94,11 @@ def export_canvas(run: GradingRun, roster: Path, assignment: str | None = None) 
     if not run.students:
         raise GraderError("the last grade has no students: nothing to export to Canvas")
     book = read_roster(Path(roster))
-    columns = _total_column(run, book, assignment) if assignment is not None else _exercise_columns(run, book)
+    columns = (
+        _total_column(run, book, assignment)
+        if assignment is not None
+        else _exercise_columns(run, book)
+    )
     _check_headers(columns, book)
     matched, unmatched = match_students([s.id for s in run.students], book)
     by_id = {s.id: s for s in run.students}
@@ -100,13 +106,17 @@ def export_canvas(run: GradingRun, roster: Path, assignment: str | None = None) 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; quotes what needs it
     writer.writerow([*IDENTITY, *(_text_cell(c.header) for c in columns)])
-    writer.writerow([POINTS_POSSIBLE, *[""] * (len(IDENTITY) - 1), *(format_points(c.points) for c in columns)])
+    writer.writerow(
+        [POINTS_POSSIBLE, *[""] * (len(IDENTITY) - 1), *(format_points(c.points) for c in columns)]
+    )
     for index, row in enumerate(book.rows):
         if index not in matched:
             continue  # not graded: left out, so Canvas leaves that student's grade alone
         student = by_id[matched[index]]
         identity = (row.name, row.canvas_id, row.sis_user_id, row.login, row.section)
-        writer.writerow([*(_text_cell(cell) for cell in identity), *(c.score(student) for c in columns)])
+        writer.writerow(
+            [*(_text_cell(cell) for cell in identity), *(c.score(student) for c in columns)]
+        )
     return CanvasExport(text=BOM + buf.getvalue(), unmatched=unmatched)
 
 
@@ -118,25 +128,33 @@ def read_roster(path: Path) -> Roster:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise GraderError(f"roster {path} does not exist: export it from Canvas (Grades > Export)") from None
+        raise GraderError(
+            f"roster {path} does not exist: export it from Canvas (Grades > Export)"
+        ) from None
     except OSError as exc:
         raise GraderError(f"roster {path} cannot be read: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")  # Canvas may write a byte order mark
     except UnicodeDecodeError as exc:
-        raise GraderError(f"roster {path} is not UTF-8 (byte {exc.start}): Canvas exports UTF-8; if a "
-                          "spreadsheet re-saved it, save it as 'CSV UTF-8'") from None
+        raise GraderError(
+            f"roster {path} is not UTF-8 (byte {exc.start}): Canvas exports UTF-8; if a "
+            "spreadsheet re-saved it, save it as 'CSV UTF-8'"
+        ) from None
     if not text.strip():
         raise GraderError(f"roster {path} is empty: export it from Canvas (Grades > Export)")
     # Canvas writes ";" instead of "," for users who ask for it (decimal-comma locales).
     semicolon = isinstance(_identity_columns(_header(text, ";")), dict)
-    delimiter = ";" if semicolon and isinstance(_identity_columns(_header(text, ",")), list) else ","
+    delimiter = (
+        ";" if semicolon and isinstance(_identity_columns(_header(text, ",")), list) else ","
+    )
     records = _records(path, text, delimiter)
     columns = _identity_columns(records[0][1] if records else [])
     if isinstance(columns, list):
         header = ",".join(c.strip() for c in records[0][1][:8]) if records else ""
-        raise GraderError(f"roster {path} is not a Canvas gradebook export: it has no {' or '.join(columns)} "
-                          f"column (its header starts: {header[:120]!r})")
+        raise GraderError(
+            f"roster {path} is not a Canvas gradebook export: it has no {' or '.join(columns)} "
+            f"column (its header starts: {header[:120]!r})"
+        )
     return _roster(path, records, columns)
 
 
@@ -156,7 +174,9 @@ def _records(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]
         for row in reader:
             records.append((reader.line_num - _newlines(row), row))
     except csv.Error as exc:
-        raise GraderError(f"roster {path}, line {reader.line_num}: not readable as CSV ({exc})") from None
+        raise GraderError(
+            f"roster {path}, line {reader.line_num}: not readable as CSV ({exc})"
+        ) from None
     return records
 
 
@@ -168,7 +188,9 @@ def _newlines(row: list[str]) -> int:
 def _identity_columns(header: list[str]) -> dict[str, int] | list[str]:
     """Where each identity column is, or the names of those missing."""
     cells = [c.strip() for c in header]
-    where = {name: cells.index(name) for name in (*IDENTITY, "LastName", "FirstName") if name in cells}
+    where = {
+        name: cells.index(name) for name in (*IDENTITY, "LastName", "FirstName") if name in cells
+    }
     missing = [name for name in ("ID", "SIS Login ID", "Section") if name not in where]
     if "Student" not in where and not {"LastName", "FirstName"} <= where.keys():
         missing.insert(0, "Student")
@@ -179,7 +201,9 @@ def _roster(path: Path, records: list[tuple[int, list[str]]], columns: dict[str,
     header = [c.strip() for c in records[0][1]]
     # Assignment columns come after Section and carry their id; custom columns and the
     # read-only totals do not.
-    assignments = {h: i for i, h in enumerate(header) if i > columns["Section"] and _TITLE_AND_ID.fullmatch(h)}
+    assignments = {
+        h: i for i, h in enumerate(header) if i > columns["Section"] and _TITLE_AND_ID.fullmatch(h)
+    }
     roster = Roster(path=path, rows=[], assignments=dict.fromkeys(assignments))
 
     def cell(row: list[str], name: str) -> str:
@@ -190,18 +214,30 @@ def _roster(path: Path, records: list[tuple[int, list[str]]], columns: dict[str,
         if row and "Points Possible" in row[0]:
             for title, i in assignments.items():
                 value = row[i].strip() if i < len(row) else ""
-                roster.assignments[title] = float(value.replace(",", ".")) if _NUMBER.fullmatch(value) else None
+                roster.assignments[title] = (
+                    float(value.replace(",", ".")) if _NUMBER.fullmatch(value) else None
+                )
             continue
         if all(_POSTING_ROW.fullmatch(c) for c in row):
             continue  # blank, or Canvas's "Manual Posting" row
-        name = cell(row, "Student") or ", ".join(p for p in (cell(row, "LastName"), cell(row, "FirstName")) if p)
-        student = RosterRow(line=line, name=name, canvas_id=cell(row, "ID"), sis_user_id=cell(row, "SIS User ID"),
-                            login=cell(row, "SIS Login ID"), section=cell(row, "Section"))
+        name = cell(row, "Student") or ", ".join(
+            p for p in (cell(row, "LastName"), cell(row, "FirstName")) if p
+        )
+        student = RosterRow(
+            line=line,
+            name=name,
+            canvas_id=cell(row, "ID"),
+            sis_user_id=cell(row, "SIS User ID"),
+            login=cell(row, "SIS Login ID"),
+            section=cell(row, "Section"),
+        )
         if student.canvas_id and not student.canvas_id.isdigit():
             # Canvas reads this column as its own user id: a student number here would
             # send grades to whichever Canvas user has that number.
-            raise GraderError(f"roster {path}, line {line}: ID {student.canvas_id!r} is not a Canvas user id "
-                              "(a number); export the roster from Canvas's gradebook")
+            raise GraderError(
+                f"roster {path}, line {line}: ID {student.canvas_id!r} is not a Canvas user id "
+                "(a number); export the roster from Canvas's gradebook"
+            )
         roster.rows.append(student)
     return roster
 
@@ -232,14 +268,20 @@ def match_students(students: list[str], roster: Roster) -> tuple[dict[int, str],
             rows = " and ".join(roster.rows[i].label() for i in hits)
             problems.append(f"submission {student!r} matches {rows}")
         elif hits[0] in matched:
-            problems.append(f"submissions {matched[hits[0]]!r} and {student!r} both match "
-                            f"{roster.rows[hits[0]].label()}")
+            problems.append(
+                f"submissions {matched[hits[0]]!r} and {student!r} both match "
+                f"{roster.rows[hits[0]].label()}"
+            )
         else:
             matched[hits[0]] = student
     if problems:
         more = f"; and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-        raise GraderError(f"roster {roster.path}: ambiguous: " + "; ".join(problems[:_MAX_LISTED]) + more
-                          + " (rename each such folder to the student's SIS Login ID)")
+        raise GraderError(
+            f"roster {roster.path}: ambiguous: "
+            + "; ".join(problems[:_MAX_LISTED])
+            + more
+            + " (rename each such folder to the student's SIS Login ID)"
+        )
     return matched, unmatched
 
 
@@ -253,11 +295,18 @@ def _exercise_columns(run: GradingRun, roster: Roster) -> list[_Column]:
         exercise = first[exercise_id]
         title = _one_line(exercise.title) or exercise_id
         if _TITLE_AND_ID.fullmatch(title):
-            raise GraderError(f"exercise {exercise_id}: its title {title!r} ends in a number in brackets, "
-                              "which Canvas reads as an assignment id; rename it, or export one column "
-                              "with --assignment")
-        columns.append(_Column(header=_existing(title, roster), points=exercise.max_score,
-                               score=_exercise_score(exercise_id)))
+            raise GraderError(
+                f"exercise {exercise_id}: its title {title!r} ends in a number in brackets, "
+                "which Canvas reads as an assignment id; rename it, or export one column "
+                "with --assignment"
+            )
+        columns.append(
+            _Column(
+                header=_existing(title, roster),
+                points=exercise.max_score,
+                score=_exercise_score(exercise_id),
+            )
+        )
     return columns
 
 
@@ -274,8 +323,13 @@ def _total_column(run: GradingRun, roster: Roster, assignment: str) -> list[_Col
     if not name:
         raise GraderError("--assignment needs a name: the Canvas assignment's, or a new one")
     header = name if _TITLE_AND_ID.fullmatch(name) else _existing(name, roster)
-    return [_Column(header=header, points=run.students[0].max_score,
-                    score=lambda student: format_points(student.score))]
+    return [
+        _Column(
+            header=header,
+            points=run.students[0].max_score,
+            score=lambda student: format_points(student.score),
+        )
+    ]
 
 
 def _existing(title: str, roster: Roster) -> str:
@@ -284,8 +338,10 @@ def _existing(title: str, roster: Roster) -> str:
     that exact title, or creates one)."""
     same = [h for h in roster.assignments if _title_of(h) == title]
     if len(same) > 1:
-        raise GraderError(f"roster {roster.path} has {len(same)} assignments named {title!r}: "
-                          f"{', '.join(same)}; choose one with --assignment {same[0]!r}")
+        raise GraderError(
+            f"roster {roster.path} has {len(same)} assignments named {title!r}: "
+            f"{', '.join(same)}; choose one with --assignment {same[0]!r}"
+        )
     return same[0] if same else title
 
 
@@ -295,20 +351,26 @@ def _check_headers(columns: list[_Column], roster: Roster) -> None:
         header = column.header
         total = _CANVAS_TOTALS.search(header)
         if total:
-            raise GraderError(f"column {header!r}: Canvas ignores columns whose name contains "
-                              f"{total[0]!r} (its own totals); rename it")
+            raise GraderError(
+                f"column {header!r}: Canvas ignores columns whose name contains "
+                f"{total[0]!r} (its own totals); rename it"
+            )
         written = _text_cell(header)
         if written in seen:
             # Canvas finds a column by the first header of that name: one would hide the other.
-            raise GraderError(f"two columns named {written!r} ({seen[written]} and a grade column): Canvas "
-                              "would read the same one twice; give the exercises distinct titles")
+            raise GraderError(
+                f"two columns named {written!r} ({seen[written]} and a grade column): Canvas "
+                "would read the same one twice; give the exercises distinct titles"
+            )
         seen[written] = "a grade column"
         expected = roster.assignments.get(header)
         if expected is not None and round(expected, 2) != round(column.points, 2):
-            raise GraderError(f"{header}: Canvas has it out of {format_points(expected)} points (the "
-                              f"roster's Points Possible row), the grades are out of "
-                              f"{format_points(column.points)}; change its points in Canvas and export "
-                              "the roster again, or export to another assignment with --assignment")
+            raise GraderError(
+                f"{header}: Canvas has it out of {format_points(expected)} points (the "
+                f"roster's Points Possible row), the grades are out of "
+                f"{format_points(column.points)}; change its points in Canvas and export "
+                "the roster again, or export to another assignment with --assignment"
+            )
 
 
 def _title_of(header: str) -> str:

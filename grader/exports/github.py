@@ -52,8 +52,11 @@ def escape_property(text: str) -> str:
 
 def workflow_command(name: str, properties: Mapping[str, str | int | None], data: str) -> str:
     """``::name key=value,key=value::data`` on one line; empty properties are left out."""
-    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items()
-                     if value is not None and value != "")
+    props = ",".join(
+        f"{key}={escape_property(str(value))}"
+        for key, value in properties.items()
+        if value is not None and value != ""
+    )
     return f"::{name}{' ' + props if props else ''}::{escape_data(data)}"
 
 
@@ -92,13 +95,17 @@ def problems(exercise: ExerciseResult) -> list[Problem]:
     found: list[Problem] = []
     repeated: set[str] = set()
     if exercise.message:
-        found.append(Problem(exercise, None, exercise.status, exercise.message, None, exercise.traceback))
+        found.append(
+            Problem(exercise, None, exercise.status, exercise.message, None, exercise.traceback)
+        )
         repeated = {exercise.message, f"not run: {exercise.message}"}
     for check in exercise.checks:
         if check.status == "passed" or check.message in repeated:
             continue
         if released(check):
-            found.append(Problem(exercise, check, check.status, check.message, check.hint, check.traceback))
+            found.append(
+                Problem(exercise, check, check.status, check.message, check.hint, check.traceback)
+            )
         else:
             found.append(Problem(exercise, check, check.status, WITHHELD, None, check.traceback))
     return found
@@ -178,7 +185,9 @@ def place(problem: Problem, folder: Path | None, paths: Paths) -> Place:
 
 # ------------------------------------------------------------------ text
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} more characters]"
+    return (
+        text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} more characters]"
+    )
 
 
 def _encodable(text: str, encoding: str) -> str:
@@ -212,8 +221,9 @@ class Annotation:
     message: str
 
     def command(self) -> str:
-        return workflow_command("error", {"file": self.file, "line": self.line, "title": self.title},
-                                self.message)
+        return workflow_command(
+            "error", {"file": self.file, "line": self.line, "title": self.title}, self.message
+        )
 
 
 def annotations(run: GradingRun, folders: Mapping[str, Path], paths: Paths) -> list[Annotation]:
@@ -239,9 +249,18 @@ def annotations(run: GradingRun, folders: Mapping[str, Path], paths: Paths) -> l
                 found.append(Annotation(rank, where.file, where.line, title, clip(message)))
         if missing:
             title = f"{student.id} / not submitted" if several else "not submitted"
-            found.append(Annotation(2 * _RANK["missing"] + 1, None, None, title, clip(
-                f"{len(missing)} of {len(student.exercises)} exercises have no file: "
-                + ", ".join(ex.id for ex in missing))))
+            found.append(
+                Annotation(
+                    2 * _RANK["missing"] + 1,
+                    None,
+                    None,
+                    title,
+                    clip(
+                        f"{len(missing)} of {len(student.exercises)} exercises have no file: "
+                        + ", ".join(ex.id for ex in missing)
+                    ),
+                )
+            )
     return sorted(found, key=lambda a: a.rank)  # stable: course order within a rank
 
 
@@ -251,8 +270,17 @@ def _printed(run: GradingRun) -> list[tuple[str, str]]:
     for student in run.students:
         for exercise in student.exercises:
             if exercise.output:
-                items.append((f"{student.id} / {exercise.id}: while loading {exercise.file}", exercise.output))
-            items += [(f"{student.id} / {exercise.id}: {c.name}", c.output) for c in exercise.checks if c.output]
+                items.append(
+                    (
+                        f"{student.id} / {exercise.id}: while loading {exercise.file}",
+                        exercise.output,
+                    )
+                )
+            items += [
+                (f"{student.id} / {exercise.id}: {c.name}", c.output)
+                for c in exercise.checks
+                if c.output
+            ]
     return items
 
 
@@ -270,8 +298,11 @@ def fenced_output(run: GradingRun, token: str | None = None) -> str:
         text = clip(text, LOG_OUTPUT_LIMIT)
         # The end marker must start a line of its own, or the block would never end.
         block.append(text[:-1] if text.endswith("\n") else text)
-    lines = ["::group::Output of the student's code (workflow commands in it are not run)",
-             *fenced(block, token), "::endgroup::"]
+    lines = [
+        "::group::Output of the student's code (workflow commands in it are not run)",
+        *fenced(block, token),
+        "::endgroup::",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -280,12 +311,16 @@ def summary_blocks(run: GradingRun) -> list[str]:
     """The job summary as blocks (each ending with a newline) that can be cut between."""
     blocks = [f"## Autograding: {markdown_text(run.course)}\n\n"]
     for student in run.students:
-        blocks.append(f"### {markdown_text(student.id)}: {format_points(student.score)} / "
-                      f"{format_points(student.max_score)} points{_percent(student)}\n\n"
-                      "| exercise | points | status |\n| --- | ---: | --- |\n")
+        blocks.append(
+            f"### {markdown_text(student.id)}: {format_points(student.score)} / "
+            f"{format_points(student.max_score)} points{_percent(student)}\n\n"
+            "| exercise | points | status |\n| --- | ---: | --- |\n"
+        )
         for ex in student.exercises:
-            blocks.append(f"| {markdown_text(ex.id)}: {markdown_text(ex.title)} | {format_points(ex.score)} / "
-                          f"{format_points(ex.max_score)} | {status_symbol(ex.status)} {ex.status} |\n")
+            blocks.append(
+                f"| {markdown_text(ex.id)}: {markdown_text(ex.title)} | {format_points(ex.score)} / "
+                f"{format_points(ex.max_score)} | {status_symbol(ex.status)} {ex.status} |\n"
+            )
         blocks.append("\n")
         missing = unsubmitted(student)
         found = [p for ex in student.exercises if ex not in missing for p in problems(ex)]
@@ -294,19 +329,25 @@ def summary_blocks(run: GradingRun) -> list[str]:
         for p in found:
             head = f"**{markdown_text(p.title)}**"
             if p.check is not None:
-                head += f" ({format_points(p.check.score)} / {format_points(p.check.max_score)} points)"
+                head += (
+                    f" ({format_points(p.check.score)} / {format_points(p.check.max_score)} points)"
+                )
             item = f"- {head}: {status_symbol(p.status)} {p.status}<br>{markdown_text(clip(p.message))}"
             if p.hint:
                 item += f"<br>*Hint:* {markdown_text(clip(p.hint))}"
             blocks.append(item + "\n")
         if missing:
             names = ", ".join(markdown_text(f"{ex.id} ({ex.title})") for ex in missing)
-            blocks.append(f"- **Not submitted** ({len(missing)} of {len(student.exercises)} exercises): "
-                          f"{status_symbol('missing')} {names}\n")
+            blocks.append(
+                f"- **Not submitted** ({len(missing)} of {len(student.exercises)} exercises): "
+                f"{status_symbol('missing')} {names}\n"
+            )
         notes = [(ex.id, note) for ex in student.exercises for note in ex.notes]
         if notes:
             blocks.append("\n#### Notes\n\n")
-            blocks += [f"- **{markdown_text(ex_id)}**: {markdown_text(clip(n))}\n" for ex_id, n in notes]
+            blocks += [
+                f"- **{markdown_text(ex_id)}**: {markdown_text(clip(n))}\n" for ex_id, n in notes
+            ]
         if found or missing or notes:
             blocks.append("\n")
     for warning in run.warnings:
@@ -328,8 +369,10 @@ def render_summary(run: GradingRun, budget: int = SUMMARY_LIMIT) -> str:
         kept.append(block)
         used += size
     left = len(blocks) - len(kept)
-    note = (f"\n\n> **Summary cut short**: {left} more rows and items did not fit in the 1 MiB GitHub "
-            "allows a step summary. The reports of `grader grade` hold everything.\n")
+    note = (
+        f"\n\n> **Summary cut short**: {left} more rows and items did not fit in the 1 MiB GitHub "
+        "allows a step summary. The reports of `grader grade` hold everything.\n"
+    )
     return "".join(kept) + note
 
 
@@ -395,28 +438,44 @@ def classroom_result(student: StudentResult, folder: Path | None, paths: Paths) 
             message = None
             if check.status != "passed":
                 message = clip(check.message) if released(check) else WITHHELD
-            tests.append({
-                "name": f"{ex.id}: {check.name}",
-                "status": "pass" if check.status == "passed" else "error" if check.status in ("error", "timeout") else "fail",
-                "message": message,
-                "test_code": "",  # the reporter prints it when set: checks' inputs stay out of the log
-                "filename": where.file or "",
-                "line_no": where.line or 0,
-                "duration": round(check.seconds * 1000) if math.isfinite(check.seconds) else 0,  # ms
-                "score": check.score,
-            })
-    for test, score in zip(tests, summing_to([t["score"] for t in tests], student.score), strict=True):
+            tests.append(
+                {
+                    "name": f"{ex.id}: {check.name}",
+                    "status": "pass"
+                    if check.status == "passed"
+                    else "error"
+                    if check.status in ("error", "timeout")
+                    else "fail",
+                    "message": message,
+                    "test_code": "",  # the reporter prints it when set: checks' inputs stay out of the log
+                    "filename": where.file or "",
+                    "line_no": where.line or 0,
+                    "duration": round(check.seconds * 1000)
+                    if math.isfinite(check.seconds)
+                    else 0,  # ms
+                    "score": check.score,
+                }
+            )
+    for test, score in zip(
+        tests, summing_to([t["score"] for t in tests], student.score), strict=True
+    ):
         test["score"] = _number(score)
-    return {"version": 1,
-            "status": "pass" if all(t["status"] == "pass" for t in tests) else "fail",
-            "max_score": _number(student.max_score),
-            "tests": tests}
+    return {
+        "version": 1,
+        "status": "pass" if all(t["status"] == "pass" for t in tests) else "fail",
+        "max_score": _number(student.max_score),
+        "tests": tests,
+    }
 
 
 def classroom_output(result: dict[str, Any]) -> str:
     """The ``result=...`` line for $GITHUB_OUTPUT: base64 of compact JSON (one line)."""
     text = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return "result=" + base64.b64encode(_encodable(text, "utf-8").encode("utf-8")).decode("ascii") + "\n"
+    return (
+        "result="
+        + base64.b64encode(_encodable(text, "utf-8").encode("utf-8")).decode("ascii")
+        + "\n"
+    )
 
 
 # ------------------------------------------------------------------ all of it
@@ -426,8 +485,9 @@ def _append(path: str, text: str) -> None:
         fh.write(text)
 
 
-def report_to_github(run: GradingRun, folders: Mapping[str, Path], env: Mapping[str, str],
-                     stdout: TextIO) -> None:
+def report_to_github(
+    run: GradingRun, folders: Mapping[str, Path], env: Mapping[str, str], stdout: TextIO
+) -> None:
     """Everything ``grader grade --ci github`` adds to a run on GitHub Actions.
 
     ``folders``: each student's submission folder (annotations name files relative to
@@ -438,12 +498,19 @@ def report_to_github(run: GradingRun, folders: Mapping[str, Path], env: Mapping[
     found = annotations(run, folders, paths)
     lines = [a.command() for a in found[:MAX_ANNOTATIONS]]
     if len(found) > MAX_ANNOTATIONS:
-        lines.append(f"torch-grader: {len(found) - MAX_ANNOTATIONS} more problems are not annotated "
-                     f"(GitHub keeps {MAX_ANNOTATIONS} per step); the job summary lists them")
+        lines.append(
+            f"torch-grader: {len(found) - MAX_ANNOTATIONS} more problems are not annotated "
+            f"(GitHub keeps {MAX_ANNOTATIONS} per step); the job summary lists them"
+        )
     if len(run.students) != 1 and env.get("GITHUB_OUTPUT"):
-        lines.append(workflow_command("warning", {"title": "torch-grader"},
-                                      f"no GitHub Classroom result: this run graded {len(run.students)} "
-                                      "submissions, and a Classroom result is for one"))
+        lines.append(
+            workflow_command(
+                "warning",
+                {"title": "torch-grader"},
+                f"no GitHub Classroom result: this run graded {len(run.students)} "
+                "submissions, and a Classroom result is for one",
+            )
+        )
     text = "".join(line + "\n" for line in lines) + fenced_output(run)
     stdout.write(_encodable(text, encoding))
     stdout.flush()

@@ -64,10 +64,14 @@ def results_json(run: GradingRun) -> dict[str, Any]:
     A run of several students (or none) is a GraderError: results.json describes one
     submission, and picking one of them would hide the others' grades."""
     if len(run.students) != 1:
-        names = ", ".join(s.id for s in run.students[:5]) + (", ..." if len(run.students) > 5 else "")
+        names = ", ".join(s.id for s in run.students[:5]) + (
+            ", ..." if len(run.students) > 5 else ""
+        )
         graded = f"{len(run.students)} submissions ({names})" if run.students else "no submission"
-        raise GraderError(f"Gradescope's results.json is for one submission, but this run graded {graded}; "
-                          "grade one student's folder to write it")
+        raise GraderError(
+            f"Gradescope's results.json is for one submission, but this run graded {graded}; "
+            "grade one student's folder to write it"
+        )
     student = run.students[0]
     tests: list[dict[str, Any]] = []
     units = 0
@@ -75,18 +79,22 @@ def results_json(run: GradingRun) -> dict[str, Any]:
         for j, check in enumerate(ex.checks, 1):
             score = _units(check.score)
             units += score
-            tests.append({
-                "name": clean_text(f"{ex.id}: {check.name}"),
-                "name_format": "text",
-                "number": f"{i}.{j}",
-                "score": score / UNITS,
-                "max_score": _units(check.max_score) / UNITS,
-                "status": "passed" if check.status == "passed" else "failed",
-                "output": _test_output(ex, check, first=j == 1),
-                "output_format": "text",
-                "tags": [ex.id],
-                "visibility": check.visibility if check.visibility in VISIBILITIES else UNKNOWN_VISIBILITY,
-            })
+            tests.append(
+                {
+                    "name": clean_text(f"{ex.id}: {check.name}"),
+                    "name_format": "text",
+                    "number": f"{i}.{j}",
+                    "score": score / UNITS,
+                    "max_score": _units(check.max_score) / UNITS,
+                    "status": "passed" if check.status == "passed" else "failed",
+                    "output": _test_output(ex, check, first=j == 1),
+                    "output_format": "text",
+                    "tags": [ex.id],
+                    "visibility": check.visibility
+                    if check.visibility in VISIBILITIES
+                    else UNKNOWN_VISIBILITY,
+                }
+            )
     return {
         # The sum of the tests' scores, in whole units: exactly what the tests add up to.
         "score": units / UNITS,
@@ -95,8 +103,12 @@ def results_json(run: GradingRun) -> dict[str, Any]:
         "output_format": "text",  # "simple_format", the default, would render HTML
         # The grader's log names hidden checks and helpers: for the instructor only.
         "stdout_visibility": "hidden",
-        "extra_data": {"grader_version": run.grader_version, "sandbox": run.sandbox, "seed": run.seed,
-                       "warnings": [clean_text(w) for w in run.warnings]},
+        "extra_data": {
+            "grader_version": run.grader_version,
+            "sandbox": run.sandbox,
+            "seed": run.seed,
+            "warnings": [clean_text(w) for w in run.warnings],
+        },
         "tests": tests,
     }
 
@@ -118,7 +130,9 @@ def _overview(student: StudentResult) -> str:
         lines.append(f"Total: {format_points(student.score)}/{_points(student.max_score)}")
     else:
         verb = "is" if len(held) == 1 else "are"
-        lines.append(f"Total: not shown, because {len(held)} of the {len(checks)} tests {verb} not shown yet")
+        lines.append(
+            f"Total: not shown, because {len(held)} of the {len(checks)} tests {verb} not shown yet"
+        )
     for ex in student.exercises:
         shown = [c for c in ex.checks if c.visibility == "visible"]
         later = [c for c in ex.checks if c.visibility != "visible"]
@@ -128,7 +142,8 @@ def _overview(student: StudentResult) -> str:
         if later:
             tests = "test" if len(later) == 1 else "tests"
             line += (" in the tests shown, and " if shown else "") + (
-                f"{len(later)} {tests} not shown yet ({_points(sum(c.max_score for c in later))})")
+                f"{len(later)} {tests} not shown yet ({_points(sum(c.max_score for c in later))})"
+            )
         lines.append(line)
         if ex.message:
             lines.append(f"    {ex.message}")
@@ -158,7 +173,9 @@ def _test_output(ex: ExerciseResult, check: CheckResult, first: bool) -> str:
         # What concerns the whole file, once per exercise: its first test.
         parts += [f"Note: {note}" for note in ex.notes]
         if ex.traceback:
-            parts.append(f"Where, in {ex.file or 'your file'}, while loading it:\n" + _frames(ex.traceback))
+            parts.append(
+                f"Where, in {ex.file or 'your file'}, while loading it:\n" + _frames(ex.traceback)
+            )
         if ex.output and (ex.message or ex.notes):
             parts.append("While loading, your code printed:\n" + _excerpt(ex.output))
     text = clean_text("\n\n".join(parts))
@@ -168,7 +185,9 @@ def _test_output(ex: ExerciseResult, check: CheckResult, first: bool) -> str:
 def _frames(frames: list[dict[str, Any]]) -> str:
     lines = []
     for frame in frames[-FRAMES_SHOWN:]:
-        lines.append(f"  {frame.get('file', '?')}, line {frame.get('line', '?')}, in {frame.get('function', '?')}")
+        lines.append(
+            f"  {frame.get('file', '?')}, line {frame.get('line', '?')}, in {frame.get('function', '?')}"
+        )
         if frame.get("code"):
             lines.append(f"    {str(frame['code']).strip()}")
     return "\n".join(lines)
@@ -202,7 +221,9 @@ def build_autograder_zip(course_root: Path, out: Path) -> Path:
     from grader.course import load_course
     from grader.reports import write_bytes_atomic
 
-    course = load_course(course_root, resolve_helpers=False)  # a broken course fails here, not on Gradescope
+    course = load_course(
+        course_root, resolve_helpers=False
+    )  # a broken course fails here, not on Gradescope
     entries: dict[str, bytes] = {name: _script(name) for name in SCRIPTS}
     for rel, data in course_files(course, "the Gradescope autograder").items():
         entries[f"{COURSE_DIR}/{rel}"] = data
@@ -223,7 +244,9 @@ def _grader_source() -> dict[str, bytes]:
     from the checkout it runs from, or (installed from a wheel) a pyproject.toml made from
     the installed distribution's metadata."""
     package = Path(grader.__file__).resolve().parent
-    entries = {f"{GRADER_DIR}/grader/{rel}": path.read_bytes() for path, rel in shipped_files(package)}
+    entries = {
+        f"{GRADER_DIR}/grader/{rel}": path.read_bytes() for path, rel in shipped_files(package)
+    }
     checkout = package.parent
     if (checkout / "pyproject.toml").is_file():
         for name in ("pyproject.toml", "README.md"):
@@ -239,30 +262,36 @@ def _pyproject_from_metadata() -> str:
         meta = importlib.metadata.metadata("torch-grader")
         requires = importlib.metadata.requires("torch-grader") or []
     except importlib.metadata.PackageNotFoundError:
-        raise GraderError("cannot find torch-grader's pyproject.toml nor its installed metadata, "
-                          "so the autograder zip cannot hold the grader; build it from a checkout") from None
+        raise GraderError(
+            "cannot find torch-grader's pyproject.toml nor its installed metadata, "
+            "so the autograder zip cannot hold the grader; build it from a checkout"
+        ) from None
     deps = [r for r in requires if "extra ==" not in r]
-    return "\n".join([
-        "[build-system]",
-        'requires = ["setuptools>=64"]',
-        'build-backend = "setuptools.build_meta"',
-        "",
-        "[project]",
-        'name = "torch-grader"',
-        f'version = "{meta["Version"]}"',
-        f'requires-python = "{meta.get("Requires-Python") or ">=3.10"}"',
-        "dependencies = [" + ", ".join(json.dumps(d) for d in deps) + "]",  # TOML reads JSON strings
-        "",
-        "[project.scripts]",
-        'grader = "grader.cli:run"',
-        "",
-        "[tool.setuptools.packages.find]",
-        'include = ["grader*"]',
-        "",
-        "[tool.setuptools.package-data]",
-        'grader = ["templates/*", "templates/gradescope/*"]',
-        "",
-    ])
+    return "\n".join(
+        [
+            "[build-system]",
+            'requires = ["setuptools>=64"]',
+            'build-backend = "setuptools.build_meta"',
+            "",
+            "[project]",
+            'name = "torch-grader"',
+            f'version = "{meta["Version"]}"',
+            f'requires-python = "{meta.get("Requires-Python") or ">=3.10"}"',
+            "dependencies = ["
+            + ", ".join(json.dumps(d) for d in deps)
+            + "]",  # TOML reads JSON strings
+            "",
+            "[project.scripts]",
+            'grader = "grader.cli:run"',
+            "",
+            "[tool.setuptools.packages.find]",
+            'include = ["grader*"]',
+            "",
+            "[tool.setuptools.package-data]",
+            'grader = ["templates/*", "templates/gradescope/*"]',
+            "",
+        ]
+    )
 
 
 def _script(name: str) -> bytes:

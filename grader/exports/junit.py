@@ -46,8 +46,12 @@ def attribute(value: str) -> str:
     """A double-quoted attribute value. Newlines and tabs are written as references, or
     a parser would turn them into spaces."""
     value = _chars(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return (value.replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
-            .replace("\t", "&#9;"))
+    return (
+        value.replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#9;")
+    )
 
 
 def _seconds(value: float) -> str:
@@ -55,21 +59,29 @@ def _seconds(value: float) -> str:
 
 
 def _clip(value: str, limit: int = OUTPUT_LIMIT) -> str:
-    return value if len(value) <= limit else value[:limit] + f"\n[... {len(value) - limit} more characters]"
+    return (
+        value
+        if len(value) <= limit
+        else value[:limit] + f"\n[... {len(value) - limit} more characters]"
+    )
 
 
 def _frames(frames: list[dict]) -> list[str]:
     lines = []
     for f in frames:
-        lines.append(f'  File "{f.get("file", "?")}", line {f.get("line", 0)}, in {f.get("function", "?")}')
+        lines.append(
+            f'  File "{f.get("file", "?")}", line {f.get("line", 0)}, in {f.get("function", "?")}'
+        )
         if f.get("code"):
             lines.append(f"    {f['code']}")
     return ["Traceback (the student's own lines):", *lines] if lines else []
 
 
 def _body(check: CheckResult, exercise: ExerciseResult) -> str:
-    lines = [check.message,
-             f"Points: {format_points(check.score)} / {format_points(check.max_score)}"]
+    lines = [
+        check.message,
+        f"Points: {format_points(check.score)} / {format_points(check.max_score)}",
+    ]
     if check.hint:
         lines.append(f"Hint: {check.hint}")
     lines += _frames(check.traceback or (exercise.traceback if exercise.message else []))
@@ -77,16 +89,20 @@ def _body(check: CheckResult, exercise: ExerciseResult) -> str:
 
 
 def _testcase(check: CheckResult, exercise: ExerciseResult, classname: str) -> list[str]:
-    head = (f'    <testcase name="{attribute(check.name)}" classname="{attribute(classname)}" '
-            f'time="{_seconds(check.seconds)}"')
+    head = (
+        f'    <testcase name="{attribute(check.name)}" classname="{attribute(classname)}" '
+        f'time="{_seconds(check.seconds)}"'
+    )
     kind = _KIND.get(check.status)
     if kind is None and not check.output:
         return [head + "/>"]
     lines = [head + ">"]
     if kind is not None:
         first = check.message.splitlines()[0] if check.message else check.status
-        lines.append(f'      <{kind} message="{attribute(_clip(first, 1000))}" type="{check.status}">'
-                     f"{text(_body(check, exercise))}</{kind}>")
+        lines.append(
+            f'      <{kind} message="{attribute(_clip(first, 1000))}" type="{check.status}">'
+            f"{text(_body(check, exercise))}</{kind}>"
+        )
     if check.output:
         lines.append(f"      <system-out>{text(_clip(check.output))}</system-out>")
     lines.append("    </testcase>")
@@ -102,16 +118,26 @@ def _testsuite(student: StudentResult, exercise: ExerciseResult) -> list[str]:
     name = f"{student.id}/{exercise.id}"
     tests, failures, errors = _counts(exercise.checks)
     seconds = sum(c.seconds for c in exercise.checks if math.isfinite(c.seconds))
-    lines = [f'  <testsuite name="{attribute(name)}" tests="{tests}" failures="{failures}" '
-             f'errors="{errors}" skipped="0" time="{_seconds(seconds)}">',
-             "    <properties>"]
-    properties = [("student", student.id), ("exercise", exercise.id), ("title", exercise.title),
-                  ("file", exercise.file or ""), ("status", exercise.status),
-                  ("score", format_points(exercise.score)), ("max_score", format_points(exercise.max_score))]
+    lines = [
+        f'  <testsuite name="{attribute(name)}" tests="{tests}" failures="{failures}" '
+        f'errors="{errors}" skipped="0" time="{_seconds(seconds)}">',
+        "    <properties>",
+    ]
+    properties = [
+        ("student", student.id),
+        ("exercise", exercise.id),
+        ("title", exercise.title),
+        ("file", exercise.file or ""),
+        ("status", exercise.status),
+        ("score", format_points(exercise.score)),
+        ("max_score", format_points(exercise.max_score)),
+    ]
     if exercise.message:
         properties.append(("message", exercise.message))
     properties += [("note", note) for note in exercise.notes]
-    lines += [f'      <property name="{key}" value="{attribute(value)}"/>' for key, value in properties]
+    lines += [
+        f'      <property name="{key}" value="{attribute(value)}"/>' for key, value in properties
+    ]
     lines.append("    </properties>")
     for check in exercise.checks:
         lines += _testcase(check, exercise, name)
@@ -125,9 +151,11 @@ def render_junit(run: GradingRun) -> str:
     checks = [c for s in run.students for e in s.exercises for c in e.checks]
     tests, failures, errors = _counts(checks)
     seconds = sum(c.seconds for c in checks if math.isfinite(c.seconds))
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             f'<testsuites name="{attribute(run.course)}" tests="{tests}" failures="{failures}" '
-             f'errors="{errors}" time="{_seconds(seconds)}">']
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="{attribute(run.course)}" tests="{tests}" failures="{failures}" '
+        f'errors="{errors}" time="{_seconds(seconds)}">',
+    ]
     for student in run.students:
         for exercise in student.exercises:
             lines += _testsuite(student, exercise)

@@ -108,13 +108,19 @@ class ScheduledCall:
     artifacts: tuple[Artifact, ...] = ()
 
     def to_data(self) -> dict:
-        return {"id": self.id, "timeout": self.timeout,
-                "artifacts": [a.to_data() for a in self.artifacts]}
+        return {
+            "id": self.id,
+            "timeout": self.timeout,
+            "artifacts": [a.to_data() for a in self.artifacts],
+        }
 
     @classmethod
     def from_data(cls, data: Any) -> ScheduledCall:
-        return cls(_field(data, "id", str), float(_field(data, "timeout", (int, float))),
-                   tuple(Artifact.from_data(a) for a in _field(data, "artifacts", list)))
+        return cls(
+            _field(data, "id", str),
+            float(_field(data, "timeout", (int, float))),
+            tuple(Artifact.from_data(a) for a in _field(data, "artifacts", list)),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,14 +133,21 @@ class ScheduledFile:
     calls: tuple[ScheduledCall, ...] = ()
 
     def to_data(self) -> dict:
-        return {"module": self.module, "load_timeout": self.load_timeout,
-                "memory_mb": self.memory_mb, "calls": [c.to_data() for c in self.calls]}
+        return {
+            "module": self.module,
+            "load_timeout": self.load_timeout,
+            "memory_mb": self.memory_mb,
+            "calls": [c.to_data() for c in self.calls],
+        }
 
     @classmethod
     def from_data(cls, data: Any) -> ScheduledFile:
-        return cls(_field(data, "module", str), float(_field(data, "load_timeout", (int, float))),
-                   _field(data, "memory_mb", int),
-                   tuple(ScheduledCall.from_data(c) for c in _field(data, "calls", list)))
+        return cls(
+            _field(data, "module", str),
+            float(_field(data, "load_timeout", (int, float))),
+            _field(data, "memory_mb", int),
+            tuple(ScheduledCall.from_data(c) for c in _field(data, "calls", list)),
+        )
 
 
 @dataclass(frozen=True)
@@ -166,14 +179,24 @@ class Job:
     threads: int = 1
 
     def to_json(self) -> str:
-        return json.dumps({"seed": self.seed, "threads": self.threads, "files": list(self.files),
-                           "inputs": self.inputs})
+        return json.dumps(
+            {
+                "seed": self.seed,
+                "threads": self.threads,
+                "files": list(self.files),
+                "inputs": self.inputs,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Job:
         data = json.loads(text)
-        return cls(_field(data, "seed", int), tuple(_field(data, "files", list)),
-                   _field(data, "inputs", str), _field(data, "threads", int))
+        return cls(
+            _field(data, "seed", int),
+            tuple(_field(data, "files", list)),
+            _field(data, "inputs", str),
+            _field(data, "threads", int),
+        )
 
     def schedule(self) -> Schedule:
         """What the worker may know of this job: no step, no input."""
@@ -183,5 +206,6 @@ class Job:
 def _scheduled_file(f: dict) -> ScheduledFile:
     calls = tuple(
         ScheduledCall(c["id"], c["timeout"], tuple(map(Artifact.from_data, c["artifacts"])))
-        for c in f["calls"])
+        for c in f["calls"]
+    )
     return ScheduledFile(f["module"], f["load_timeout"], f["memory_mb"], calls)

@@ -36,9 +36,26 @@ MAX_HEADER_BYTES = 4 * 2**20  # 4,096 entries (keys v0, v1, ...) take well under
 MAX_TENSORS = 4096  # per safetensors file: each costs memory however small it is
 MAX_DIMS = 64
 # safetensors dtypes the sandbox writes, and their sizes in bytes.
-DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E4M3FNUZ": 1, "F8_E5M2": 1,
-               "F8_E5M2FNUZ": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4,
-               "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+DTYPE_BYTES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E4M3FNUZ": 1,
+    "F8_E5M2": 1,
+    "F8_E5M2FNUZ": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+    "C64": 8,
+}
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,7 @@ def check_safetensors(raw: bytes, name: str) -> Unreadable | None:
     size = int.from_bytes(raw[:8], "little")
     if size > MAX_HEADER_BYTES or 8 + size > len(raw):
         return Unreadable(f"{name}: the header's length is out of bounds")
-    header = parse_json(raw[8:8 + size], name, depth=None)
+    header = parse_json(raw[8 : 8 + size], name, depth=None)
     if isinstance(header, Unreadable):
         return header
     if len(header) > MAX_TENSORS + 1:  # (+1: the metadata) before walking each entry
@@ -133,11 +150,18 @@ def check_safetensors(raw: bytes, name: str) -> Unreadable | None:
         if not (isinstance(info, dict) and info.get("dtype") in DTYPE_BYTES):
             return Unreadable(f"{name}: tensor {key[:40]!r} has no known dtype")
         shape, offsets = info.get("shape"), info.get("data_offsets")
-        if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
-                and all(type(d) is int and d >= 0 for d in shape)):
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= MAX_DIMS
+            and all(type(d) is int and d >= 0 for d in shape)
+        ):
             return Unreadable(f"{name}: tensor {key[:40]!r} has a malformed shape")
-        if not (isinstance(offsets, list) and len(offsets) == 2
-                and all(type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1] <= room):
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(o) is int for o in offsets)
+            and 0 <= offsets[0] <= offsets[1] <= room
+        ):
             return Unreadable(f"{name}: tensor {key[:40]!r} has data offsets out of bounds")
         if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[info["dtype"]]:
             return Unreadable(f"{name}: tensor {key[:40]!r} does not match its dtype and shape")
@@ -153,8 +177,9 @@ def load_safetensors(raw: bytes, name: str) -> dict[str, Any] | Unreadable:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: B036 - its Rust panics are BaseExceptions (pyo3)
-        return Unreadable(f"{name} is not a valid safetensors file: "
-                          f"{type(exc).__name__}: {str(exc)[:200]}")
+        return Unreadable(
+            f"{name} is not a valid safetensors file: {type(exc).__name__}: {str(exc)[:200]}"
+        )
     import torch
 
     for key, tensor in tensors.items():
@@ -223,7 +248,7 @@ class JobFolder:
                 except FileNotFoundError:
                     return None
                 except OSError as exc:
-                    return Unreadable(f"{'/'.join(parts[:index + 1])} {_why(exc, part, current)}")
+                    return Unreadable(f"{'/'.join(parts[: index + 1])} {_why(exc, part, current)}")
                 if not last:
                     folders.append(fd)
                     current = fd
@@ -324,8 +349,11 @@ class JobFolder:
         characters, with a note when it was cut."""
         spans = self.status().get("output")
         span = spans.get(key) if isinstance(spans, dict) else None
-        if not (isinstance(span, list) and len(span) == 3
-                and all(type(v) is int and v >= 0 for v in span)):
+        if not (
+            isinstance(span, list)
+            and len(span) == 3
+            and all(type(v) is int and v >= 0 for v in span)
+        ):
             return ""
         number, start, end = span
         if end <= start:

@@ -176,8 +176,9 @@ class Decoder:
     """Rebuilds values of one direction from their JSON and the tensors file;
     ``env`` holds the values earlier steps bound (INPUT only)."""
 
-    def __init__(self, direction: str, tensors: dict[str, Any],
-                 env: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, direction: str, tensors: dict[str, Any], env: dict[str, Any] | None = None
+    ) -> None:
         self.direction = direction
         self.tensors = tensors
         self.env = env if env is not None else {}
@@ -192,8 +193,10 @@ class Decoder:
 
     def tensor(self, spec: dict) -> Any:
         key = spec.get("key")
-        expect(isinstance(key, str) and key in self.tensors,
-               "a tensor is missing from the results file")
+        expect(
+            isinstance(key, str) and key in self.tensors,
+            "a tensor is missing from the results file",
+        )
         return self.tensors[key]
 
 
@@ -211,8 +214,15 @@ def decode_outputs(specs: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         return {str(name): decoder.decode(spec) for name, spec in specs.items()}
     except WireError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-            RecursionError) as exc:  # a backstop: each tag validates first
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:  # a backstop: each tag validates first
         raise WireError(f"malformed value ({type(exc).__name__})") from None
 
 
@@ -421,8 +431,10 @@ class ModuleTag(Tag):
         return torch is not None and isinstance(value, torch.nn.Module)
 
     def to_json(self, value: Any, enc: Encoder, depth: int) -> dict:
-        state = {str(name): TENSOR.to_json(tensor, enc, depth)
-                 for name, tensor in value.state_dict().items()}
+        state = {
+            str(name): TENSOR.to_json(tensor, enc, depth)
+            for name, tensor in value.state_dict().items()
+        }
         return {
             "t": "module",
             "class": type_name(value),
@@ -436,13 +448,20 @@ class ModuleTag(Tag):
         state = spec.get("state")
         expect(isinstance(state, dict), "malformed module")
         params = spec.get("params")
-        expect(isinstance(params, list) and all(
-            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in params),
-            "malformed module parameters")
+        expect(
+            isinstance(params, list)
+            and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in params),
+            "malformed module parameters",
+        )
         children = spec.get("children", [])
-        expect(isinstance(children, list) and all(
-            isinstance(c, list) and len(c) == 2 and all(isinstance(s, str) for s in c)
-            for c in children), "malformed module children")
+        expect(
+            isinstance(children, list)
+            and all(
+                isinstance(c, list) and len(c) == 2 and all(isinstance(s, str) for s in c)
+                for c in children
+            ),
+            "malformed module children",
+        )
         return ModuleValue(
             cls=_text_field(spec, "class", "?", None, "module class"),
             training=_flag(spec, "training", "module"),
@@ -514,21 +533,26 @@ class DictTag(Tag):
         pairs = list(value.items())
         if enc.direction == OUTPUT:
             pairs = pairs[:MAX_ITEMS]
-        return {"t": "dict",
-                "items": [[enc.encode(k, depth + 1), enc.encode(v, depth + 1)] for k, v in pairs]}
+        return {
+            "t": "dict",
+            "items": [[enc.encode(k, depth + 1), enc.encode(v, depth + 1)] for k, v in pairs],
+        }
 
     def to_python(self, spec: dict, dec: Decoder, depth: int) -> Any:
         items = spec.get("items")
-        expect(isinstance(items, list) and all(isinstance(p, list) and len(p) == 2 for p in items),
-               "malformed dict")
+        expect(
+            isinstance(items, list) and all(isinstance(p, list) and len(p) == 2 for p in items),
+            "malformed dict",
+        )
         pairs = [(dec.decode(k, depth + 1), dec.decode(v, depth + 1)) for k, v in items]
         try:
             return dict(pairs)
         except TypeError:  # unhashable keys (tensors): keep the pairs' count
             if dec.direction == INPUT:
                 raise
-            return OpaqueValue(cls="builtins.dict",
-                               repr=f"dict with {len(pairs)} non-hashable keys")
+            return OpaqueValue(
+                cls="builtins.dict", repr=f"dict with {len(pairs)} non-hashable keys"
+            )
 
 
 @register
@@ -591,8 +615,11 @@ class MLPTag(Tag):
         return isinstance(value, MLPSpec)
 
     def to_json(self, value: Any, enc: Encoder, depth: int) -> dict:
-        return {"t": "mlp", "layers": [list(layer) for layer in value.layers],
-                "state": {k: enc.encode(v, depth + 1) for k, v in value.state.items()}}
+        return {
+            "t": "mlp",
+            "layers": [list(layer) for layer in value.layers],
+            "state": {k: enc.encode(v, depth + 1) for k, v in value.state.items()},
+        }
 
     def to_python(self, spec: dict, dec: Decoder, depth: int) -> Any:
         from .mlp import MLP
@@ -617,8 +644,10 @@ class ObjectTag(Tag):
         return {"t": "object", "class": type_name(value), "repr": safe_text(repr, value)}
 
     def to_python(self, spec: dict, dec: Decoder, depth: int) -> Any:
-        return OpaqueValue(cls=_text_field(spec, "class", "?", 200, "object"),
-                           repr=_text_field(spec, "repr", "", MAX_TEXT, "object"))
+        return OpaqueValue(
+            cls=_text_field(spec, "class", "?", 200, "object"),
+            repr=_text_field(spec, "repr", "", MAX_TEXT, "object"),
+        )
 
 
 TENSOR = RECEIVING[OUTPUT]["tensor"]

@@ -220,14 +220,16 @@ def check_failures(run: GradingRun) -> list[CheckFailures]:
                 tally[1] += 1
                 if check.status != "passed":
                     messages.setdefault(key, Counter())[_short(check.message)] += 1
-    rows = [CheckFailures(ex, name, n, of, _most_common(messages.get((ex, name))))
-            for (ex, name), (n, of) in counts.items()]
+    rows = [
+        CheckFailures(ex, name, n, of, _most_common(messages.get((ex, name))))
+        for (ex, name), (n, of) in counts.items()
+    ]
     rows.sort(key=lambda r: (-r.not_passed, -r.share, order[(r.exercise_id, r.check)]))
     return rows
 
 
 def _short(message: str) -> str:
-    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1] + "\u2026"
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "\u2026"
 
 
 def _most_common(messages: Counter[str] | None, top: int = 3) -> tuple[tuple[str, int], ...]:
@@ -329,7 +331,8 @@ def write_html(run: GradingRun, out_dir: Path, pages: set[str] | None = None) ->
     env = _environment()
     written = [
         write_text_atomic(out_dir / filenames[s.id], render_student(run, s, env))
-        for s in run.students if pages is None or s.id in pages
+        for s in run.students
+        if pages is None or s.id in pages
     ]
     written.append(write_text_atomic(out_dir / INDEX_FILENAME, render_index(run, filenames, env)))
     return written

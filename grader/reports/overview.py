@@ -65,9 +65,12 @@ def distribution_figure(run: GradingRun) -> Figure | None:
     or None for an empty class."""
     if not run.students:
         return None
-    return render({
-        "kind": "scores",
-        "title": "Score distribution",
-        "scores": [s.score for s in run.students],
-        "max_score": class_max_score(run),
-    }, uid="distribution")
+    return render(
+        {
+            "kind": "scores",
+            "title": "Score distribution",
+            "scores": [s.score for s in run.students],
+            "max_score": class_max_score(run),
+        },
+        uid="distribution",
+    )

@@ -38,19 +38,32 @@ HERE = Path(__file__).resolve().parent
 PROTOCOL = HERE.parent / "protocol"
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 # /etc/fonts: matplotlib asks fontconfig for the system's fonts.
-SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts")
+SYSTEM_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/fonts",
+)
 
 
 def python_paths() -> list[str]:
     """Folders the sandbox's Python needs, outside the system folders."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             str(Path(sys.executable).resolve().parent)}
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        str(Path(sys.executable).resolve().parent),
+    }
     try:
         paths.update(site.getsitepackages())
     except AttributeError:  # some virtualenvs lack it
         pass
     paths = {str(Path(p).resolve()) for p in paths if Path(p).exists()}
-    kept = [p for p in sorted(paths) if not any(p.startswith(d + "/") or p == d for d in SYSTEM_DIRS)]
+    kept = [
+        p for p in sorted(paths) if not any(p.startswith(d + "/") or p == d for d in SYSTEM_DIRS)
+    ]
     # Drop nested paths: binding a parent already covers them.
     return [p for p in kept if not any(p != q and p.startswith(q + "/") for q in kept)]
 
@@ -62,8 +75,18 @@ def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> li
     The worker is the sandbox's PID 1 (``--as-pid-1``: no bubblewrap init beside it
     holding its pipes) and makes itself non-dumpable before any job; each job then runs
     in namespaces of its own, nested in these (jobns.py)."""
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--as-pid-1", "--hostname", "sandbox", "--clearenv"]
+    cmd = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--as-pid-1",
+        "--hostname",
+        "sandbox",
+        "--clearenv",
+    ]
     if os.geteuid() == 0:
         # Inside, the worker is this machine's root: only with CAP_SETFCAP may it make
         # the user namespace of each job (jobns.py, which keeps it from everything else).
@@ -80,16 +103,35 @@ def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> li
         cmd += ["--ro-bind-try", path, path]
     for path in python_paths():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--dir", INSIDE_HOME, "--dir", INSIDE_JOB,
-            "--bind", str(box), INSIDE_BOX,
-            "--ro-bind", str(shared), INSIDE_SHARED,
-            "--ro-bind", str(HERE / "runner.py"), INSIDE_RUNNER,
-            "--ro-bind", str(HERE / "jobns.py"), INSIDE_JOBNS,
-            "--ro-bind", str(PROTOCOL), INSIDE_PROTOCOL,
-            # Nothing else is writable: the worker's box, and /tmp and /dev/shm, which
-            # each job gets new (jobns.py).
-            "--remount-ro", "/dev", "--remount-ro", "/",
-            "--chdir", INSIDE_BOX]
+    cmd += [
+        "--dir",
+        INSIDE_HOME,
+        "--dir",
+        INSIDE_JOB,
+        "--bind",
+        str(box),
+        INSIDE_BOX,
+        "--ro-bind",
+        str(shared),
+        INSIDE_SHARED,
+        "--ro-bind",
+        str(HERE / "runner.py"),
+        INSIDE_RUNNER,
+        "--ro-bind",
+        str(HERE / "jobns.py"),
+        INSIDE_JOBNS,
+        "--ro-bind",
+        str(PROTOCOL),
+        INSIDE_PROTOCOL,
+        # Nothing else is writable: the worker's box, and /tmp and /dev/shm, which
+        # each job gets new (jobns.py).
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        INSIDE_BOX,
+    ]
     for key, value in sorted(env.items()):
         cmd += ["--setenv", key, value]
     return [*cmd, "--", *argv]
@@ -102,13 +144,20 @@ def availability() -> tuple[bool, str]:
     the same command line as a worker, so what it accepts is what grading gets."""
     path = shutil.which("bwrap")
     if path is None:
-        return False, "bubblewrap (bwrap) is not installed; on Debian/Ubuntu: apt-get install bubblewrap"
+        return (
+            False,
+            "bubblewrap (bwrap) is not installed; on Debian/Ubuntu: apt-get install bubblewrap",
+        )
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as home:
         box, shared = Path(home, "box"), Path(home, "shared")
         box.mkdir()
         shared.mkdir()
-        probe = command(box, shared, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-                        [sys.executable, "-s", "-S", INSIDE_JOBNS, "probe"])
+        probe = command(
+            box,
+            shared,
+            {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            [sys.executable, "-s", "-S", INSIDE_JOBNS, "probe"],
+        )
         try:
             proc = subprocess.run(probe, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -117,7 +166,9 @@ def availability() -> tuple[bool, str]:
         said = (proc.stdout + proc.stderr).strip().splitlines() or ["no message"]
         if said[-1].startswith("bwrap:"):
             return False, explain(f"bubblewrap cannot create namespaces here ({said[-1]})")
-        return False, explain("bubblewrap runs, but a worker inside it cannot give each job namespaces "
-                              f"of its own ({said[-1]})")
+        return False, explain(
+            "bubblewrap runs, but a worker inside it cannot give each job namespaces "
+            f"of its own ({said[-1]})"
+        )
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.strip()
     return True, f"{version or 'bubblewrap'} at {path}"

@@ -43,9 +43,29 @@ SLOTS = 4096
 LOCK_DIRS = ("/run", "/var/lock", "/run/lock", "/tmp")  # the first one root alone can write
 SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
 # Folders the machine's other users and services rely on: never closed, even if named.
-SYSTEM_FOLDERS = frozenset({"/", "/home", "/usr", "/usr/local", "/var", "/opt", "/srv", "/etc", "/mnt",
-                            "/media", "/run", "/dev", "/proc", "/sys", "/boot", "/lib", "/bin", "/sbin",
-                            "/autograder"})
+SYSTEM_FOLDERS = frozenset(
+    {
+        "/",
+        "/home",
+        "/usr",
+        "/usr/local",
+        "/var",
+        "/opt",
+        "/srv",
+        "/etc",
+        "/mnt",
+        "/media",
+        "/run",
+        "/dev",
+        "/proc",
+        "/sys",
+        "/boot",
+        "/lib",
+        "/bin",
+        "/sbin",
+        "/autograder",
+    }
+)
 SAMPLES_PER_PATH = 200  # entries of each protected folder the probe tries
 # Packages the sandbox's runner imports: the folders holding them must stay reachable.
 SANDBOX_PACKAGES = ("torch", "safetensors", "IPython", "numpy", "matplotlib")
@@ -91,8 +111,10 @@ class UserSlot:
             slot = cls(uid, fd)
             sweep_user(uid)  # what a run that crashed with this id left behind
             return slot
-        raise ConfinementError(f"no free user id for student code in {base}..{base + SLOTS - 1} "
-                               "(set GRADER_SANDBOX_UID_BASE to another range)")
+        raise ConfinementError(
+            f"no free user id for student code in {base}..{base + SLOTS - 1} "
+            "(set GRADER_SANDBOX_UID_BASE to another range)"
+        )
 
     def release(self) -> None:
         if self._lock >= 0:
@@ -209,8 +231,13 @@ def _clear_owned(folder: Path, uid: int, depth: int) -> None:
 def reachable_paths() -> list[Path]:
     """What a worker needs to reach: this Python (executable, standard library,
     site-packages) and the packages the sandbox's runner imports."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable))}
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+    }
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         with contextlib.suppress(KeyError):
             paths.add(sysconfig.get_paths()[key])
@@ -311,10 +338,24 @@ def probe(uid: int, closed: list[str], open_: list[str], python: str = sys.execu
     confinement holds). Nothing of student code is involved: this runs before any job."""
     token = f".torch-grader-probe-{secrets.token_hex(8)}"
     try:
-        proc = subprocess.run([python, "-I", "-S", "-c", PROBE,
-                               json.dumps({"closed": closed, "open": open_, "token": token})],
-                              capture_output=True, text=True, timeout=60, env={"LANG": "C.UTF-8"},
-                              cwd="/", user=uid, group=uid, extra_groups=[])
+        proc = subprocess.run(
+            [
+                python,
+                "-I",
+                "-S",
+                "-c",
+                PROBE,
+                json.dumps({"closed": closed, "open": open_, "token": token}),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"LANG": "C.UTF-8"},
+            cwd="/",
+            user=uid,
+            group=uid,
+            extra_groups=[],
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return [f"a process as user {uid} could not start ({exc})"]
     if proc.returncode != 0:
@@ -323,15 +364,21 @@ def probe(uid: int, closed: list[str], open_: list[str], python: str = sys.execu
     found = json.loads(proc.stdout)
     problems = [f"user {uid} can read {p}" for p in found["readable"]]
     problems += [f"user {uid} can write {p}" for p in found["writable"]]
-    problems += [f"user {uid} cannot reach {p}, which the sandbox needs" for p in found["unreachable"]]
+    problems += [
+        f"user {uid} cannot reach {p}, which the sandbox needs" for p in found["unreachable"]
+    ]
     return problems
 
 
 def explain(problems: list[str]) -> str:
     """The refusal, with what to do."""
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-    return ("the grader runs as root without bubblewrap, so student code must run as a user of "
-            f"its own that cannot read the course, but {shown}. Install the grader in a Python "
-            "environment every user can reach (not under /root), keep the course, reports and "
-            "submissions in folders of their own, or install bubblewrap (grader doctor says why "
-            "it cannot run)")
+    shown = "; ".join(problems[:5]) + (
+        f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+    )
+    return (
+        "the grader runs as root without bubblewrap, so student code must run as a user of "
+        f"its own that cannot read the course, but {shown}. Install the grader in a Python "
+        "environment every user can reach (not under /root), keep the course, reports and "
+        "submissions in folders of their own, or install bubblewrap (grader doctor says why "
+        "it cannot run)"
+    )

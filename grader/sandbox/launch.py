@@ -79,12 +79,16 @@ class Sandbox:
         if self.isolated:
             return None
         if self.confined:
-            return ("Student code ran in a plain subprocess with resource limits, as a user of its "
-                    f"own, not in the bubblewrap sandbox ({self.reason}): the course, the reports and "
-                    "the submissions were closed to it, but it could read this machine's other files "
-                    "that every user may read, and use its network.")
-        return ("Student code ran in a plain subprocess with resource limits, not in the bubblewrap "
-                f"sandbox ({self.reason}): it could read this machine's files and use its network.")
+            return (
+                "Student code ran in a plain subprocess with resource limits, as a user of its "
+                f"own, not in the bubblewrap sandbox ({self.reason}): the course, the reports and "
+                "the submissions were closed to it, but it could read this machine's other files "
+                "that every user may read, and use its network."
+            )
+        return (
+            "Student code ran in a plain subprocess with resource limits, not in the bubblewrap "
+            f"sandbox ({self.reason}): it could read this machine's files and use its network."
+        )
 
     def unconfined(self) -> Sandbox:
         """The same sandbox without the confined fallback's users: for `grader check`, where
@@ -99,7 +103,9 @@ def choose(requested: str | None = None) -> Sandbox:
     if kind not in KINDS:
         raise SandboxUnavailable(f"unknown sandbox '{kind}' (choose from {', '.join(KINDS)})")
     if kind == "subprocess":
-        return Sandbox("subprocess", "the plain subprocess was asked for", confined=confine.needed())
+        return Sandbox(
+            "subprocess", "the plain subprocess was asked for", confined=confine.needed()
+        )
     usable, why = bwrap.availability()
     if usable:
         return Sandbox("bubblewrap", why)

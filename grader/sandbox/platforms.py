@@ -24,13 +24,20 @@ from grader.sandbox.diagnosis import Cause, by_key, diagnose
 
 # The sysctls behind "bubblewrap cannot create namespaces": absent where they do not apply
 # (unprivileged_userns_clone is Debian's and Ubuntu's; the AppArmor one is Ubuntu's).
-SYSCTLS = ("kernel.unprivileged_userns_clone", "user.max_user_namespaces",
-           "kernel.apparmor_restrict_unprivileged_userns")
+SYSCTLS = (
+    "kernel.unprivileged_userns_clone",
+    "user.max_user_namespaces",
+    "kernel.apparmor_restrict_unprivileged_userns",
+)
 SECCOMP_MODES = {"0": "disabled", "1": "strict", "2": "filtered"}
 # /proc/1/cgroup names the container engine (cgroup v1, or v2 outside a cgroup namespace).
 # Kubernetes first: its paths also name the runtime under it.
-CGROUP_ENGINES = (("kubepods", "kubernetes"), ("docker", "docker"), ("containerd", "containerd"),
-                  ("libpod", "podman"))
+CGROUP_ENGINES = (
+    ("kubepods", "kubernetes"),
+    ("docker", "docker"),
+    ("containerd", "containerd"),
+    ("libpod", "podman"),
+)
 BWRAP = "usr/bin/bwrap"
 INSTALL = "install it: apt-get install bubblewrap (Debian, Ubuntu), dnf install bubblewrap (Fedora)"
 
@@ -54,16 +61,21 @@ class Facts:
 
     def lines(self) -> list[str]:
         """One ``key: value`` line per fact."""
-        seccomp = (f"{self.seccomp} ({SECCOMP_MODES.get(self.seccomp, 'unknown')})"
-                   if self.seccomp is not None else "unknown")
-        return [f"platform: {self.describe()}",
-                f"os: {self.os or 'unknown'}",
-                f"kernel: {self.kernel or 'unknown'}",
-                f"container: {self.container or 'none'}",
-                *(f"{name}: {_shown(value)}" for name, value in self.sysctls.items()),
-                f"root: {'unknown' if self.root is None else 'yes' if self.root else 'no'}",
-                f"seccomp: {seccomp}",
-                f"/usr/bin/bwrap: {'present' if self.bwrap else 'missing'}"]
+        seccomp = (
+            f"{self.seccomp} ({SECCOMP_MODES.get(self.seccomp, 'unknown')})"
+            if self.seccomp is not None
+            else "unknown"
+        )
+        return [
+            f"platform: {self.describe()}",
+            f"os: {self.os or 'unknown'}",
+            f"kernel: {self.kernel or 'unknown'}",
+            f"container: {self.container or 'none'}",
+            *(f"{name}: {_shown(value)}" for name, value in self.sysctls.items()),
+            f"root: {'unknown' if self.root is None else 'yes' if self.root else 'no'}",
+            f"seccomp: {seccomp}",
+            f"/usr/bin/bwrap: {'present' if self.bwrap else 'missing'}",
+        ]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -142,10 +154,17 @@ def detect(root: Path = Path("/"), env: Mapping[str, str] | None = None) -> Fact
         where = "wsl"
     else:
         where = "linux"
-    return Facts(platform=where, os=os_name(root), kernel=sysctl("kernel.osrelease", root),
-                 container=engine, wsl=windows,
-                 sysctls={name: sysctl(name, root) for name in SYSCTLS}, root=is_root(root),
-                 seccomp=status_field("Seccomp", root), bwrap=(root / BWRAP).exists())
+    return Facts(
+        platform=where,
+        os=os_name(root),
+        kernel=sysctl("kernel.osrelease", root),
+        container=engine,
+        wsl=windows,
+        sysctls={name: sysctl(name, root) for name in SYSCTLS},
+        root=is_root(root),
+        seccomp=status_field("Seccomp", root),
+        bwrap=(root / BWRAP).exists(),
+    )
 
 
 def cause_from_facts(facts: Facts) -> Cause | None:
@@ -170,14 +189,18 @@ def advice(facts: Facts, reason: str) -> tuple[str | None, str]:
     found = None if missing else diagnose(reason) or cause_from_facts(facts)
     cause = "bubblewrap is not installed" if missing else found.cause if found else None
     if facts.platform == "github-actions":
-        fix = ("run the workflow that `grader ci init` writes, or copy its first step: it installs "
-               "bubblewrap and loads an AppArmor profile that lets /usr/bin/bwrap alone create "
-               "user namespaces (docs/ci.md)")
+        fix = (
+            "run the workflow that `grader ci init` writes, or copy its first step: it installs "
+            "bubblewrap and loads an AppArmor profile that lets /usr/bin/bwrap alone create "
+            "user namespaces (docs/ci.md)"
+        )
         if facts.container:
             fix += "; and do not run the job in a container (no `container:` in the job)"
     elif facts.platform == "gradescope":
-        fix = ("Gradescope runs the autograder in its own Docker container, whose policy an "
-               "autograder cannot change; docs/gradescope.md says what runs student code there")
+        fix = (
+            "Gradescope runs the autograder in its own Docker container, whose policy an "
+            "autograder cannot change; docs/gradescope.md says what runs student code there"
+        )
     elif missing and facts.bwrap:
         fix = "/usr/bin/bwrap is there but not on PATH: put /usr/bin on PATH"
     elif missing:

@@ -43,8 +43,10 @@ RUNNER = Path(__file__).with_name("runner.py")
 # What runs inside the sandbox: the runner script, jobns.py beside it, and the protocol
 # package beside its folder. The confined fallback copies them into the pool's home, so
 # its users need not reach the grader's own installation (which may sit in the course).
-SANDBOX_CODE = {"sandbox": ("runner.py", "jobns.py"),
-                "protocol": ("__init__.py", "layout.py", "values.py", "reading.py", "mlp.py")}
+SANDBOX_CODE = {
+    "sandbox": ("runner.py", "jobns.py"),
+    "protocol": ("__init__.py", "layout.py", "values.py", "reading.py", "mlp.py"),
+}
 LOG_CAP = 64 * 1024  # bytes of a job's own log we keep
 READY_SECONDS = 180.0  # a worker's start: importing torch on a busy machine
 GRACE_SECONDS = 15.0  # beyond a job's own time limit, before the worker is presumed stuck
@@ -55,7 +57,9 @@ GRADESCOPE_FOLDERS = (Path("/autograder/source"), Path("/autograder/results"))
 class WorkerProcess:
     """One sandboxed worker, seen from the grader."""
 
-    def __init__(self, index: int, home: Path, shared: Path, sandbox: Sandbox, limits: Limits) -> None:
+    def __init__(
+        self, index: int, home: Path, shared: Path, sandbox: Sandbox, limits: Limits
+    ) -> None:
         self.index = index
         self.box = home / f"worker-{index}"
         self.shared = shared
@@ -79,8 +83,15 @@ class WorkerProcess:
             os.chown(self.box, uid, uid)
             os.chmod(self.box, 0o700)
         if self.sandbox.isolated:
-            argv = [sys.executable, "-s", bwrap.INSIDE_RUNNER, "serve", bwrap.INSIDE_BOX,
-                    bwrap.INSIDE_SHARED, "--isolated"]
+            argv = [
+                sys.executable,
+                "-s",
+                bwrap.INSIDE_RUNNER,
+                "serve",
+                bwrap.INSIDE_BOX,
+                bwrap.INSIDE_SHARED,
+                "--isolated",
+            ]
             # The worker's own HOME is /tmp (emptied between jobs); each job gets its own.
             cmd = bwrap.command(self.box, self.shared, environment("/tmp"), argv)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
@@ -90,15 +101,25 @@ class WorkerProcess:
         self.group = cgroups.create(self.limits.max_pids, self.limits.memory_mb * 2**20)
         log = os.open(self._log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            self.proc = subprocess.Popen(cmd, cwd=self.box, env=env, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-                                         preexec_fn=_prepare_child(self.limits, self.group, uid))
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.box,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_prepare_child(self.limits, self.group, uid),
+            )
         except OSError as exc:
             if uid is None:
                 raise
             self.stop()
-            raise SandboxUnavailable(confine.explain(
-                [f"this Python ({sys.executable}) cannot run as user {uid} ({exc.strerror})"])) from exc
+            raise SandboxUnavailable(
+                confine.explain(
+                    [f"this Python ({sys.executable}) cannot run as user {uid} ({exc.strerror})"]
+                )
+            ) from exc
         finally:
             os.close(log)
         self.ready = False
@@ -117,7 +138,9 @@ class WorkerProcess:
             ok = False
         if not ok:
             self.stop()
-            raise SandboxUnavailable(f"a {self.sandbox.kind} worker did not start: {self.log_tail()}")
+            raise SandboxUnavailable(
+                f"a {self.sandbox.kind} worker did not start: {self.log_tail()}"
+            )
         self._empty_box()  # what starting up wrote there is not the first job's
         self.ready = True
 
@@ -187,9 +210,14 @@ class WorkerProcess:
             how, code, leftovers = reply
             leftovers += self._sweep()
         oom = bool(self.group and self.group.oom_kills() > oom_before)
-        return Outcome(how=how, code=code, seconds=time.monotonic() - started,
-                       log=read_runner_log(self.job_dir(name), LOG_CAP), leftovers=leftovers,
-                       out_of_memory=oom)
+        return Outcome(
+            how=how,
+            code=code,
+            seconds=time.monotonic() - started,
+            log=read_runner_log(self.job_dir(name), LOG_CAP),
+            leftovers=leftovers,
+            out_of_memory=oom,
+        )
 
     def take(self, name: str, dest: Path) -> Path:
         """Move a finished job's folder out of the box (to be judged), and empty the box:
@@ -258,8 +286,12 @@ def _parse_reply(line: bytes | None, name: str) -> tuple[str, int, int] | None:
         how, code, leftovers = data["how"], data["code"], data.get("leftovers", 0)
     except (ValueError, KeyError, TypeError):
         return None
-    if data.get("job") != name or how not in ("exited", "signal", "timeout") \
-            or type(code) is not int or type(leftovers) is not int:
+    if (
+        data.get("job") != name
+        or how not in ("exited", "signal", "timeout")
+        or type(code) is not int
+        or type(leftovers) is not int
+    ):
         return None
     return how, code, leftovers
 
@@ -303,13 +335,21 @@ class Pool:
     plan. ``worker()`` lends an idle worker to one thread at a time.
     """
 
-    def __init__(self, size: int, sandbox: Sandbox, limits: Limits, home: Path | None = None) -> None:
+    def __init__(
+        self, size: int, sandbox: Sandbox, limits: Limits, home: Path | None = None
+    ) -> None:
         self.sandbox = sandbox
         self._own_home = home is None
-        self.home = Path(tempfile.mkdtemp(prefix="grader-pool-", dir=_fast_folder())) if home is None else home
+        self.home = (
+            Path(tempfile.mkdtemp(prefix="grader-pool-", dir=_fast_folder()))
+            if home is None
+            else home
+        )
         self.shared = self.home / "shared"
         self.shared.mkdir(parents=True, exist_ok=True)
-        self.workers = [WorkerProcess(i, self.home, self.shared, sandbox, limits) for i in range(max(1, size))]
+        self.workers = [
+            WorkerProcess(i, self.home, self.shared, sandbox, limits) for i in range(max(1, size))
+        ]
         self._protected: set[Path] = set()
         self._confined_for: frozenset[Path] | None = None
         self._confine_lock = threading.Lock()
@@ -381,8 +421,10 @@ class Pool:
         for w in self.workers:
             w.runner = code / "sandbox" / "runner.py"
         extra = os.environ.get("GRADER_PROTECT", "")
-        self.protect(*(Path(p) for p in extra.split(os.pathsep) if p),
-                     *(p for p in GRADESCOPE_FOLDERS if p.exists()))
+        self.protect(
+            *(Path(p) for p in extra.split(os.pathsep) if p),
+            *(p for p in GRADESCOPE_FOLDERS if p.exists()),
+        )
 
     def protect(self, *paths: Path) -> None:
         """Folders and files student code must neither read nor write (the course, the
@@ -405,15 +447,23 @@ class Pool:
             closed = confine.samples(sorted(protected))
             closed += [str(w.box) for w in self.workers if w is not first]
             closed += [str(w._log_path) for w in self.workers]
-            problems = confine.probe(uid, closed, [*(str(p) for p in reachable), str(self.shared),
-                                                   str(first.runner)])
+            problems = confine.probe(
+                uid, closed, [*(str(p) for p in reachable), str(self.shared), str(first.runner)]
+            )
             if problems:
                 raise SandboxUnavailable(confine.explain(problems))
             if changed:
-                shown = ", ".join(str(p) for p in changed[:6]) + (" ..." if len(changed) > 6 else "")
-                print(safe_line(f"grader: closed to student code (it runs as user {uid} and up, "
-                                f"since the grader is root without bubblewrap): {shown}"),
-                      file=sys.stderr, flush=True)
+                shown = ", ".join(str(p) for p in changed[:6]) + (
+                    " ..." if len(changed) > 6 else ""
+                )
+                print(
+                    safe_line(
+                        f"grader: closed to student code (it runs as user {uid} and up, "
+                        f"since the grader is root without bubblewrap): {shown}"
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
             self._confined_for = protected
 
     @contextlib.contextmanager

@@ -66,14 +66,26 @@ def describe_error(exc: BaseException, student_root: str) -> dict:
             shown = name.strip("<>")
         else:
             continue
-        frames.append({"file": shown, "line": frame.lineno, "function": frame.name,
-                       "code": (frame.line or "")[:300]})
+        frames.append(
+            {
+                "file": shown,
+                "line": frame.lineno,
+                "function": frame.name,
+                "code": (frame.line or "")[:300],
+            }
+        )
     if isinstance(exc, SyntaxError) and exc.filename:
         shown = exc.filename
         if student_root and shown.startswith(student_root):
             shown = os.path.relpath(shown, student_root)
-        frames.append({"file": shown.strip("<>"), "line": exc.lineno or 0,
-                       "function": "<module>", "code": (exc.text or "").rstrip()[:300]})
+        frames.append(
+            {
+                "file": shown.strip("<>"),
+                "line": exc.lineno or 0,
+                "function": "<module>",
+                "code": (exc.text or "").rstrip()[:300],
+            }
+        )
     return {
         "type": type(exc).__name__,
         "message": values.safe_text(str, exc),
@@ -106,7 +118,9 @@ def redirect_output(path: Path, append: bool = False) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0, closefd=False), write_through=True)
+    sys.stdout = io.TextIOWrapper(
+        os.fdopen(1, "wb", buffering=0, closefd=False), write_through=True
+    )
     sys.stderr = sys.stdout
 
 
@@ -129,8 +143,10 @@ def seed_everything(seed: int) -> None:
 # shell, cells in order through run_cell (magics, shell escapes, display, top-level
 # await inside a running event loop), as __main__, with no stdin.
 NO_STDIN = "{} was called, but this frontend does not support input requests."
-INSTALL = re.compile(r"\s*(?:sudo\s+)?(?:\S*python[\d.]*\s+-m\s+)?"
-                     r"(?:pip[\d.]*|conda|mamba|micromamba|uv\s+pip|apt-get|apt)\s+install\b")
+INSTALL = re.compile(
+    r"\s*(?:sudo\s+)?(?:\S*python[\d.]*\s+-m\s+)?"
+    r"(?:pip[\d.]*|conda|mamba|micromamba|uv\s+pip|apt-get|apt)\s+install\b"
+)
 PACKAGES = ("torch", "numpy", "matplotlib")
 
 
@@ -172,8 +188,11 @@ def skipped_install(cmd: str) -> None:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             pass
-    print(f"[grader] not run: {cmd.strip()!r}. Grading is offline, with these packages "
-          f"installed: {', '.join(found)}; any other package cannot be imported.", flush=True)
+    print(
+        f"[grader] not run: {cmd.strip()!r}. Grading is offline, with these packages "
+        f"installed: {', '.join(found)}; any other package cannot be imported.",
+        flush=True,
+    )
 
 
 def no_stdin(what: str):
@@ -236,7 +255,10 @@ class NotebookRun:
         if not show_tracebacks:
             shell._showtraceback = lambda *args: None
         offline_installs(shell)
-        builtins.input, getpass.getpass = no_stdin("raw_input"), no_stdin("getpass")  # as nbclient runs kernels
+        builtins.input, getpass.getpass = (
+            no_stdin("raw_input"),
+            no_stdin("getpass"),
+        )  # as nbclient runs kernels
         sys.argv = ["ipykernel_launcher.py", "-f", "kernel.json"]  # what a kernel has
 
     def run(self, cells: list[dict]) -> list[dict]:
@@ -269,11 +291,17 @@ class NotebookRun:
             transformed = shell.transform_cell(source)
         except Exception:
             transformed, failed = source, sys.exc_info()
-        if shell.should_run_async(source, transformed_cell=transformed, preprocessing_exc_tuple=failed):
+        if shell.should_run_async(
+            source, transformed_cell=transformed, preprocessing_exc_tuple=failed
+        ):
             result = None
             try:
-                result = await shell.run_cell_async(source, store_history=True, transformed_cell=transformed,
-                                                    preprocessing_exc_tuple=failed)
+                result = await shell.run_cell_async(
+                    source,
+                    store_history=True,
+                    transformed_cell=transformed,
+                    preprocessing_exc_tuple=failed,
+                )
             finally:
                 shell.events.trigger("post_execute")
                 shell.events.trigger("post_run_cell", result)
@@ -387,7 +415,9 @@ def _job_namespaces() -> types.ModuleType:
     """jobns.py, beside this script (loaded only in bubblewrap, where the worker uses it)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("jobns", Path(__file__).resolve().with_name("jobns.py"))
+    spec = importlib.util.spec_from_file_location(
+        "jobns", Path(__file__).resolve().with_name("jobns.py")
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -419,8 +449,10 @@ class Worker:
         # every process of the sandbox and nothing outside it. Anything else would run
         # jobs without namespaces of their own: refuse to start (the grader says why).
         if isolated and os.getpid() != 1:
-            raise SystemExit(f"the sandbox's worker is PID {os.getpid()}, not 1: is bubblewrap older "
-                             "than 0.4 (no --as-pid-1)?")
+            raise SystemExit(
+                f"the sandbox's worker is PID {os.getpid()}, not 1: is bubblewrap older "
+                "than 0.4 (no --as-pid-1)?"
+            )
         self.own_namespace = isolated
         self.jobns = None
         self.seccomp = None  # the fallback's jobs still get jobns's syscall filter
@@ -483,8 +515,13 @@ class Worker:
         if how == "exited" and code == JOB_TIMED_OUT:
             how, code = "timeout", -1
         leftovers = self.sweep()
-        return {"job": name, "how": how, "code": code, "leftovers": leftovers,
-                "seconds": round(time.monotonic() - started, 4)}
+        return {
+            "job": name,
+            "how": how,
+            "code": code,
+            "leftovers": leftovers,
+            "seconds": round(time.monotonic() - started, 4),
+        }
 
     def prepare(self, job_dir: Path) -> None:
         """Import IPython into the worker (0.3 s, once) before the first job with a
@@ -494,8 +531,10 @@ class Worker:
             return
         try:
             files = json.loads((job_dir / layout.SCHEDULE).read_text())["files"]
-            notebook = any((job_dir / layout.SUBMISSION / layout.cells_name(f["module"])).is_file()
-                           for f in files)
+            notebook = any(
+                (job_dir / layout.SUBMISSION / layout.cells_name(f["module"])).is_file()
+                for f in files
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return
         if notebook:
@@ -692,7 +731,9 @@ class Supervisor:
         began = time.monotonic()
         first = self.items[start]
         # A child that resumes inside a file loads that file again first.
-        deadline = began + (self.files[first.file]["load_timeout"] if first.kind == "call" else self.GAP)
+        deadline = began + (
+            self.files[first.file]["load_timeout"] if first.kind == "call" else self.GAP
+        )
         pending = b""
         output_start = (0, 0)  # (which output-N.log, offset) where the current item's output starts
         while True:
@@ -706,7 +747,9 @@ class Supervisor:
                 if stopped:  # it stopped itself (SIGSTOP...): it would only wait out its time
                     _kill(pid)
                     os.waitpid(pid, 0)
-                    return self.after_exit("stopped", stopped, start, current, last, began, output_start)
+                    return self.after_exit(
+                        "stopped", stopped, start, current, last, began, output_start
+                    )
                 continue
             chunk = os.read(pipe, 4096)
             if not chunk:  # the child closed its end: it is exiting (or misbehaving)
@@ -734,8 +777,16 @@ class Supervisor:
                     last, current = index, None
                     deadline = now + self.GAP
 
-    def after_exit(self, how: str, code: int, start: int, current: int | None, last: int,
-                   began: float, output_start: tuple[int, int]) -> int:
+    def after_exit(
+        self,
+        how: str,
+        code: int,
+        start: int,
+        current: int | None,
+        last: int,
+        began: float,
+        output_start: tuple[int, int],
+    ) -> int:
         if current is None:
             if how == "exited" and code == 0 and last == len(self.items) - 1:
                 return len(self.items)
@@ -750,13 +801,18 @@ class Supervisor:
         self.spans[self.output_key(item)] = [*output_start, size]
         if item.kind == "load":
             module = self.files[item.file]["module"]
-            record = {"status": "timeout"} if how == "timeout" else {
-                "status": "exited", "code": code if how == "exited" else -code}
+            record = (
+                {"status": "timeout"}
+                if how == "timeout"
+                else {"status": "exited", "code": code if how == "exited" else -code}
+            )
             if current in self.cells:
                 record["cell"] = self.cells[current]
             self.save(layout.load_stem(module), record)
             # The file did not load: its checks cannot run. Go on with the next file.
-            following = [i for i, it in enumerate(self.items) if i > current and it.file != item.file]
+            following = [
+                i for i, it in enumerate(self.items) if i > current and it.file != item.file
+            ]
             return following[0] if following else len(self.items)
         self.finished(item, how, code, time.monotonic() - began)
         self.write_status()
@@ -768,7 +824,11 @@ class Supervisor:
         return layout.call_stem(self.call_of(item)["id"])
 
     def finished(self, item: Item, how: str, code: int, seconds: float) -> None:
-        self.status[self.call_of(item)["id"]] = {"how": how, "code": code, "seconds": round(seconds, 4)}
+        self.status[self.call_of(item)["id"]] = {
+            "how": how,
+            "code": code,
+            "seconds": round(seconds, 4),
+        }
 
     def write_status(self) -> None:
         self.save(layout.STATUS, {"calls": self.status, "output": self.spans})
@@ -784,8 +844,12 @@ class Supervisor:
         """Read the state_dicts the student saved. Called by the job's supervisor once
         every process of the job is dead, in a process that never ran student code:
         ``torch.load(weights_only=True)`` refuses anything but tensors."""
-        wanted = [(call, artifact) for file_job in self.files for call in file_job["calls"]
-                  for artifact in call.get("artifacts", [])]
+        wanted = [
+            (call, artifact)
+            for file_job in self.files
+            for call in file_job["calls"]
+            for artifact in call.get("artifacts", [])
+        ]
         if not wanted:
             return
         used = resource.getrusage(resource.RUSAGE_SELF)
@@ -797,8 +861,17 @@ class Supervisor:
         stem = layout.artifact_stem(call["id"], artifact["name"])
         path = self.work / call["id"] / artifact["path"]
         if not path.is_file() or path.is_symlink():
-            self.save(stem, {"status": "error", "error": {"type": "FileNotFoundError",
-                             "message": f"no file was written at {artifact['path']}", "frames": []}})
+            self.save(
+                stem,
+                {
+                    "status": "error",
+                    "error": {
+                        "type": "FileNotFoundError",
+                        "message": f"no file was written at {artifact['path']}",
+                        "frames": [],
+                    },
+                },
+            )
             return
         try:
             data = torch.load(str(path), weights_only=True, map_location="cpu")
@@ -816,8 +889,10 @@ class Supervisor:
                 # torch's message is long and about trusting files; say what it means here.
                 found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", error["message"])
                 what = f" (it contains a {found.group(1)})" if found else ""
-                error["message"] = ("it holds pickled Python objects, such as a whole model, "
-                                    f"not only tensors{what}")
+                error["message"] = (
+                    "it holds pickled Python objects, such as a whole model, "
+                    f"not only tensors{what}"
+                )
             self.save(stem, {"status": "error", "error": error})
 
 
@@ -887,11 +962,17 @@ class StudentProcess:
         leave_worker(sup.out / layout.RUNNER_LOG)
         self.open_log()
         home = str(sup.work)
-        os.environ.update({"HOME": home, "TMPDIR": home, "IPYTHONDIR": f"{home}/.ipython",
-                           "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor"})
+        os.environ.update(
+            {
+                "HOME": home,
+                "TMPDIR": home,
+                "IPYTHONDIR": f"{home}/.ipython",
+                "TORCHINDUCTOR_CACHE_DIR": f"{home}/.torchinductor",
+            }
+        )
         self.job = json.loads((sup.job_dir / layout.JOB).read_text())
         self.inputs = self.load_inputs()
-        items = sup.items[self.start:]
+        items = sup.items[self.start :]
         memory = max((int(f.get("memory_mb", 0)) for f in sup.files), default=0)
         if memory:
             set_limit(resource.RLIMIT_AS, memory * 2**20)
@@ -982,7 +1063,10 @@ class StudentProcess:
             write_result(out, layout.call_stem(call_id), kept)
         except BaseException as exc:
             error = describe_error(exc, str(self.sup.submission))
-            write_json_atomic(out / layout.json_name(layout.call_stem(call_id)), {"status": "error", "error": error})
+            write_json_atomic(
+                out / layout.json_name(layout.call_stem(call_id)),
+                {"status": "error", "error": error},
+            )
         sys.stdout.flush()
 
 

@@ -37,8 +37,13 @@ SOLUTION = (SOLUTIONS / "tensor_ops.py").read_text()
 SAVE_LOAD_SOLUTION = (SOLUTIONS / "save_load.py").read_text()
 
 # Text that proves a solution, a hidden helper or the course leaked into a report.
-SECRET_TEXT = ("def linear_forward(x: torch.Tensor", "Reference solution", "solutions/", "exercises/",
-               "hidden/")
+SECRET_TEXT = (
+    "def linear_forward(x: torch.Tensor",
+    "Reference solution",
+    "solutions/",
+    "exercises/",
+    "hidden/",
+)
 
 _ZEROS = {
     "return x @ weight.T + bias": "return torch.zeros(x.shape[0], weight.shape[0])",
@@ -51,12 +56,17 @@ WRONG = SOLUTION.replace('"""Reference solution: tensor-ops."""', '"""My tensor 
 for _right, _wrong in _ZEROS.items():
     assert _right in WRONG, f"solutions/tensor_ops.py changed: no '{_right}'"
     WRONG = WRONG.replace(_right, _wrong)
-WRONG = re.sub(r"def (\w+)\((.*)\) -> torch.Tensor:",
-               lambda m: f"def {m[1]}({re.sub(r': torch.Tensor', '', m[2])}):", WRONG)
+WRONG = re.sub(
+    r"def (\w+)\((.*)\) -> torch.Tensor:",
+    lambda m: f"def {m[1]}({re.sub(r': torch.Tensor', '', m[2])}):",
+    WRONG,
+)
 assert "Reference solution" not in WRONG and "x: torch.Tensor" not in WRONG
-_ZERO_LINE = {"linear_forward": _ZEROS["return x @ weight.T + bias"],
-              "column_mean": _ZEROS["return x.mean(dim=0)"],
-              "row_sum": _ZEROS["return x.sum(dim=1)"]}
+_ZERO_LINE = {
+    "linear_forward": _ZEROS["return x @ weight.T + bias"],
+    "column_mean": _ZEROS["return x.mean(dim=0)"],
+    "row_sum": _ZEROS["return x.sum(dim=1)"],
+}
 
 # Names of files the attackers create (besides the tag-named ones).
 FORGED_NAMES = ("results.json", "grades.csv")
@@ -72,13 +82,14 @@ def tensor_ops(prelude: str = "", **bodies: str) -> str:
     functions replaced (each body is dedented, indented as a function body)."""
     text = WRONG
     if prelude:
-        text = text.replace("import torch\n", "import torch\n\n" + textwrap.dedent(prelude).strip("\n") + "\n",
-                            1)
+        text = text.replace(
+            "import torch\n", "import torch\n\n" + textwrap.dedent(prelude).strip("\n") + "\n", 1
+        )
     for name, body in bodies.items():
         lines = textwrap.dedent(body).strip("\n").splitlines()
         at = text.rindex(_ZERO_LINE[name])  # the function's own line, after the prelude
         code = lines[0] + "".join("\n    " + ln if ln else "\n" for ln in lines[1:])
-        text = text[:at] + code + text[at + len(_ZERO_LINE[name]):]
+        text = text[:at] + code + text[at + len(_ZERO_LINE[name]) :]
     return text
 
 
@@ -182,7 +193,8 @@ def assert_explained(ex: dict, attacker: Attacker) -> None:
             if part in c["name"]:
                 for word in words:  # "a|b": either will do
                     assert any(w.lower() in c["message"].lower() for w in word.split("|")), (
-                        f"{c['name']}: {c['status']}: {c['message']!r} lacks {word!r}")
+                        f"{c['name']}: {c['status']}: {c['message']!r} lacks {word!r}"
+                    )
 
 
 def write_folder(root: Path, attacker: Attacker) -> Path:
@@ -214,9 +226,12 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
         out.append(Attacker(slug, what, files, **kw))
 
     # -------------------------------------------------------- comparisons that always pass
-    add("a01_always_equal", "returns an object whose __eq__, __bool__ and __torch_function__ say yes "
-        "to everything", {
-        "tensor_ops.py": tensor_ops('''
+    add(
+        "a01_always_equal",
+        "returns an object whose __eq__, __bool__ and __torch_function__ say yes to everything",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             class Yes:
                 def __eq__(self, other): return True
                 def __ne__(self, other): return False
@@ -228,11 +243,21 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
                 def __call__(self, *a, **k): return self
                 @classmethod
                 def __torch_function__(cls, func, types, args=(), kwargs=None): return True
-            ''', linear_forward="return Yes()", column_mean="return Yes()", row_sum="return Yes()")})
-    add("a02_tensor_subclass", "returns torch.Tensor subclasses with wrong values: one whose __eq__/"
+            """,
+                linear_forward="return Yes()",
+                column_mean="return Yes()",
+                row_sum="return Yes()",
+            )
+        },
+    )
+    add(
+        "a02_tensor_subclass",
+        "returns torch.Tensor subclasses with wrong values: one whose __eq__/"
         "allclose/equal/isclose always succeed, one that calls itself torch.Tensor and answers "
-        "detach/clone/cpu/as_subclass with itself", {
-        "tensor_ops.py": tensor_ops('''
+        "detach/clone/cpu/as_subclass with itself",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             class Liar(torch.Tensor):
                 LIES = {torch.allclose, torch.equal, torch.isclose, torch.eq, torch.Tensor.__eq__,
                         torch.Tensor.allclose, torch.Tensor.equal, torch.Tensor.eq}
@@ -262,14 +287,21 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
 
 
             Disguised.__module__, Disguised.__qualname__ = "torch", "Tensor"
-            ''', linear_forward="return torch.zeros(x.shape[0], weight.shape[0]).as_subclass(Liar)",
-            column_mean="return torch.full((x.shape[1],), 1e30).as_subclass(Disguised)",
-            row_sum="return torch.zeros(x.shape[0]).as_subclass(Liar)")})
+            """,
+                linear_forward="return torch.zeros(x.shape[0], weight.shape[0]).as_subclass(Liar)",
+                column_mean="return torch.full((x.shape[1],), 1e30).as_subclass(Disguised)",
+                row_sum="return torch.zeros(x.shape[0]).as_subclass(Liar)",
+            )
+        },
+    )
 
     # -------------------------------------------------------- monkeypatching
-    add("a03_patch_torch", "patches torch.allclose, torch.equal, torch.isclose, "
-        "torch.testing.assert_close, Tensor.__eq__ and math.isclose at import", {
-        "tensor_ops.py": tensor_ops('''
+    add(
+        "a03_patch_torch",
+        "patches torch.allclose, torch.equal, torch.isclose, "
+        "torch.testing.assert_close, Tensor.__eq__ and math.isclose at import",
+        {
+            "tensor_ops.py": tensor_ops("""
             import math
 
             torch.allclose = lambda *a, **k: True
@@ -279,10 +311,16 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
             torch.Tensor.__eq__ = lambda self, other: True
             torch.Tensor.allclose = lambda self, *a, **k: True
             math.isclose = lambda *a, **k: True
-            ''')})
-    add("a04_patch_builtins", "replaces builtins.isinstance at import, and builtins.abs/len/all/any/max/"
-        "round and json.dumps inside each check", {
-        "tensor_ops.py": tensor_ops('''
+            """)
+        },
+    )
+    add(
+        "a04_patch_builtins",
+        "replaces builtins.isinstance at import, and builtins.abs/len/all/any/max/"
+        "round and json.dumps inside each check",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             import builtins
             import json
 
@@ -304,11 +342,18 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
                         obj = dict(obj, score=8, max_score=8, passed=True, verdict="passed")
                     return real(obj, *a, **k)
                 json.dumps = dumps
-            ''', linear_forward="_patch()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
-            row_sum="_patch()\nreturn torch.zeros(x.shape[0])")})
-    add("a05_patch_runner", "patches the sandbox runner itself (write_result, wait_for, encode in "
-        "__main__) to report success", {
-        "tensor_ops.py": tensor_ops('''
+            """,
+                linear_forward="_patch()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
+                row_sum="_patch()\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+    )
+    add(
+        "a05_patch_runner",
+        "patches the sandbox runner itself (write_result, wait_for, encode in "
+        "__main__) to report success",
+        {
+            "tensor_ops.py": tensor_ops("""
             import __main__
 
             def _fake_write(out, stem, values):
@@ -321,29 +366,61 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
                                   ("encode", lambda value, ctx, depth=0: {"t": "bool", "v": True})):
                 if hasattr(__main__, _name):
                     setattr(__main__, _name, _value)
-            ''')})
+            """)
+        },
+    )
 
     # -------------------------------------------------------- ending the process
-    add("a06_sys_exit_import", "sys.exit(0) at import", {
-        "tensor_ops.py": tensor_ops("import sys\n\nsys.exit(0)\n")},
-        load_words=("sys.exit", "before the checks ran"))
-    add("a07_os_exit_import", "os._exit(0) at import", {
-        "tensor_ops.py": tensor_ops("import os\n\nos._exit(0)\n")},
-        load_words=("ended the process", "before the checks ran"))
-    add("a08_exits_in_functions", "sys.exit(0) in linear_forward, os._exit(0) in column_mean, raise "
-        "SystemExit in row_sum", {
-        "tensor_ops.py": tensor_ops("import os\nimport sys\n",
-                                    linear_forward="sys.exit(0)", column_mean="os._exit(0)",
-                                    row_sum="raise SystemExit(0)")},
-        checks={"linear_forward matches": ("sys.exit",), "column_mean of a tall": ("ended the process",),
-                "row_sum": ("sys.exit",)})
-    add("a09_keyboard_interrupt_import", "raise KeyboardInterrupt at import", {
-        "tensor_ops.py": tensor_ops("raise KeyboardInterrupt\n")},
-        load_words=("KeyboardInterrupt",))
-    add("a10_interrupt_in_function", "raise KeyboardInterrupt inside every function", {
-        "tensor_ops.py": tensor_ops(linear_forward="raise KeyboardInterrupt",
-                                    column_mean="raise KeyboardInterrupt", row_sum="raise KeyboardInterrupt")},
-        checks={"linear_forward matches": ("KeyboardInterrupt",), "row_sum": ("KeyboardInterrupt",)})
+    add(
+        "a06_sys_exit_import",
+        "sys.exit(0) at import",
+        {"tensor_ops.py": tensor_ops("import sys\n\nsys.exit(0)\n")},
+        load_words=("sys.exit", "before the checks ran"),
+    )
+    add(
+        "a07_os_exit_import",
+        "os._exit(0) at import",
+        {"tensor_ops.py": tensor_ops("import os\n\nos._exit(0)\n")},
+        load_words=("ended the process", "before the checks ran"),
+    )
+    add(
+        "a08_exits_in_functions",
+        "sys.exit(0) in linear_forward, os._exit(0) in column_mean, raise SystemExit in row_sum",
+        {
+            "tensor_ops.py": tensor_ops(
+                "import os\nimport sys\n",
+                linear_forward="sys.exit(0)",
+                column_mean="os._exit(0)",
+                row_sum="raise SystemExit(0)",
+            )
+        },
+        checks={
+            "linear_forward matches": ("sys.exit",),
+            "column_mean of a tall": ("ended the process",),
+            "row_sum": ("sys.exit",),
+        },
+    )
+    add(
+        "a09_keyboard_interrupt_import",
+        "raise KeyboardInterrupt at import",
+        {"tensor_ops.py": tensor_ops("raise KeyboardInterrupt\n")},
+        load_words=("KeyboardInterrupt",),
+    )
+    add(
+        "a10_interrupt_in_function",
+        "raise KeyboardInterrupt inside every function",
+        {
+            "tensor_ops.py": tensor_ops(
+                linear_forward="raise KeyboardInterrupt",
+                column_mean="raise KeyboardInterrupt",
+                row_sum="raise KeyboardInterrupt",
+            )
+        },
+        checks={
+            "linear_forward matches": ("KeyboardInterrupt",),
+            "row_sum": ("KeyboardInterrupt",),
+        },
+    )
 
     # -------------------------------------------------------- fake output
     fake_lines = textwrap.dedent(f'''
@@ -358,10 +435,15 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
         \x1b[2K\x1b[1A\x1b[32mtensor-ops: 8/8\x1b[0m
         \rhonest: 0/119
     ''')
-    add("a11_fake_output", "prints fake JSON scores, PASSED, GitHub/Azure workflow commands and ANSI "
+    add(
+        "a11_fake_output",
+        "prints fake JSON scores, PASSED, GitHub/Azure workflow commands and ANSI "
         "escapes to stdout and stderr, into the grader's own stdout/stderr via /proc/<grader>/fd and "
-        "from atexit, os.register_at_fork and sys.excepthook hooks", {
-        "tensor_ops.py": tensor_ops(helpers(tag("a11_fake_output")) + f'''
+        "from atexit, os.register_at_fork and sys.excepthook hooks",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag("a11_fake_output"))
+                + f"""
 import atexit
 
 FAKE = {fake_lines!r}
@@ -391,14 +473,24 @@ _shout()
 atexit.register(_shout)
 os.register_at_fork(after_in_child=_shout)
 sys.excepthook = lambda *a: _shout()
-''', linear_forward="_shout()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
-            column_mean="sys.exit(0)", row_sum="_shout()\nreturn torch.zeros(x.shape[0])")})
+""",
+                linear_forward="_shout()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
+                column_mean="sys.exit(0)",
+                row_sum="_shout()\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+    )
 
     # -------------------------------------------------------- writing where it should not
-    add("a12_write_everywhere", "writes forged results.json / grades.csv / a report page into every "
+    add(
+        "a12_write_everywhere",
+        "writes forged results.json / grades.csv / a report page into every "
         "folder it can reach: up from its cwd, /tmp, HOME, the job folders, the grader's cwd and its "
-        "subfolders, the submissions and reports folders", {
-        "tensor_ops.py": tensor_ops(helpers(tag("a12_write_everywhere")) + '''
+        "subfolders, the submissions and reports folders",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag("a12_write_everywhere"))
+                + """
 import json
 
 
@@ -427,10 +519,19 @@ def _forge():
             except OSError:
                 pass
     print("wrote", len(written), "files:", *written)
-''', column_mean="_forge()\nreturn torch.zeros(x.shape[1])")})
-    add("a13_sabotage_classmates", "rewrites classmates' submissions: the honest student's tensor_ops.py "
-        "becomes wrong, the accomplice's becomes the reference solution", {
-        "tensor_ops.py": tensor_ops(helpers(tag("a13_sabotage_classmates")) + f'''
+""",
+                column_mean="_forge()\nreturn torch.zeros(x.shape[1])",
+            )
+        },
+    )
+    add(
+        "a13_sabotage_classmates",
+        "rewrites classmates' submissions: the honest student's tensor_ops.py "
+        "becomes wrong, the accomplice's becomes the reference solution",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag("a13_sabotage_classmates"))
+                + f"""
 WRONG = {WRONG + "# " + tag("a13_sabotage_classmates") + chr(10)!r}
 
 
@@ -452,12 +553,21 @@ def _sabotage():
             if text and target.is_file():
                 target.write_text(text)
                 print("rewrote", target)
-''', linear_forward="_sabotage()\nreturn torch.zeros(x.shape[0], weight.shape[0])")})
+""",
+                linear_forward="_sabotage()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
+            )
+        },
+    )
 
     # -------------------------------------------------------- reading what it should not
-    add("a14_snoop", "reads ../, ~, /tmp, /work, the grader's cwd and the job folders for solutions, "
-        "exercises and hidden/; prints what it finds, returns the paths, and runs a solution it finds", {
-        "tensor_ops.py": tensor_ops(helpers(tag("a14_snoop")) + '''
+    add(
+        "a14_snoop",
+        "reads ../, ~, /tmp, /work, the grader's cwd and the job folders for solutions, "
+        "exercises and hidden/; prints what it finds, returns the paths, and runs a solution it finds",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag("a14_snoop"))
+                + """
 SECRET = ("solutions", "exercises", "hidden")
 
 
@@ -514,16 +624,25 @@ def _report():
             except OSError:
                 pass
     return found
-''', linear_forward="_report()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
-            column_mean="""
+""",
+                linear_forward="_report()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
+                column_mean="""
                 stolen = _solution_functions()
                 if stolen:
                     return stolen["column_mean"](x)
                 return torch.zeros(x.shape[1])""",
-            row_sum="return _report()")})
-    add("a15_steal_reference_outputs", "looks for the reference solution's outputs "
-        "(call-<id>.safetensors of other job folders in the grader's workspace) and returns them", {
-        "tensor_ops.py": tensor_ops(helpers(tag("a15_steal_reference_outputs")) + '''
+                row_sum="return _report()",
+            )
+        },
+    )
+    add(
+        "a15_steal_reference_outputs",
+        "looks for the reference solution's outputs "
+        "(call-<id>.safetensors of other job folders in the grader's workspace) and returns them",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag("a15_steal_reference_outputs"))
+                + """
 def _steal(default):
     here = pathlib.Path.cwd()
     own = str(here.parent.parent)
@@ -543,12 +662,20 @@ def _steal(default):
             print("stole", path)
             return next(iter(tensors.values()))
     return default
-''', linear_forward="return _steal(torch.zeros(x.shape[0], weight.shape[0]))",
-            column_mean="return _steal(torch.zeros(x.shape[1]))",
-            row_sum="return _steal(torch.zeros(x.shape[0]))")})
-    add("a16_memory_hunt", "hunts the sandbox's memory (inspect.stack() frame locals, gc.get_objects() "
-        "dicts) for expected values, prints what it finds and returns a tensor found under such a name", {
-        "tensor_ops.py": tensor_ops('''
+""",
+                linear_forward="return _steal(torch.zeros(x.shape[0], weight.shape[0]))",
+                column_mean="return _steal(torch.zeros(x.shape[1]))",
+                row_sum="return _steal(torch.zeros(x.shape[0]))",
+            )
+        },
+    )
+    add(
+        "a16_memory_hunt",
+        "hunts the sandbox's memory (inspect.stack() frame locals, gc.get_objects() "
+        "dicts) for expected values, prints what it finds and returns a tensor found under such a name",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             import gc
             import inspect
 
@@ -580,19 +707,41 @@ def _steal(default):
                     if type(value) is torch.Tensor and tuple(value.shape) == shape:
                         return value.clone()
                 return torch.zeros(*shape)
-            ''', linear_forward="return _hunt(x.shape[0], weight.shape[0])",
-            column_mean="return _hunt(x.shape[1])", row_sum="return _hunt(x.shape[0])")})
+            """,
+                linear_forward="return _hunt(x.shape[0], weight.shape[0])",
+                column_mean="return _hunt(x.shape[1])",
+                row_sum="return _hunt(x.shape[0])",
+            )
+        },
+    )
 
     # -------------------------------------------------------- killing, forking, hogging
-    add("a17_kill_parent_import", "os.kill(os.getppid(), SIGKILL) at import", {
-        "tensor_ops.py": tensor_ops("import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n")})
-    add("a18_kill_parent_call", "os.kill(os.getppid(), SIGKILL) inside column_mean", {
-        "tensor_ops.py": tensor_ops("import os\nimport signal\n",
-                                    column_mean="os.kill(os.getppid(), signal.SIGKILL)\n"
-                                                "return torch.zeros(x.shape[1])")})
-    add("a19_fork_bomb", "row_sum forks 300 processes that sleep (argv0 tagged), then waits for them "
-        "(a fork that fails raises)", {
-        "tensor_ops.py": tensor_ops(f'''
+    add(
+        "a17_kill_parent_import",
+        "os.kill(os.getppid(), SIGKILL) at import",
+        {
+            "tensor_ops.py": tensor_ops(
+                "import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n"
+            )
+        },
+    )
+    add(
+        "a18_kill_parent_call",
+        "os.kill(os.getppid(), SIGKILL) inside column_mean",
+        {
+            "tensor_ops.py": tensor_ops(
+                "import os\nimport signal\n",
+                column_mean="os.kill(os.getppid(), signal.SIGKILL)\nreturn torch.zeros(x.shape[1])",
+            )
+        },
+    )
+    add(
+        "a19_fork_bomb",
+        "row_sum forks 300 processes that sleep (argv0 tagged), then waits for them "
+        "(a fork that fails raises)",
+        {
+            "tensor_ops.py": tensor_ops(
+                f"""
             import os
             import shutil
 
@@ -619,45 +768,84 @@ def _steal(default):
                         os.wait()
                     except ChildProcessError:
                         break
-            ''', row_sum="_bomb()\nreturn torch.zeros(x.shape[0])")},
-        checks={"row_sum": ("did not finish within|stopped by signal|ended the process|"
-                            "Resource temporarily unavailable",)},
-        statuses={"row_sum": ("timeout", "error")})
-    add("a20_memory_bomb", "linear_forward fills torch.empty of 50 GB; row_sum grows a list until "
-        "allocation fails (capped at 12 GB)", {
-        "tensor_ops.py": tensor_ops('''
+            """,
+                row_sum="_bomb()\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+        checks={
+            "row_sum": (
+                "did not finish within|stopped by signal|ended the process|"
+                "Resource temporarily unavailable",
+            )
+        },
+        statuses={"row_sum": ("timeout", "error")},
+    )
+    add(
+        "a20_memory_bomb",
+        "linear_forward fills torch.empty of 50 GB; row_sum grows a list until "
+        "allocation fails (capped at 12 GB)",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             def _grow():
                 hog = []
                 for _ in range(12 * 16):  # 12 GB in 64 MB blocks: more than any limit here
                     hog.append(b"x" * (64 * 2**20))
                 return hog
-            ''', linear_forward="torch.empty(50 * 2**30, dtype=torch.uint8).fill_(1)\n"
-                                "return torch.zeros(x.shape[0], weight.shape[0])",
-            row_sum="_grow()\nreturn torch.zeros(x.shape[0])")},
-        checks={"linear_forward": ("memory|did not finish within|stopped by signal",),
-                "row_sum": ("memory|did not finish within|stopped by signal",)},
-        statuses={"linear_forward": ("error", "timeout"), "row_sum": ("error", "timeout")})
-    add("a21_busy_loop", "row_sum: while True: pass", {
-        "tensor_ops.py": tensor_ops(row_sum="while True:\n    pass")},
-        checks={"row_sum": ("did not finish within",)}, statuses={"row_sum": ("timeout",)})
-    add("a22_sleep_ignoring_signals", "ignores every catchable signal at import; row_sum sleeps an hour", {
-        "tensor_ops.py": tensor_ops('''
+            """,
+                linear_forward="torch.empty(50 * 2**30, dtype=torch.uint8).fill_(1)\n"
+                "return torch.zeros(x.shape[0], weight.shape[0])",
+                row_sum="_grow()\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+        checks={
+            "linear_forward": ("memory|did not finish within|stopped by signal",),
+            "row_sum": ("memory|did not finish within|stopped by signal",),
+        },
+        statuses={"linear_forward": ("error", "timeout"), "row_sum": ("error", "timeout")},
+    )
+    add(
+        "a21_busy_loop",
+        "row_sum: while True: pass",
+        {"tensor_ops.py": tensor_ops(row_sum="while True:\n    pass")},
+        checks={"row_sum": ("did not finish within",)},
+        statuses={"row_sum": ("timeout",)},
+    )
+    add(
+        "a22_sleep_ignoring_signals",
+        "ignores every catchable signal at import; row_sum sleeps an hour",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             import signal
             import time
 
             for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGXCPU,
                          signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGQUIT):
                 signal.signal(_sig, signal.SIG_IGN)
-            ''', row_sum="time.sleep(3600)\nreturn torch.zeros(x.shape[0])")},
-        checks={"row_sum": ("did not finish within",)}, statuses={"row_sum": ("timeout",)})
-    add("a23_huge_output", "prints 200 MB to stdout in column_mean and writes 200 MB to fd 2 in row_sum", {
-        "tensor_ops.py": tensor_ops('''
+            """,
+                row_sum="time.sleep(3600)\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+        checks={"row_sum": ("did not finish within",)},
+        statuses={"row_sum": ("timeout",)},
+    )
+    add(
+        "a23_huge_output",
+        "prints 200 MB to stdout in column_mean and writes 200 MB to fd 2 in row_sum",
+        {
+            "tensor_ops.py": tensor_ops(
+                """
             import os
 
             _CHUNK = ("PASSED " * 1000 + "\\n") * 150  # about 1 MB
-            ''', column_mean="for _ in range(200):\n    print(_CHUNK)\nreturn torch.zeros(x.shape[1])",
-            row_sum="for _ in range(200):\n    os.write(2, _CHUNK.encode())\nreturn torch.zeros(x.shape[0])")})
-    daemon_code = textwrap.dedent(f'''
+            """,
+                column_mean="for _ in range(200):\n    print(_CHUNK)\nreturn torch.zeros(x.shape[1])",
+                row_sum="for _ in range(200):\n    os.write(2, _CHUNK.encode())\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+    )
+    daemon_code = textwrap.dedent(f"""
         # {tag("a24_thread_and_daemon")}: tampers with later students' results, then sleeps
         import glob, os, shutil, sys, time
         ws, own = sys.argv[1], sys.argv[2]
@@ -681,12 +869,17 @@ def _steal(default):
                     except OSError:
                         pass
             time.sleep(0.02)
-    ''')
-    add("a24_thread_and_daemon", "a non-daemon thread started at import keeps printing PASSED and copying "
+    """)
+    add(
+        "a24_thread_and_daemon",
+        "a non-daemon thread started at import keeps printing PASSED and copying "
         "any reference outputs it finds over its own; row_sum double-forks + os.setsid a python daemon "
         "(tag in argv) that copies the reference outputs into later students' job folders, and starts a "
-        "tagged `sleep 300` in a new session", {
-        "tensor_ops.py": tensor_ops(helpers(tag("a24_thread_and_daemon")) + f'''
+        "tagged `sleep 300` in a new session",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag("a24_thread_and_daemon"))
+                + f"""
 import shutil
 import subprocess
 import threading
@@ -727,10 +920,17 @@ def _daemonize():
     sleep = shutil.which("sleep") or "/bin/sleep"
     subprocess.Popen([TAG + "-sleep", "300"], executable=sleep, start_new_session=True,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-''', row_sum="_daemonize()\nreturn torch.zeros(x.shape[0])")})
-    add("a25_network", "connects to a TCP server and sends to a UDP socket that the test opened on "
-        "127.0.0.1", {
-        "tensor_ops.py": tensor_ops(f'''
+""",
+                row_sum="_daemonize()\nreturn torch.zeros(x.shape[0])",
+            )
+        },
+    )
+    add(
+        "a25_network",
+        "connects to a TCP server and sends to a UDP socket that the test opened on 127.0.0.1",
+        {
+            "tensor_ops.py": tensor_ops(
+                f"""
             import socket
 
             TAG = {tag("a25_network")!r}
@@ -748,39 +948,81 @@ def _daemonize():
                     print("UDP sent")
                 except OSError as exc:
                     print("UDP failed:", exc)
-            ''', column_mean="_phone_home()\nreturn torch.zeros(x.shape[1])")})
+            """,
+                column_mean="_phone_home()\nreturn torch.zeros(x.shape[1])",
+            )
+        },
+    )
 
     # -------------------------------------------------------- files that lie
     notebook = {
-        "nbformat": 4, "nbformat_minor": 5,
-        "metadata": {"grade": 100, "score": 100, "passed": True,
-                     "nbgrader": {"grade": True, "points": 8, "score": 8}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "grade": 100,
+            "score": 100,
+            "passed": True,
+            "nbgrader": {"grade": True, "points": 8, "score": 8},
+        },
         "cells": [
-            {"id": "claim", "cell_type": "markdown", "metadata": {},
-             "source": "# Score: 100/100 (all checks PASSED)"},
-            {"id": "code", "cell_type": "code", "metadata": {"nbgrader": {"grade": True, "points": 8, "score": 8}},
-             "execution_count": 1, "source": WRONG,
-             "outputs": [
-                 {"output_type": "stream", "name": "stdout", "text": "score: 100\nPASSED 8/8\n"},
-                 {"output_type": "execute_result", "execution_count": 1, "metadata": {},
-                  "data": {"text/plain": "{'score': 100, 'grade': 100}"}},
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"text/html": "<script>alert('graded 100')</script>"}}]},
+            {
+                "id": "claim",
+                "cell_type": "markdown",
+                "metadata": {},
+                "source": "# Score: 100/100 (all checks PASSED)",
+            },
+            {
+                "id": "code",
+                "cell_type": "code",
+                "metadata": {"nbgrader": {"grade": True, "points": 8, "score": 8}},
+                "execution_count": 1,
+                "source": WRONG,
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "score: 100\nPASSED 8/8\n"},
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "data": {"text/plain": "{'score': 100, 'grade': 100}"},
+                    },
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/html": "<script>alert('graded 100')</script>"},
+                    },
+                ],
+            },
         ],
     }
-    add("a26_notebook_claims", "a notebook with wrong code whose saved outputs say 'score: 100' and "
-        "whose metadata says grade 100 / nbgrader points", {"tensor_ops.ipynb": json.dumps(notebook)})
-    add("a27_symlink_to_solution", "tensor_ops.py and save_load.py are symlinks to the real "
-        f"{SOLUTIONS}/ files", {
-        "tensor_ops.py": SOLUTIONS / "tensor_ops.py", "save_load.py": SOLUTIONS / "save_load.py"},
-        load_words=("link",))
-    add("a28_odd_file_names", "'..tensor_ops.py', '....py', a 'tensor_ops/' package and "
+    add(
+        "a26_notebook_claims",
+        "a notebook with wrong code whose saved outputs say 'score: 100' and "
+        "whose metadata says grade 100 / nbgrader points",
+        {"tensor_ops.ipynb": json.dumps(notebook)},
+    )
+    add(
+        "a27_symlink_to_solution",
+        f"tensor_ops.py and save_load.py are symlinks to the real {SOLUTIONS}/ files",
+        {"tensor_ops.py": SOLUTIONS / "tensor_ops.py", "save_load.py": SOLUTIONS / "save_load.py"},
+        load_words=("link",),
+    )
+    add(
+        "a28_odd_file_names",
+        "'..tensor_ops.py', '....py', a 'tensor_ops/' package and "
         "'sub/tensor_ops.py' hold the solution beside a wrong tensor_ops.py; 'save_load.py' is a folder "
-        "holding the solution", {
-        "tensor_ops.py": WRONG, "..tensor_ops.py": SOLUTION, "....py": SOLUTION,
-        "tensor_ops/__init__.py": SOLUTION, "sub/tensor_ops.py": SOLUTION,
-        "save_load.py/__init__.py": SAVE_LOAD_SOLUTION, "save_load.py/save_load.py": SAVE_LOAD_SOLUTION},
-        exercise="save-load", load_words=("not a regular file",))
+        "holding the solution",
+        {
+            "tensor_ops.py": WRONG,
+            "..tensor_ops.py": SOLUTION,
+            "....py": SOLUTION,
+            "tensor_ops/__init__.py": SOLUTION,
+            "sub/tensor_ops.py": SOLUTION,
+            "save_load.py/__init__.py": SAVE_LOAD_SOLUTION,
+            "save_load.py/save_load.py": SAVE_LOAD_SOLUTION,
+        },
+        exercise="save-load",
+        load_words=("not a regular file",),
+    )
     evil = tag("a29_malicious_pickle")
     pwned = f"PWNED-{mark}"
     payload = textwrap.dedent(f"""
@@ -818,29 +1060,51 @@ def _daemonize():
         def load_model(path, in_features):
             raise NotImplementedError
     ''').lstrip()
-    add("a29_malicious_pickle", "save_model writes a pickle whose __reduce__ would create "
-        f"/tmp/{pwned} (a raw pickle, and inside torch.save's zip)", {"save_load.py": pickler},
+    add(
+        "a29_malicious_pickle",
+        "save_model writes a pickle whose __reduce__ would create "
+        f"/tmp/{pwned} (a raw pickle, and inside torch.save's zip)",
+        {"save_load.py": pickler},
         exercise="save-load",
-        checks={"save_model writes": ("not a state_dict",), "save_model saves any": ("not a state_dict",)})
+        checks={
+            "save_model writes": ("not a state_dict",),
+            "save_model saves any": ("not a state_dict",),
+        },
+    )
 
     # -------------------------------------------------------- hostile names
-    chatty = tensor_ops('''
+    chatty = tensor_ops(
+        """
         print("<script>alert('xss')</script><img src=x onerror=alert(1)>")
-        ''', row_sum="print('</pre><script>alert(2)</script>')\nreturn torch.zeros(x.shape[0])")
-    for slug, folder in (("id1_script", "<script>"), ("id2_notice", "::notice::pwned"),
-                         ("id3_controls", "esc\x1b[31m\rX\x07\n::error::forged"),
-                         ("id4_formula_shell", "=cmd|' -C calc'!A0;rm -rf x")):
-        add(slug, f"a student folder named {folder!r} whose code prints HTML", {"tensor_ops.py": chatty},
-            folder=folder)
+        """,
+        row_sum="print('</pre><script>alert(2)</script>')\nreturn torch.zeros(x.shape[0])",
+    )
+    for slug, folder in (
+        ("id1_script", "<script>"),
+        ("id2_notice", "::notice::pwned"),
+        ("id3_controls", "esc\x1b[31m\rX\x07\n::error::forged"),
+        ("id4_formula_shell", "=cmd|' -C calc'!A0;rm -rf x"),
+    ):
+        add(
+            slug,
+            f"a student folder named {folder!r} whose code prints HTML",
+            {"tensor_ops.py": chatty},
+            folder=folder,
+        )
     return out
 
 
 # The attacker that tries to stop the whole run (graded in a run of its own).
 def grader_killer(mark: str) -> Attacker:
     tag = f"{mark}-k01_kill_grader"
-    return Attacker("k01_kill_grader", "SIGKILLs the grader process it runs under (found among its "
-                    "ancestors by its command line), at import and in every function", {
-        "tensor_ops.py": tensor_ops(helpers(tag) + '''
+    return Attacker(
+        "k01_kill_grader",
+        "SIGKILLs the grader process it runs under (found among its "
+        "ancestors by its command line), at import and in every function",
+        {
+            "tensor_ops.py": tensor_ops(
+                helpers(tag)
+                + """
 import signal
 
 
@@ -852,7 +1116,11 @@ def _kill_grader():
 
 
 _kill_grader()
-''', linear_forward="_kill_grader()\nreturn torch.zeros(x.shape[0], weight.shape[0])")})
+""",
+                linear_forward="_kill_grader()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
+            )
+        },
+    )
 
 
 # ------------------------------------------------------------------ evidence
@@ -970,8 +1238,13 @@ def remove_forged(paths: list[str], mark: str) -> None:
         try:
             if os.path.isfile(path) and not os.path.islink(path) and mentions(path, mark):
                 os.unlink(path)
-            elif (os.path.isdir(path) and not os.path.islink(path) and os.path.dirname(path) == "/tmp"
-                  and os.path.basename(path).startswith("grader-") and mentions(path, mark)):
+            elif (
+                os.path.isdir(path)
+                and not os.path.islink(path)
+                and os.path.dirname(path) == "/tmp"
+                and os.path.basename(path).startswith("grader-")
+                and mentions(path, mark)
+            ):
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass
@@ -992,8 +1265,10 @@ class Listener:
         self.tcp_port = self.tcp.getsockname()[1]
         self.udp_port = self.udp.getsockname()[1]
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._serve_tcp, daemon=True),
-                         threading.Thread(target=self._serve_udp, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._serve_tcp, daemon=True),
+            threading.Thread(target=self._serve_udp, daemon=True),
+        ]
         for t in self._threads:
             t.start()
 
@@ -1040,15 +1315,24 @@ def strip_seconds(value):
 
 
 # ------------------------------------------------------------------ the fallback runs
-FALLBACK_ATTACKS = ("a01_always_equal", "a02_tensor_subclass", "a03_patch_torch", "a04_patch_builtins",
-                    "a06_sys_exit_import", "a08_exits_in_functions", "a11_fake_output", "a21_busy_loop",
-                    "a29_malicious_pickle")
+FALLBACK_ATTACKS = (
+    "a01_always_equal",
+    "a02_tensor_subclass",
+    "a03_patch_torch",
+    "a04_patch_builtins",
+    "a06_sys_exit_import",
+    "a08_exits_in_functions",
+    "a11_fake_output",
+    "a21_busy_loop",
+    "a29_malicious_pickle",
+)
 _fallback: dict[str, Future] = {}
 _fallback_lock = threading.Lock()
 
 
-def run_grader_with(env_changes: dict[str, str | None], *args: str,
-                    python: str = sys.executable) -> subprocess.CompletedProcess:
+def run_grader_with(
+    env_changes: dict[str, str | None], *args: str, python: str = sys.executable
+) -> subprocess.CompletedProcess:
     """conftest.run_grader with environment variables set (or removed, for None)."""
     env = dict(os.environ)
     for key, value in env_changes.items():
@@ -1056,8 +1340,14 @@ def run_grader_with(env_changes: dict[str, str | None], *args: str,
             env.pop(key, None)
         else:
             env[key] = value
-    return subprocess.run([python, "-m", "grader", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900, env=env)
+    return subprocess.run(
+        [python, "-m", "grader", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
 
 
 def _fallback_runs(base: Path) -> dict:
@@ -1074,8 +1364,14 @@ def _fallback_runs(base: Path) -> dict:
     default_subs.mkdir(parents=True)
     (default_subs / "tensor_ops.py").write_text(SOLUTION)
     with ThreadPoolExecutor(1) as pool:
-        default = pool.submit(run_grader_with, {"GRADER_SANDBOX": None}, "grade", str(default_subs.parent),
-                              "--out", str(default_out))
+        default = pool.submit(
+            run_grader_with,
+            {"GRADER_SANDBOX": None},
+            "grade",
+            str(default_subs.parent),
+            "--out",
+            str(default_out),
+        )
         # As root, the fallback runs student code as users of its own, which need a Python
         # they can reach (world_python.py); the run is then the confined fallback's.
         python = sys.executable
@@ -1083,15 +1379,32 @@ def _fallback_runs(base: Path) -> dict:
             from world_python import world_python
 
             python = world_python()[0] or sys.executable
-        proc = run_grader_with({"GRADER_SANDBOX": "subprocess", "PYTHONPATH": None}, "grade", str(subs),
-                               "--out", str(out), python=python)
+        proc = run_grader_with(
+            {"GRADER_SANDBOX": "subprocess", "PYTHONPATH": None},
+            "grade",
+            str(subs),
+            "--out",
+            str(out),
+            python=python,
+        )
         default_proc = default.result()
     leftovers = settle_processes(mark)
     kill_processes(leftovers, mark)
-    pwned = [p for p in (Path(d, f"PWNED-{mark}") for d in ("/tmp", Path.home(), "/root", ROOT)) if p.exists()]
+    pwned = [
+        p
+        for p in (Path(d, f"PWNED-{mark}") for d in ("/tmp", Path.home(), "/root", ROOT))
+        if p.exists()
+    ]
     remove_forged([str(p) for p in pwned], mark)
-    return {"proc": proc, "out": out, "team": team, "default_proc": default_proc, "default_out": default_out,
-            "leftovers": leftovers, "pwned": pwned}
+    return {
+        "proc": proc,
+        "out": out,
+        "team": team,
+        "default_proc": default_proc,
+        "default_out": default_out,
+        "leftovers": leftovers,
+        "pwned": pwned,
+    }
 
 
 def start_fallback_runs(tmp_path_factory) -> Future:

@@ -98,7 +98,10 @@ class Evidence:
 
 
 def _snapshot(subs: Path) -> dict:
-    snap = {zone: (tree(path) if zone == "repo" else top_level(path)) for zone, (path, _) in ZONES.items()}
+    snap = {
+        zone: (tree(path) if zone == "repo" else top_level(path))
+        for zone, (path, _) in ZONES.items()
+    }
     snap["subs"] = tree(subs)
     return snap
 
@@ -120,9 +123,15 @@ def ev(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
 
         # Two small runs beside the big one (2 cores): the honest student alone, and the
         # attacker that kills the grader, which must not take the big run down with it.
-        alone_subs, alone_out = tmp_path_factory.mktemp("alone-subs"), tmp_path_factory.mktemp("alone-out")
+        alone_subs, alone_out = (
+            tmp_path_factory.mktemp("alone-subs"),
+            tmp_path_factory.mktemp("alone-out"),
+        )
         write_student(alone_subs, "honest", HONEST)
-        killer_subs, killer_out = tmp_path_factory.mktemp("killer-subs"), tmp_path_factory.mktemp("killer-out")
+        killer_subs, killer_out = (
+            tmp_path_factory.mktemp("killer-subs"),
+            tmp_path_factory.mktemp("killer-out"),
+        )
         write_folder(killer_subs, grader_killer(mark))
         write_student(killer_subs, "honest", HONEST)
 
@@ -158,19 +167,34 @@ def ev(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     killer_data = results(killer_out) if (killer_out / "results.json").exists() else None
     return Evidence(
         data=results(out) if (out / "results.json").exists() else {"students": []},
-        out=out, stdout=proc.stdout, stderr=proc.stderr, returncode=proc.returncode, mark=mark,
-        attackers={a.slug: a for a in team}, changes=changes,
-        subs_changes=diff(before["subs"], after["subs"]), processes=processes,
-        repo_changes=[(kind, path) for kind, path in diff(before["repo"], after["repo"])
-                      if not SKIP_DIRS & set(Path(path).relative_to(ROOT).parts)],
-        received=list(listener.received), pwned=pwned, alone=results(alone_out),
+        out=out,
+        stdout=proc.stdout,
+        stderr=proc.stderr,
+        returncode=proc.returncode,
+        mark=mark,
+        attackers={a.slug: a for a in team},
+        changes=changes,
+        subs_changes=diff(before["subs"], after["subs"]),
+        processes=processes,
+        repo_changes=[
+            (kind, path)
+            for kind, path in diff(before["repo"], after["repo"])
+            if not SKIP_DIRS & set(Path(path).relative_to(ROOT).parts)
+        ],
+        received=list(listener.received),
+        pwned=pwned,
+        alone=results(alone_out),
         killer=(killer_proc.returncode, killer_proc.stderr, killer_data),
     )
 
 
 def test_the_run_completes(ev: Evidence):
     assert ev.returncode == 0, ev.stderr[-3000:]
-    assert {s["id"] for s in ev.data["students"]} >= {"honest", ACCOMPLICE, *(a.student for a in ev.attackers.values())}
+    assert {s["id"] for s in ev.data["students"]} >= {
+        "honest",
+        ACCOMPLICE,
+        *(a.student for a in ev.attackers.values()),
+    }
 
 
 # ------------------------------------------------------------------ (1) nothing earned
@@ -178,9 +202,15 @@ def test_the_run_completes(ev: Evidence):
 def test_attack_earns_nothing(ev: Evidence, slug: str):
     attacker = ev.attackers[slug]
     student = ev.student(attacker.student)
-    passed = [(e["id"], c["name"], c["message"]) for e in student["exercises"] for c in e["checks"]
-              if c["status"] == "passed"]
-    assert student["score"] == 0 and not passed, f"{attacker.what}: earned {student['score']}: {passed}"
+    passed = [
+        (e["id"], c["name"], c["message"])
+        for e in student["exercises"]
+        for c in e["checks"]
+        if c["status"] == "passed"
+    ]
+    assert student["score"] == 0 and not passed, (
+        f"{attacker.what}: earned {student['score']}: {passed}"
+    )
     ex = exercise(ev.data, attacker.student, attacker.exercise)
     for part, allowed in attacker.statuses.items():
         for c in ex["checks"]:
@@ -192,7 +222,9 @@ def test_accomplice_gains_nothing_from_tampering(ev: Evidence):
     """Attackers graded earlier rewrite its file, copy the reference outputs into its job
     folder from a daemon, or both: it still scores what its wrong code earns."""
     student = ev.student(ACCOMPLICE)
-    assert student["score"] == 0, [(c["name"], c["status"]) for e in student["exercises"] for c in e["checks"]]
+    assert student["score"] == 0, [
+        (c["name"], c["status"]) for e in student["exercises"] for c in e["checks"]
+    ]
 
 
 # ------------------------------------------------------------------ (2) honest unaffected
@@ -224,7 +256,9 @@ def test_no_file_changed_by_any_attacker(ev: Evidence):
     assert not ev.changes, ev.changes[:20]
 
 
-@pytest.mark.skipif(not os.environ.get("CI"), reason="others may be editing this checkout; strict in CI")
+@pytest.mark.skipif(
+    not os.environ.get("CI"), reason="others may be editing this checkout; strict in CI"
+)
 def test_repository_is_unchanged(ev: Evidence):
     """On a CI machine nothing else edits the checkout: no file in it may change at all."""
     assert not ev.repo_changes, ev.repo_changes[:20]
@@ -297,14 +331,16 @@ def test_no_solution_or_hidden_file_is_visible(ev: Evidence):
 
 
 def test_no_report_carries_solution_text(ev: Evidence):
-    blob = (ev.out / "results.json").read_text() + "".join(p.read_text() for p in ev.out.glob("*.html"))
+    blob = (ev.out / "results.json").read_text() + "".join(
+        p.read_text() for p in ev.out.glob("*.html")
+    )
     assert "def linear_forward(x: torch.Tensor" not in blob
     assert "Reference solution" not in blob
 
 
 def _excerpt(text: str, needle: str) -> str:
     at = text.find(needle)
-    return text[max(0, at - 200):at + 200]
+    return text[max(0, at - 200) : at + 200]
 
 
 # ------------------------------------------------------------------ hostile outputs
@@ -313,12 +349,17 @@ def test_html_reports_escape_everything(ev: Evidence):
     for page in ev.out.glob("*.html"):
         text = page.read_text()
         # The overview's sorting script is the only one, byte for byte our own file.
-        text = text.replace(f"<script>{own_script}</script>", "", 1 if page.name == "index.html" else 0)
+        text = text.replace(
+            f"<script>{own_script}</script>", "", 1 if page.name == "index.html" else 0
+        )
         assert "<script" not in text.lower(), page.name
         assert "<img" not in text.lower(), page.name
     own = report_filenames(s["id"] for s in ev.data["students"])
     page = (ev.out / own["<script>"]).read_text()
-    assert html.escape("<script>alert('xss')</script>", quote=False) in page or "&lt;script&gt;" in page
+    assert (
+        html.escape("<script>alert('xss')</script>", quote=False) in page
+        or "&lt;script&gt;" in page
+    )
     assert "&lt;script&gt;" in (ev.out / "index.html").read_text()
 
 
@@ -354,4 +395,6 @@ def test_sandbox_in_force(ev: Evidence):
     """The suite is meant for the real sandbox: say so when it ran without it."""
     assert shutil.which("bwrap"), "bubblewrap is not installed here"
     assert ev.data.get("sandbox") == "bubblewrap" and not ev.data.get("warnings"), (
-        ev.data.get("sandbox"), ev.data.get("warnings"))
+        ev.data.get("sandbox"),
+        ev.data.get("warnings"),
+    )

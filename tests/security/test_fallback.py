@@ -26,8 +26,19 @@ pytestmark = pytest.mark.slow
 def bubblewrap_works() -> bool:
     if shutil.which("bwrap") is None:
         return False
-    probe = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
-             "--dev", "/dev", "true"]
+    probe = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "true",
+    ]
     return subprocess.run(probe, capture_output=True).returncode == 0
 
 
@@ -37,16 +48,27 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     proc, default_proc = found["proc"], found["default_proc"]
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert default_proc.returncode == 0, default_proc.stderr[-3000:]
-    return {**found, "data": results(found["out"]), "stderr": proc.stderr,
-            "default": results(found["default_out"])}
+    return {
+        **found,
+        "data": results(found["out"]),
+        "stderr": proc.stderr,
+        "default": results(found["default_out"]),
+    }
 
 
 @pytest.mark.parametrize("slug", FALLBACK_ATTACKS)
 def test_attack_earns_nothing_without_bubblewrap(runs: dict, slug: str):
     attacker = runs["team"][slug]
     student = next(s for s in runs["data"]["students"] if s["id"] == attacker.student)
-    passed = [(e["id"], c["name"]) for e in student["exercises"] for c in e["checks"] if c["status"] == "passed"]
-    assert student["score"] == 0 and not passed, f"{attacker.what}: earned {student['score']}: {passed}"
+    passed = [
+        (e["id"], c["name"])
+        for e in student["exercises"]
+        for c in e["checks"]
+        if c["status"] == "passed"
+    ]
+    assert student["score"] == 0 and not passed, (
+        f"{attacker.what}: earned {student['score']}: {passed}"
+    )
     assert_explained(exercise(runs["data"], attacker.student, attacker.exercise), attacker)
 
 
@@ -59,7 +81,9 @@ def test_honest_student_still_gets_full_marks(runs: dict):
 def test_malicious_pickle_never_runs_without_bubblewrap(runs: dict):
     assert not runs["pwned"], runs["pwned"]
     ex = exercise(runs["data"], "a29_malicious_pickle", "save-load")
-    assert all("not a state_dict" in c["message"] for c in ex["checks"] if c["entry"] == "save_model")
+    assert all(
+        "not a state_dict" in c["message"] for c in ex["checks"] if c["entry"] == "save_model"
+    )
 
 
 def test_no_attacker_process_outlives_the_fallback_run(runs: dict):

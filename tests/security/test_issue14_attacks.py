@@ -476,7 +476,9 @@ def test_a_job_sees_no_host_environment_and_no_other_job(tmp_path: Path):
             )
         # Its own folder is mounted at its job path: the host name of that one is its own.
         own = _own_host_folders(spied)
-        others = set().union(*(_own_host_folders(s) for other, s in seen.items() if other != name and s))
+        others = set().union(
+            *(_own_host_folders(s) for other, s in seen.items() if other != name and s)
+        )
         jobs = set(re.findall(r"job-[0-9a-f]+", spied["mountinfo"])) - own
         found.check(
             not jobs and not (others & jobs),
@@ -487,8 +489,11 @@ def test_a_job_sees_no_host_environment_and_no_other_job(tmp_path: Path):
 
 def _own_host_folders(spied: dict) -> set[str]:
     """The host name of the folder mounted at the spy's own job path."""
-    return {m.group(1) for m in re.finditer(r"/(job-[0-9a-f]+) (\S+) ", spied["mountinfo"])
-            if m.group(2).rsplit("/", 1)[-1] == spied["job"]}
+    return {
+        m.group(1)
+        for m in re.finditer(r"/(job-[0-9a-f]+) (\S+) ", spied["mountinfo"])
+        if m.group(2).rsplit("/", 1)[-1] == spied["job"]
+    }
 
 
 def _spied(run: Run, student: str, mark: str) -> dict | None:

@@ -19,12 +19,13 @@ from conftest import ROOT, results, run_grader, write_student
 from grader.sandbox.bwrap import availability
 
 _usable, _why = availability()
-pytestmark = pytest.mark.skipif(not _usable and not os.environ.get("CI"),
-                                reason=f"bubblewrap cannot run here: {_why}")
+pytestmark = pytest.mark.skipif(
+    not _usable and not os.environ.get("CI"), reason=f"bubblewrap cannot run here: {_why}"
+)
 
 SOLUTION = (ROOT / "solutions" / "tensor_ops.py").read_text()
 
-PROBE = r'''
+PROBE = r"""
 import ctypes, json, os, platform, signal, socket, time
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -107,9 +108,11 @@ else:
     found["keys"] = "torch-grader-leak" in open("/proc/keys").read()
 
 print("PROBE " + json.dumps(found), flush=True)
-'''
+"""
 
-STOPPER = SOLUTION.replace("def column_mean(", '''import os, signal
+STOPPER = SOLUTION.replace(
+    "def column_mean(",
+    """import os, signal
 
 
 def column_mean(x):
@@ -117,7 +120,8 @@ def column_mean(x):
     return x.mean(dim=0)
 
 
-def _unused_column_mean(''')
+def _unused_column_mean(""",
+)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +149,7 @@ def probe(data: dict, student: str) -> dict:
     output = tensor_ops(data, student)["output"]
     line = next((ln for ln in output.splitlines() if ln.startswith("PROBE ")), None)
     assert line is not None, f"{student} printed no findings: {output[:500]!r}"
-    return json.loads(line[len("PROBE "):])
+    return json.loads(line[len("PROBE ") :])
 
 
 @pytest.mark.parametrize("student", ["a_leaver", "b_finder"])
@@ -167,7 +171,9 @@ def test_each_job_has_namespaces_of_its_own(graded: dict) -> None:
     for student in ("a_leaver", "b_finder"):
         found = probe(graded, student)
         assert isinstance(found["nspid"], list) and len(found["nspid"]) >= 2, found["nspid"]
-        assert found["nspid"][-1] == "2", f"not the first process after the job's init: {found['nspid']}"
+        assert found["nspid"][-1] == "2", (
+            f"not the first process after the job's init: {found['nspid']}"
+        )
         assert str(found["loopback"]).startswith("refused"), f"{student}: {found['loopback']!r}"
 
 
@@ -191,7 +197,10 @@ def test_nothing_of_a_job_reaches_the_next(graded: dict) -> None:
     leaver's daemon gone with its job."""
     found = probe(graded, "b_finder")
     assert found["tmp"] == [], found["tmp"]
-    assert found["sysv_shm"] == [] and found["sysv_msg"] == [], (found["sysv_shm"], found["sysv_msg"])
+    assert found["sysv_shm"] == [] and found["sysv_msg"] == [], (
+        found["sysv_shm"],
+        found["sysv_msg"],
+    )
     assert str(found["abstract"]).startswith("refused"), found["abstract"]
     assert found["box"] == [], found["box"]
 

@@ -9,14 +9,18 @@ from conftest import ROOT, check, exercise, results, run_grader, write_student
 
 from grader.sandbox.bwrap import availability
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not availability()[0], reason="bubblewrap cannot run here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not availability()[0], reason="bubblewrap cannot run here"),
+]
 
 SOLUTION = (ROOT / "solutions" / "tensor_ops.py").read_text()
 
 # Graded first (folder names sort): leaves markers everywhere it can write, and a
 # daemon that keeps dropping markers into whatever job folder appears in the box.
-LEAVER = SOLUTION + r'''
+LEAVER = (
+    SOLUTION
+    + r"""
 
 import os, time
 
@@ -55,10 +59,13 @@ def _leave():
 
 
 _leave()
-'''
+"""
+)
 
 # Graded next, by the same worker (--jobs 1): right answers only if it finds no marker.
-FINDER = SOLUTION + r'''
+FINDER = (
+    SOLUTION
+    + r"""
 
 import os
 
@@ -86,10 +93,13 @@ def column_mean(x):
     hits, alive = _found()
     print("FOUND", hits, "PROCESSES", len(alive))
     return _original_column_mean(x) if not hits else torch.zeros(x.shape[1])
-'''
+"""
+)
 
 # Graded third: kills every process it can reach, hoping for its worker.
-KILLER = SOLUTION + r'''
+KILLER = (
+    SOLUTION
+    + r"""
 
 import os, signal
 
@@ -101,7 +111,8 @@ def row_sum(x):
         except OSError:
             pass
     return x.sum(dim=1)
-'''
+"""
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +123,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write_student(subs, "c_killer", {"tensor_ops.py": KILLER})
     write_student(subs, "d_finder", {"tensor_ops.py": FINDER})
     out = tmp_path_factory.mktemp("out")
-    proc = run_grader("grade", str(subs), "--out", str(out), "--jobs", "1", "--sandbox", "bubblewrap")
+    proc = run_grader(
+        "grade", str(subs), "--out", str(out), "--jobs", "1", "--sandbox", "bubblewrap"
+    )
     assert proc.returncode == 0, proc.stderr
     # The worker is out of the killer's reach (it has no PID in the job's namespace).
     assert "restarted" not in proc.stderr, proc.stderr
@@ -124,7 +137,10 @@ def test_nothing_left_behind_reaches_the_next_job(graded: dict, student: str):
     c = check(graded, student, "tensor-ops", "column_mean of a tall")
     assert "FOUND [] PROCESSES" in c["output"], c["output"]
     assert c["status"] == "passed", c["message"]
-    assert exercise(graded, student, "tensor-ops")["score"] == exercise(graded, student, "tensor-ops")["max_score"]
+    assert (
+        exercise(graded, student, "tensor-ops")["score"]
+        == exercise(graded, student, "tensor-ops")["max_score"]
+    )
 
 
 def test_the_leaver_itself_is_graded_normally(graded: dict):

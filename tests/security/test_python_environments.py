@@ -20,27 +20,40 @@ from conftest import ROOT, exercise, results, write_student
 from grader.sandbox.bwrap import availability
 
 _usable, _why = availability()
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not _usable and not os.environ.get("CI"),
-                                 reason=f"bubblewrap cannot run here: {_why}")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not _usable and not os.environ.get("CI"), reason=f"bubblewrap cannot run here: {_why}"
+    ),
+]
 
-STUDENT = (ROOT / "solutions" / "tensor_ops.py").read_text() + '''
+STUDENT = (
+    (ROOT / "solutions" / "tensor_ops.py").read_text()
+    + """
 
 import sys as _sys
 
 import only_in_this_venv
 
 print("VENV", only_in_this_venv.__file__, _sys.prefix)
-'''
+"""
+)
 
 
 def make_venv(folder: Path) -> Path:
     """A venv that sees this Python's packages (torch) and has one module of its own."""
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(folder)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(folder)],
+        check=True,
+        capture_output=True,
+    )
     python = folder / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "only_in_this_venv.py").write_text("WHERE = __file__\n")
     return python
 
@@ -62,17 +75,36 @@ def in_course(tmp_path: Path):
 
 
 @pytest.mark.parametrize("place", ["under_tmp", "in_course"])
-def test_a_venv_anywhere_grades_under_bubblewrap(place: str, request: pytest.FixtureRequest,
-                                                 tmp_path: Path) -> None:
+def test_a_venv_anywhere_grades_under_bubblewrap(
+    place: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     venv, course = request.getfixturevalue(place)
     python = make_venv(venv)
     subs = tmp_path / "subs"
     write_student(subs, "vera", {"tensor_ops.py": STUDENT})
     out = tmp_path / "out"
     # The checkout's grader (cwd is on sys.path with -m), run by the venv's Python.
-    proc = subprocess.run([str(python), "-m", "grader", "grade", str(subs), "--out", str(out), "--jobs", "1",
-                           "--sandbox", "bubblewrap", "--course", str(course)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "grader",
+            "grade",
+            str(subs),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--sandbox",
+            "bubblewrap",
+            "--course",
+            str(course),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     data = results(out)
     assert data["sandbox"] == "bubblewrap"

@@ -44,15 +44,24 @@ from hostile import (
 )
 from world_python import reachable_by_others, world_python
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(os.geteuid() != 0, reason="the confined fallback is root's")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the confined fallback is root's"),
+]
 
-ATTACKS = ("a05_patch_runner", "a12_write_everywhere", "a13_sabotage_classmates", "a14_snoop",
-           "a15_steal_reference_outputs", "a16_memory_hunt", "a27_symlink_to_solution")
+ATTACKS = (
+    "a05_patch_runner",
+    "a12_write_everywhere",
+    "a13_sabotage_classmates",
+    "a14_snoop",
+    "a15_steal_reference_outputs",
+    "a16_memory_hunt",
+    "a27_symlink_to_solution",
+)
 ACCOMPLICE = "zz_accomplice"
 PROBER = "p01_prober"
 
-PROBE = '''
+PROBE = """
 import glob, json, os, socket
 
 TARGETS = {targets!r}
@@ -113,7 +122,7 @@ def column_mean(x):
 
 def row_sum(x):
     return x
-'''
+"""
 
 
 def _world_folder(prefix: str) -> Path:
@@ -134,18 +143,31 @@ def _other_checkouts() -> list[str]:
     """Other working trees of this repository on this machine (a developer's): copies of
     the course the run does not know of, named to the grader with GRADER_PROTECT as an
     instructor would. A clean CI clone has none."""
-    listing = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True,
-                             text=True).stdout
+    listing = subprocess.run(
+        ["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
     trees = [line.split(" ", 1)[1] for line in listing.splitlines() if line.startswith("worktree ")]
     return [t for t in trees if Path(t).resolve() != ROOT.resolve() and Path(t).is_dir()]
 
 
-def _grade(python: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "GRADER_SANDBOX": "subprocess",
-            "GRADER_PROTECT": os.pathsep.join(_other_checkouts()), **(env or {})}
+def _grade(
+    python: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    full = {
+        **os.environ,
+        "GRADER_SANDBOX": "subprocess",
+        "GRADER_PROTECT": os.pathsep.join(_other_checkouts()),
+        **(env or {}),
+    }
     full.pop("PYTHONPATH", None)  # cwd (the checkout) is on sys.path with -m
-    return subprocess.run([python, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, env=full)
+    return subprocess.run(
+        [python, "-m", "grader", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=full,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -163,35 +185,80 @@ def run(python: str):
     base = _world_folder("grader-root-fallback-")
     subs, out = base / "subs", base / "out"
     try:
-        team = [a for a in attackers(mark, listener.tcp_port, listener.udp_port) if a.slug in ATTACKS]
+        team = [
+            a for a in attackers(mark, listener.tcp_port, listener.udp_port) if a.slug in ATTACKS
+        ]
         for attacker in team:
             write_folder(subs, attacker)
-        write_student(subs, "honest", {"tensor_ops.py": SOLUTION, "save_load.py": SAVE_LOAD_SOLUTION})
+        write_student(
+            subs, "honest", {"tensor_ops.py": SOLUTION, "save_load.py": SAVE_LOAD_SOLUTION}
+        )
         write_student(subs, ACCOMPLICE, {"tensor_ops.py": WRONG})
-        targets = [str(ROOT / "solutions" / "*"), str(ROOT / "exercises" / "*"), str(ROOT / "course.yaml"),
-                   str(ROOT), str(out), str(out / "*"), str(subs), str(subs / "honest" / "*"),
-                   str(subs / ACCOMPLICE / "*"), "/autograder/source/*"]
-        write_student(subs, PROBER, {"tensor_ops.py": textwrap.dedent(PROBE).format(
-            targets=targets, port=listener.tcp_port)})
+        targets = [
+            str(ROOT / "solutions" / "*"),
+            str(ROOT / "exercises" / "*"),
+            str(ROOT / "course.yaml"),
+            str(ROOT),
+            str(out),
+            str(out / "*"),
+            str(subs),
+            str(subs / "honest" / "*"),
+            str(subs / ACCOMPLICE / "*"),
+            "/autograder/source/*",
+        ]
+        write_student(
+            subs,
+            PROBER,
+            {
+                "tensor_ops.py": textwrap.dedent(PROBE).format(
+                    targets=targets, port=listener.tcp_port
+                )
+            },
+        )
         out.mkdir()
         _open_up(base)
         os.chmod(ROOT, os.stat(ROOT).st_mode | 0o005)  # as cloned: a run before this one closed it
-        before = {"subs": tree(subs), "repo": tree(ROOT), "tmp": top_level(Path("/tmp")),
-                  "var": top_level(Path("/var/tmp")), "root": top_level(Path("/"))}
+        before = {
+            "subs": tree(subs),
+            "repo": tree(ROOT),
+            "tmp": top_level(Path("/tmp")),
+            "var": top_level(Path("/var/tmp")),
+            "root": top_level(Path("/")),
+        }
         proc = _grade(python, "grade", str(subs), "--out", str(out), "--jobs", "2")
         processes = settle_processes(mark)
-        after = {"subs": tree(subs), "repo": tree(ROOT), "tmp": top_level(Path("/tmp")),
-                 "var": top_level(Path("/var/tmp")), "root": top_level(Path("/"))}
+        after = {
+            "subs": tree(subs),
+            "repo": tree(ROOT),
+            "tmp": top_level(Path("/tmp")),
+            "var": top_level(Path("/var/tmp")),
+            "root": top_level(Path("/")),
+        }
     finally:
         listener.close()
-    changes = [(zone, kind, path) for zone in before for kind, path in diff(before[zone], after[zone])
-               if mentions(path, mark) or zone == "subs"]
+    changes = [
+        (zone, kind, path)
+        for zone in before
+        for kind, path in diff(before[zone], after[zone])
+        if mentions(path, mark) or zone == "subs"
+    ]
     kill_processes(processes, mark)
     remove_forged([p for _, kind, p in changes if kind != "removed"], mark)
-    reports = [json.loads(data) for kind, data in listener.received if kind == "tcp" and data.startswith(b"{")]
-    yield {"proc": proc, "out": out, "subs": subs, "team": team, "changes": changes,
-           "processes": processes, "probe": reports, "modes": {p: oct(os.stat(p).st_mode & 0o777)
-                                                                for p in (ROOT, out, subs)}}
+    reports = [
+        json.loads(data)
+        for kind, data in listener.received
+        if kind == "tcp" and data.startswith(b"{")
+    ]
+    yield {
+        "proc": proc,
+        "out": out,
+        "subs": subs,
+        "team": team,
+        "changes": changes,
+        "processes": processes,
+        "probe": reports,
+        "modes": {p: oct(os.stat(p).st_mode & 0o777) for p in (ROOT, out, subs)},
+    }
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -227,7 +294,12 @@ def test_attacks_earn_nothing_and_the_honest_student_everything(run: dict):
 
 def test_no_solution_text_reaches_a_snooper(run: dict):
     data = results(run["out"])
-    for slug in ("a14_snoop", "a15_steal_reference_outputs", "a16_memory_hunt", "a27_symlink_to_solution"):
+    for slug in (
+        "a14_snoop",
+        "a15_steal_reference_outputs",
+        "a16_memory_hunt",
+        "a27_symlink_to_solution",
+    ):
         student = next(s for s in data["students"] if s["id"] == slug)
         text = json.dumps(student)
         leaked = [s for s in SECRET_TEXT if s in text]
@@ -256,15 +328,27 @@ def test_a_folder_that_cannot_be_closed_stops_the_run(python: str, tmp_path: Pat
     """/tmp is shared (sticky): the grader never changes it, so protecting it must refuse."""
     subs = tmp_path / "subs"
     write_student(subs, "alice", {"tensor_ops.py": SOLUTION})
-    proc = _grade(python, "grade", str(subs), "--out", str(tmp_path / "out"), "--jobs", "1",
-                  env={"GRADER_PROTECT": "/tmp"})
+    proc = _grade(
+        python,
+        "grade",
+        str(subs),
+        "--out",
+        str(tmp_path / "out"),
+        "--jobs",
+        "1",
+        env={"GRADER_PROTECT": "/tmp"},
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "can read /tmp" in proc.stderr and "root without bubblewrap" in proc.stderr, proc.stderr[-2000:]
+    assert "can read /tmp" in proc.stderr and "root without bubblewrap" in proc.stderr, proc.stderr[
+        -2000:
+    ]
     assert not (tmp_path / "out" / "results.json").exists()
 
 
-@pytest.mark.skipif(reachable_by_others(sys.executable) and reachable_by_others(sys.prefix),
-                    reason="this Python is reachable by every user")
+@pytest.mark.skipif(
+    reachable_by_others(sys.executable) and reachable_by_others(sys.prefix),
+    reason="this Python is reachable by every user",
+)
 def test_a_python_other_users_cannot_reach_stops_the_run(tmp_path: Path):
     subs = tmp_path / "subs"
     write_student(subs, "alice", {"tensor_ops.py": SOLUTION})

@@ -21,12 +21,14 @@ from world_python import world_python
 
 from grader.sandbox.bwrap import availability
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not availability()[0], reason="bubblewrap cannot run here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not availability()[0], reason="bubblewrap cannot run here"),
+]
 
 # Dials a TCP and a UDP listener of the test process on 127.0.0.1 (ports filled in):
 # run inside the sandbox by the spy, and outside it by the test, which must get through.
-NET_PROBE = r'''
+NET_PROBE = r"""
 import socket
 
 
@@ -45,9 +47,11 @@ def reach(tcp_port, udp_port):
     except OSError as exc:
         seen["udp"] = type(exc).__name__
     return seen
-'''
+"""
 
-SPY = NET_PROBE + r'''
+SPY = (
+    NET_PROBE
+    + r"""
 import json, os, socket, sys
 
 def probe():
@@ -103,7 +107,8 @@ def column_mean(x):
 
 def row_sum(x):
     return x.sum(dim=1)
-'''
+"""
+)
 
 
 def _with_ports(code: str, listener: Listener) -> str:
@@ -128,7 +133,9 @@ def seen(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> dict:
     seen_by_listener = list(listener.received)
     data = results(out)
     assert data["sandbox"] == "bubblewrap" and data["warnings"] == []
-    outputs = [c["output"] for c in exercise(data, "spy", "tensor-ops")["checks"] if "SPY" in c["output"]]
+    outputs = [
+        c["output"] for c in exercise(data, "spy", "tensor-ops")["checks"] if "SPY" in c["output"]
+    ]
     assert outputs, "the spy did not run"
     spied = json.loads(outputs[0].split("SPY", 1)[1].splitlines()[0])
     spied["received"] = [(kind, raw.decode("latin-1")) for kind, raw in seen_by_listener]
@@ -142,8 +149,9 @@ def test_no_network(seen: dict, listener: Listener):
     # The same probe, outside the sandbox, reaches both listeners: the one above could fail.
     before = len(listener.received)
     script = _with_ports(NET_PROBE, listener) + "\nprint(reach(TCP_PORT, UDP_PORT))\n"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     outside = ast.literal_eval(proc.stdout.strip())
     for _ in range(50):  # the listener threads record what arrives
         if len(listener.received) >= before + 2:
@@ -160,9 +168,23 @@ def test_own_pid_namespace(seen: dict):
 
 
 def test_cleared_environment(seen: dict):
-    assert set(seen["env"]) <= {"PWD", "PATH", "HOME", "TMPDIR", "USER", "LANG", "PYTHONHASHSEED", "PYTHONSAFEPATH",
-                                "PYTHONDONTWRITEBYTECODE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                "OPENBLAS_NUM_THREADS", "IPYTHONDIR", "MPLBACKEND", "TORCHINDUCTOR_CACHE_DIR"}
+    assert set(seen["env"]) <= {
+        "PWD",
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "USER",
+        "LANG",
+        "PYTHONHASHSEED",
+        "PYTHONSAFEPATH",
+        "PYTHONDONTWRITEBYTECODE",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "IPYTHONDIR",
+        "MPLBACKEND",
+        "TORCHINDUCTOR_CACHE_DIR",
+    }
 
 
 def test_no_capabilities(seen: dict):
@@ -191,7 +213,9 @@ def test_python_and_system_are_read_only(seen: dict):
 
 
 def test_private_scratch_is_writable(seen: dict):
-    assert all(seen["writable"][k] for k in (seen["job"] + "/work/PROBE", "/tmp/PROBE", "/dev/shm/PROBE"))
+    assert all(
+        seen["writable"][k] for k in (seen["job"] + "/work/PROBE", "/tmp/PROBE", "/dev/shm/PROBE")
+    )
 
 
 def test_open_files_are_capped(seen: dict):
@@ -211,12 +235,24 @@ def test_doctor_names_the_sandbox_in_force():
 
 
 def test_fallback_warns_on_the_terminal(tmp_path: Path):
-    write_student(tmp_path / "subs", "honest", {"tensor_ops.py": (ROOT / "solutions" / "tensor_ops.py").read_text()})
+    write_student(
+        tmp_path / "subs",
+        "honest",
+        {"tensor_ops.py": (ROOT / "solutions" / "tensor_ops.py").read_text()},
+    )
     python = sys.executable
     if os.geteuid() == 0:  # the confined fallback: its users need a Python they can reach
         python = world_python()[0] or sys.executable
-    proc = run_grader_with({"PYTHONPATH": None}, "grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
-                           "--sandbox", "subprocess", python=python)
+    proc = run_grader_with(
+        {"PYTHONPATH": None},
+        "grade",
+        str(tmp_path / "subs"),
+        "--out",
+        str(tmp_path / "out"),
+        "--sandbox",
+        "subprocess",
+        python=python,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "WARNING: Student code ran in a plain subprocess" in proc.stderr
     data = results(tmp_path / "out")

@@ -39,8 +39,11 @@ def reachable_by_others(path: str) -> bool:
 def _system_python() -> str | None:
     for candidate in SYSTEM_PYTHONS:
         if os.path.exists(candidate) and reachable_by_others(candidate):
-            version = subprocess.run([candidate, "-c", "import sys; print(sys.version_info >= (3, 10))"],
-                                     capture_output=True, text=True)
+            version = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info >= (3, 10))"],
+                capture_output=True,
+                text=True,
+            )
             if version.stdout.strip() == "True":
                 return candidate
     return None
@@ -56,8 +59,9 @@ def world_python() -> tuple[str | None, str]:
         return None, f"no Python that every user can run ({', '.join(SYSTEM_PYTHONS)})"
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     deps = [TORCH if d.replace(" ", "").startswith("torch>") or d == "torch" else d for d in deps]
-    version = subprocess.run([base, "-c", "import sys; print(sys.version)"], capture_output=True,
-                             text=True).stdout
+    version = subprocess.run(
+        [base, "-c", "import sys; print(sys.version)"], capture_output=True, text=True
+    ).stdout
     key = hashlib.sha256(("\n".join([base, version, *deps])).encode()).hexdigest()[:16]
     home = Path("/var/tmp") / f"torch-grader-world-python-{key}"
     python = home / "bin" / "python"
@@ -66,8 +70,11 @@ def world_python() -> tuple[str | None, str]:
     build = Path(tempfile.mkdtemp(prefix="torch-grader-world-python-", dir="/var/tmp"))
     try:
         subprocess.run([base, "-m", "venv", str(build)], check=True, capture_output=True)
-        pip = subprocess.run([str(build / "bin" / "python"), "-m", "pip", "install", "-q", *deps],
-                             capture_output=True, text=True)
+        pip = subprocess.run(
+            [str(build / "bin" / "python"), "-m", "pip", "install", "-q", *deps],
+            capture_output=True,
+            text=True,
+        )
         if pip.returncode != 0:
             return None, f"pip could not install the grader's dependencies: {pip.stderr[-500:]}"
         os.chmod(build, 0o755)

@@ -84,8 +84,9 @@ class _Grid:
     def out_of_range(self) -> int:
         if self.in_range:
             return 0
-        return (sum(map(operator.lt, self.flat, repeat(0.0)))
-                + sum(map(operator.gt, self.flat, repeat(1.0))))
+        return sum(map(operator.lt, self.flat, repeat(0.0))) + sum(
+            map(operator.gt, self.flat, repeat(1.0))
+        )
 
     @cached_property
     def levels(self) -> bytes:
@@ -93,8 +94,9 @@ class _Grid:
         A plain comprehension: several times faster than chained map(min/max) here."""
         if self.in_range:
             return bytes([int(v * 255.0 + 0.5) for v in self.flat])
-        return bytes([int(v * 255.0 + 0.5) if 0.0 <= v <= 1.0 else 255 if v > 1.0 else 0
-                      for v in self.flat])
+        return bytes(
+            [int(v * 255.0 + 0.5) if 0.0 <= v <= 1.0 else 255 if v > 1.0 else 0 for v in self.flat]
+        )
 
 
 def _grid(channel: Any) -> _Grid | None:
@@ -150,18 +152,23 @@ def _png(pixels: bytes | bytearray, width: int, height: int) -> bytes:
     """An 8-bit RGB PNG from packed RGB pixels, row by row (filter type 0 on each row)."""
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + tag
+            + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     stride = 3 * width
-    raw = b"".join(b"\x00" + pixels[r * stride:(r + 1) * stride] for r in range(height))
+    raw = b"".join(b"\x00" + pixels[r * stride : (r + 1) * stride] for r in range(height))
     # A 4 KiB window and small memLevel: zlib's default set-up alone costs more than
     # compressing these few kilobytes, and compresses them no better.
     packer = zlib.compressobj(6, zlib.DEFLATED, 12, 4)
     data = packer.compress(raw) + packer.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data)
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
 
 
 def _rgb(red: _Grid, green: _Grid, blue: _Grid) -> bytes:
@@ -170,7 +177,7 @@ def _rgb(red: _Grid, green: _Grid, blue: _Grid) -> bytes:
     pixels = bytearray(3 * len(red.flat))
     pixels[0::3], pixels[1::3], pixels[2::3] = red.levels, green.levels, blue.levels
     for k in {*red.nan, *green.nan, *blue.nan}:
-        pixels[3 * k:3 * k + 3] = NAN_RGB
+        pixels[3 * k : 3 * k + 3] = NAN_RGB
     return _png(pixels, red.cols, red.rows)
 
 
@@ -189,8 +196,13 @@ def _picture(png: bytes, grid: _Grid, col: int, top: float, label: str) -> list[
         f'preserveAspectRatio="none" style="image-rendering:pixelated" href="{uri}"/>',
         f'<rect x="{_c(x - 0.5)}" y="{_c(y - 0.5)}" width="{_c(iw + 1)}" height="{_c(ih + 1)}" '
         f'fill="none" stroke="{MUTED}"/>',
-        _text(ROW_LABEL + col * (CELL + GAP_X) + CELL / 2, top + CELL + 15, label,
-              anchor="middle", fill=MUTED),
+        _text(
+            ROW_LABEL + col * (CELL + GAP_X) + CELL / 2,
+            top + CELL + 15,
+            label,
+            anchor="middle",
+            fill=MUTED,
+        ),
     ]
 
 
@@ -204,8 +216,14 @@ def _channel_labels(raw: Any, count: int) -> list[str]:
 
 
 def draw(spec: dict, uid: str) -> Figure | None:
-    rows = [(name, image) for name, image in (("expected", _image(spec.get("expected"))),
-                                              ("yours", _image(spec.get("got")))) if image]
+    rows = [
+        (name, image)
+        for name, image in (
+            ("expected", _image(spec.get("expected"))),
+            ("yours", _image(spec.get("got"))),
+        )
+        if image
+    ]
     if not rows:
         return None
     count = max(len(image.channels) for _, image in rows)
@@ -224,13 +242,24 @@ def draw(spec: dict, uid: str) -> Figure | None:
         for c, grid in enumerate(image.channels):
             col = c + composite
             if grid is None:
-                body.append(_text(ROW_LABEL + col * (CELL + GAP_X) + CELL / 2, top + CELL / 2,
-                                  "not drawn", anchor="middle", fill=MUTED))
+                body.append(
+                    _text(
+                        ROW_LABEL + col * (CELL + GAP_X) + CELL / 2,
+                        top + CELL / 2,
+                        "not drawn",
+                        anchor="middle",
+                        fill=MUTED,
+                    )
+                )
             else:
                 body += _picture(_rgb(grid, grid, grid), grid, col, top, labels[c])
 
-    caption = _caption(spec.get("title"), "The expected image and yours, channel by channel."
-                       if len(rows) == 2 else "The image, channel by channel.")
+    caption = _caption(
+        spec.get("title"),
+        "The expected image and yours, channel by channel."
+        if len(rows) == 2
+        else "The image, channel by channel.",
+    )
     description = _channel_words(dict(rows), labels)
     return Figure(_svg(uid, width, height, caption, description, body), caption, description)
 
@@ -270,21 +299,29 @@ def _value_words(name: str, image: _Image) -> list[str]:
     out = sum(g.out_of_range for g in image.valid)
     notes = []
     if nan:
-        notes.append(f"{_plural(nan, 'value')} in {whose} image {'is' if nan == 1 else 'are'} "
-                     f"NaN or not a number, drawn in magenta.")
+        notes.append(
+            f"{_plural(nan, 'value')} in {whose} image {'is' if nan == 1 else 'are'} "
+            f"NaN or not a number, drawn in magenta."
+        )
     if out:
-        notes.append(f"{_plural(out, 'value')} in {whose} image {'lies' if out == 1 else 'lie'} "
-                     f"outside [0, 1] and {'is' if out == 1 else 'are'} drawn clamped.")
+        notes.append(
+            f"{_plural(out, 'value')} in {whose} image {'lies' if out == 1 else 'lie'} "
+            f"outside [0, 1] and {'is' if out == 1 else 'are'} drawn clamped."
+        )
     big = next((g for g in image.valid if g.downsampled), None)
     if big:
-        notes.append(f"{whose.capitalize()} {big.height} x {big.width} image is shown "
-                     f"downsampled to {big.rows} x {big.cols}" + (
-                         ", so these counts cover the pixels shown." if nan or out else "."))
+        notes.append(
+            f"{whose.capitalize()} {big.height} x {big.width} image is shown "
+            f"downsampled to {big.rows} x {big.cols}"
+            + (", so these counts cover the pixels shown." if nan or out else ".")
+        )
     skipped = image.total - len(image.valid)
     if skipped:
-        notes.append(f"{_plural(skipped, 'channel')} of {whose} image "
-                     f"{'is' if skipped == 1 else 'are'} not drawn (not a rectangular grid of "
-                     f"numbers, or beyond the first {MAX_CHANNELS}).")
+        notes.append(
+            f"{_plural(skipped, 'channel')} of {whose} image "
+            f"{'is' if skipped == 1 else 'are'} not drawn (not a rectangular grid of "
+            f"numbers, or beyond the first {MAX_CHANNELS})."
+        )
     return notes
 
 
@@ -303,29 +340,38 @@ def _channel_words(rows: dict[str, _Image], labels: list[str]) -> str:
     if expected and got:
         head = _comparison_words(expected, got, names)
     elif got:
-        head = (f"Your result as {_size_words(got)} with {names} (no expected result to "
-                f"compare with).")
+        head = (
+            f"Your result as {_size_words(got)} with {names} (no expected result to compare with)."
+        )
     else:
         assert expected is not None  # draw only passes rows it could read
-        head = (f"The expected result as {_size_words(expected)} with {names} (no result "
-                f"of yours to compare with).")
+        head = (
+            f"The expected result as {_size_words(expected)} with {names} (no result "
+            f"of yours to compare with)."
+        )
     notes = [n for name, image in rows.items() for n in _value_words(name, image)]
     return " ".join([head, *notes])
 
 
 def _comparison_words(expected: _Image, got: _Image, names: str) -> str:
     if _shapes(expected) != _shapes(got) or expected.total != got.total:
-        return (f"Your result ({_size_words(got)}, {_plural(got.total, 'channel')}) and the "
-                f"expected one ({_size_words(expected)}, {_plural(expected.total, 'channel')}) "
-                f"differ in shape, so they are not compared value by value.")
+        return (
+            f"Your result ({_size_words(got)}, {_plural(got.total, 'channel')}) and the "
+            f"expected one ({_size_words(expected)}, {_plural(expected.total, 'channel')}) "
+            f"differ in shape, so they are not compared value by value."
+        )
     head = f"Expected and your result as {_size_words(got)}, each with {names}"
     differ, largest, compared = _compare(expected, got)
     if not compared:
         return head + "."
     if not differ:
-        return (f"{head}: all {_plural(compared, 'channel')} match the expected ones to within "
-                f"{_fmt(CHANNEL_TOL)}.")
+        return (
+            f"{head}: all {_plural(compared, 'channel')} match the expected ones to within "
+            f"{_fmt(CHANNEL_TOL)}."
+        )
     one = differ == 1
-    return (f"{head}: {_plural(differ, 'channel')} of {compared} {'differs' if one else 'differ'} "
-            f"from the expected {'one' if one else 'ones'} (the largest difference is "
-            f"{_fmt(largest)}).")
+    return (
+        f"{head}: {_plural(differ, 'channel')} of {compared} {'differs' if one else 'differ'} "
+        f"from the expected {'one' if one else 'ones'} (the largest difference is "
+        f"{_fmt(largest)})."
+    )

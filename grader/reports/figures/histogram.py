@@ -96,8 +96,9 @@ def _merge_bins(counts: list[float], low: float, width: float) -> list[tuple[flo
     return bars
 
 
-def _uniform_inside(counts: list[float], low: float, width: float,
-                    d: _Density) -> tuple[float, bool]:
+def _uniform_inside(
+    counts: list[float], low: float, width: float, d: _Density
+) -> tuple[float, bool]:
     """Samples inside [a, b), assuming samples spread evenly within a bin; and whether
     that assumption was needed (a bin straddles a or b)."""
     inside, estimated = 0.0, False
@@ -155,14 +156,17 @@ def draw(spec: dict, uid: str) -> Figure | None:
     ylo, yhi = _nice_range(0.0, top or 1.0)
     ys = _Scale(0.0, yhi, HEIGHT - BOTTOM, TOP)
 
-    body = _axes(xs, ys, _labelled(_ticks(xs.lo, xs.hi)), _labelled(_ticks(0.0, yhi, 4)),
-                 "value", "density")
+    body = _axes(
+        xs, ys, _labelled(_ticks(xs.lo, xs.hi)), _labelled(_ticks(0.0, yhi, 4)), "value", "density"
+    )
     body.append(f'<g class="bars" {BAR_STYLE}>')
     base = ys(0.0)
     lefts, rights = xs.many([b[0] for b in bars]), xs.many([b[1] for b in bars])
     for x0, x1, y in zip(lefts, rights, ys.many(heights), strict=True):
-        body.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0, 0.0):.1f}" '
-                    f'height="{base - y:.1f}"/>')  # many() returns clamped, finite pixels
+        body.append(
+            f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0, 0.0):.1f}" '
+            f'height="{base - y:.1f}"/>'
+        )  # many() returns clamped, finite pixels
     body.append("</g>")
     legend = [("your samples", "bar")]
     if density:
@@ -170,31 +174,46 @@ def draw(spec: dict, uid: str) -> Figure | None:
         legend.append(("expected density", DASHED))
     body += _legend(legend)
 
-    caption = _caption(spec.get("title"), "Your samples against the expected density."
-                       if density else "Histogram of your samples.")
-    description = _histogram_words(counts, low, high, width, n, total, len(bars), invalid,
-                                   density, peak_clipped)
+    caption = _caption(
+        spec.get("title"),
+        "Your samples against the expected density." if density else "Histogram of your samples.",
+    )
+    description = _histogram_words(
+        counts, low, high, width, n, total, len(bars), invalid, density, peak_clipped
+    )
     return Figure(_svg(uid, WIDTH, HEIGHT, caption, description, body), caption, description)
 
 
 def _density_path(d: _Density, xs: _Scale, ys: _Scale) -> str:
     if d.dist == "uniform":
         # A step: zero, up at a, flat at 1 / (b - a), down at b, zero.
-        points = [(xs.lo, 0.0), (d.a, 0.0), (d.a, d.peak), (d.b, d.peak), (d.b, 0.0),
-                  (xs.hi, 0.0)]
+        points = [(xs.lo, 0.0), (d.a, 0.0), (d.a, d.peak), (d.b, d.peak), (d.b, 0.0), (xs.hi, 0.0)]
     else:
         steps = 120  # about 4px per segment at full width: smooth to the eye
-        points = [(x, d.pdf(x)) for x in
-                  (xs.lo + (xs.hi - xs.lo) * i / steps for i in range(steps + 1))]
+        points = [
+            (x, d.pdf(x)) for x in (xs.lo + (xs.hi - xs.lo) * i / steps for i in range(steps + 1))
+        ]
     px, py = xs.many([x for x, _ in points]), ys.many([y for _, y in points])
     return f'<path class="expected" d="{_polyline(px, py)}" fill="none" {DASHED}/>'
 
 
-def _histogram_words(counts: list[float], low: float, high: float, width: float, n: float,
-                     total: float, bars: int, invalid: int, density: _Density | None,
-                     peak_clipped: bool) -> str:
-    head = (f"Histogram of your {_plural(n, 'sample')}, from {_fmt(low)} to {_fmt(high)}"
-            if n else f"Histogram with no samples, from {_fmt(low)} to {_fmt(high)}")
+def _histogram_words(
+    counts: list[float],
+    low: float,
+    high: float,
+    width: float,
+    n: float,
+    total: float,
+    bars: int,
+    invalid: int,
+    density: _Density | None,
+    peak_clipped: bool,
+) -> str:
+    head = (
+        f"Histogram of your {_plural(n, 'sample')}, from {_fmt(low)} to {_fmt(high)}"
+        if n
+        else f"Histogram with no samples, from {_fmt(low)} to {_fmt(high)}"
+    )
     parts = []
     if density is None:
         parts.append(head + ".")
@@ -202,14 +221,18 @@ def _histogram_words(counts: list[float], low: float, high: float, width: float,
         inside, estimated = _uniform_inside(counts, low, width, density)
         outside = max(0.0, 1 - inside / n)
         about = "about " if estimated else ""
-        parts.append(f"{head}, drawn over the expected density, {density.words()}: "
-                     f"{about}{_pct(100 * outside)} of your samples lie outside "
-                     f"[{_fmt(density.a)}, {_fmt(density.b)}).")
+        parts.append(
+            f"{head}, drawn over the expected density, {density.words()}: "
+            f"{about}{_pct(100 * outside)} of your samples lie outside "
+            f"[{_fmt(density.a)}, {_fmt(density.b)})."
+        )
     elif density.dist == "normal" and total:
         mean, std = _histogram_stats(counts, low, width)
-        parts.append(f"{head}, drawn over the expected density, {density.words()}: your "
-                     f"samples have a mean of about {_fmt(mean)} and a standard deviation "
-                     f"of about {_fmt(std)} (estimated from the histogram).")
+        parts.append(
+            f"{head}, drawn over the expected density, {density.words()}: your "
+            f"samples have a mean of about {_fmt(mean)} and a standard deviation "
+            f"of about {_fmt(std)} (estimated from the histogram)."
+        )
     else:
         parts.append(f"{head}, drawn over the expected density, {density.words()}.")
     if n > total:
@@ -218,9 +241,12 @@ def _histogram_words(counts: list[float], low: float, high: float, width: float,
     if bars < len(counts):
         parts.append(f"Its {len(counts)} bins are merged into {bars} bars.")
     if invalid:
-        parts.append(f"{_plural(invalid, 'bin count')} could not be read and "
-                     f"{'is' if invalid == 1 else 'are'} drawn as empty.")
+        parts.append(
+            f"{_plural(invalid, 'bin count')} could not be read and "
+            f"{'is' if invalid == 1 else 'are'} drawn as empty."
+        )
     if density and peak_clipped:
-        parts.append(f"The expected density peaks at {_fmt(density.peak)}, above the top "
-                     f"of the chart.")
+        parts.append(
+            f"The expected density peaks at {_fmt(density.peak)}, above the top of the chart."
+        )
     return " ".join(parts)

@@ -79,12 +79,12 @@ def _gappy_bucket(start: int, bucket: list[float]) -> list[Point | None]:
     if first:
         events += _extremes(range(start, start + first), bucket[:first])
     events.append(None)
-    inner = list(compress(bucket[first + 1:last], ok[first + 1:last]))
+    inner = list(compress(bucket[first + 1 : last], ok[first + 1 : last]))
     if inner:
-        where = list(compress(range(start + first + 1, start + last), ok[first + 1:last]))
+        where = list(compress(range(start + first + 1, start + last), ok[first + 1 : last]))
         events += [*_extremes(where, inner), None]
     if last < n - 1:
-        events += _extremes(range(start + last + 1, start + n), bucket[last + 1:])
+        events += _extremes(range(start + last + 1, start + n), bucket[last + 1 :])
     return events
 
 
@@ -97,13 +97,13 @@ def _segments(values: list[float]) -> list[list[Point]]:
     if size == 1 and all(ok):
         return [list(enumerate(values))]
     starts = range(0, len(values), size)
-    buckets = [values[i:i + size] for i in starts]
+    buckets = [values[i : i + size] for i in starts]
     # Every bucket's extremes at once, in C (meaningless for gappy buckets: not used).
     lows, highs = list(map(min, buckets)), list(map(max, buckets))
     at_low, at_high = list(map(list.index, buckets, lows)), list(map(list.index, buckets, highs))
     segments: list[list[Point]] = [[]]
     for k, start in enumerate(starts):
-        if all(ok[start:start + size]):
+        if all(ok[start : start + size]):
             a, b = start + at_low[k], start + at_high[k]
             if a == b:
                 segments[-1].append((a, lows[k]))
@@ -142,7 +142,7 @@ def _loss_axis(finite: list[float]) -> _YAxis:
     """Linear axis, log axis when positive values span many orders of magnitude, or a
     linear axis cut to the bulk of the values when a few outliers would flatten it."""
     # Quantiles from at most ~2000 evenly spread values: sorting 100000 costs too much.
-    ordered = sorted(finite[::max(1, len(finite) // 2000)])
+    ordered = sorted(finite[:: max(1, len(finite) // 2000)])
     lo, hi = max(-HUGE, min(finite)), min(HUGE, max(finite))
     bottom, top = HEIGHT - BOTTOM, TOP
     if lo > 0 and hi / lo > 1e3:
@@ -163,7 +163,7 @@ def _loss_axis(finite: list[float]) -> _YAxis:
 
 
 def _decade(e: int) -> str:
-    return _fmt(10.0 ** e) if -3 <= e <= 3 else f"1e{e:+03d}"
+    return _fmt(10.0**e) if -3 <= e <= 3 else f"1e{e:+03d}"
 
 
 def _loss_path(segments: list[list[Point]], xs: _Scale, y: _YAxis, style: str, cls: str) -> str:
@@ -173,8 +173,10 @@ def _loss_path(segments: list[list[Point]], xs: _Scale, y: _YAxis, style: str, c
         px, py = xs.many([i + 1 for i in epochs]), y.many(values)
         # A lone point between gaps: a zero-length subpath, drawn as a dot by round caps.
         parts.append(_polyline(px, py) + (" h0" if len(seg) == 1 else ""))
-    return (f'<path class="{cls}" d="{" ".join(parts)}" fill="none" stroke-linecap="round" '
-            f'stroke-linejoin="round" {style}/>')
+    return (
+        f'<path class="{cls}" d="{" ".join(parts)}" fill="none" stroke-linecap="round" '
+        f'stroke-linejoin="round" {style}/>'
+    )
 
 
 def _finite(values: list[float]) -> list[float]:
@@ -201,8 +203,9 @@ def draw(spec: dict, uid: str) -> Figure | None:
         y = _loss_axis(finite + ([target] if target is not None else []))
     xs = _Scale(1, max(epochs, 2), LEFT, WIDTH - RIGHT)
     xticks = [t for t in _ticks(1, max(epochs, 2), 6) if t == int(t)]
-    body = _axes(xs, y.scale, _labelled(xticks), y.ticks, "epoch",
-                 "loss (log scale)" if y.log else "loss")
+    body = _axes(
+        xs, y.scale, _labelled(xticks), y.ticks, "epoch", "loss (log scale)" if y.log else "loss"
+    )
 
     legend = []
     if target is not None:
@@ -210,8 +213,16 @@ def draw(spec: dict, uid: str) -> Figure | None:
         body.append(_line(LEFT, ty, WIDTH - RIGHT, ty, f'class="target" {DOTTED}'))
         # Labelled at the line's end, with a white halo so that curves cannot hide it.
         halo = ' stroke="#fff" stroke-width="3" paint-order="stroke"'
-        body.append(_text(WIDTH - RIGHT - 4, ty - 6, _clean(label, 48) or f"target {_fmt(target)}",
-                          anchor="end", fill=TARGET, extra=halo))
+        body.append(
+            _text(
+                WIDTH - RIGHT - 4,
+                ty - 6,
+                _clean(label, 48) or f"target {_fmt(target)}",
+                anchor="end",
+                fill=TARGET,
+                extra=halo,
+            )
+        )
     if reference:
         body.append(_loss_path(_segments(reference), xs, y, DASHED, "reference"))
         legend.append(("reference", DASHED))
@@ -221,38 +232,53 @@ def draw(spec: dict, uid: str) -> Figure | None:
     if target is not None:
         legend.append(("target", DOTTED))
     if not finite:
-        body.append(_text(WIDTH / 2, HEIGHT / 2, "no finite values to draw", anchor="middle",
-                          fill=MUTED))
+        body.append(
+            _text(WIDTH / 2, HEIGHT / 2, "no finite values to draw", anchor="middle", fill=MUTED)
+        )
     body += _legend(legend)
 
-    extras = [w for w, present in (("the reference's", reference),
-                                   ("the target", target is not None)) if present]
-    sentence = f"Your loss per epoch, with {_spoken_list(extras)}." if extras else (
-        "Your loss per epoch.")
+    extras = [
+        w
+        for w, present in (("the reference's", reference), ("the target", target is not None))
+        if present
+    ]
+    sentence = (
+        f"Your loss per epoch, with {_spoken_list(extras)}." if extras else ("Your loss per epoch.")
+    )
     caption = _caption(spec.get("title"), sentence)
     description = _loss_words(losses, reference, target, label, raw_length, y, finite)
     return Figure(_svg(uid, WIDTH, HEIGHT, caption, description, body), caption, description)
 
 
-def _loss_words(losses: list[float] | None, reference: list[float] | None,
-                target: float | None, label: str, raw_length: int, y: _YAxis,
-                finite: list[float]) -> str:
+def _loss_words(
+    losses: list[float] | None,
+    reference: list[float] | None,
+    target: float | None,
+    label: str,
+    raw_length: int,
+    y: _YAxis,
+    finite: list[float],
+) -> str:
     clauses = []
     if losses is not None:
         curve = _curve_words(losses)
         over = f"over {_plural(len(losses), 'epoch')}"
         if curve:
             first, last, lowest = curve
-            clauses.append(f"Your loss {over} went from {_fmt(first)} to {_fmt(last)} "
-                           f"(lowest {_fmt(lowest)})")
+            clauses.append(
+                f"Your loss {over} went from {_fmt(first)} to {_fmt(last)} (lowest {_fmt(lowest)})"
+            )
         else:
             clauses.append(f"Your loss {over} was never a finite number")
     else:
         clauses.append("Your loss is missing")
     if reference is not None:
         curve = _curve_words(reference)
-        clauses.append(f"the reference's went from {_fmt(curve[0])} to {_fmt(curve[1])}"
-                       if curve else "the reference's was never a finite number")
+        clauses.append(
+            f"the reference's went from {_fmt(curve[0])} to {_fmt(curve[1])}"
+            if curve
+            else "the reference's was never a finite number"
+        )
     if target is not None:
         named = f" (\u201c{label}\u201d)" if label else ""
         clauses.append(f"the target{named}, {_fmt(target)}, is drawn as a dotted line")
@@ -261,21 +287,27 @@ def _loss_words(losses: list[float] | None, reference: list[float] | None,
         ok = list(map(math.isfinite, losses))
         bad = ok.count(False)
         if 0 < bad < len(losses):
-            sentences.append(f"{_plural(bad, 'epoch')} of yours (first: epoch "
-                             f"{ok.index(False) + 1}) had a loss that is not a finite number "
-                             f"(NaN or infinite), shown as {'a gap' if bad == 1 else 'gaps'} "
-                             f"in the line.")
+            sentences.append(
+                f"{_plural(bad, 'epoch')} of yours (first: epoch "
+                f"{ok.index(False) + 1}) had a loss that is not a finite number "
+                f"(NaN or infinite), shown as {'a gap' if bad == 1 else 'gaps'} "
+                f"in the line."
+            )
     if raw_length > MAX_ITEMS:
         sentences.append(f"Only the first {MAX_ITEMS} of your {raw_length} epochs are drawn.")
     if y.log:
-        sentences.append("The loss axis is logarithmic, as the values span many orders "
-                         "of magnitude.")
+        sentences.append(
+            "The loss axis is logarithmic, as the values span many orders of magnitude."
+        )
     if y.clipped:
         lo, hi = y.clipped
-        beyond = (sum(map(operator.lt, finite, repeat(lo)))
-                  + sum(map(operator.gt, finite, repeat(hi))))
-        sentences.append(f"The loss axis is cut to [{_fmt(lo)}, {_fmt(hi)}] so the bulk of "
-                         f"the curve stays readable: {_plural(beyond, 'value')} beyond it "
-                         f"{'is' if beyond == 1 else 'are'} drawn at the edge (extremes "
-                         f"{_fmt(min(finite))} and {_fmt(max(finite))}).")
+        beyond = sum(map(operator.lt, finite, repeat(lo))) + sum(
+            map(operator.gt, finite, repeat(hi))
+        )
+        sentences.append(
+            f"The loss axis is cut to [{_fmt(lo)}, {_fmt(hi)}] so the bulk of "
+            f"the curve stays readable: {_plural(beyond, 'value')} beyond it "
+            f"{'is' if beyond == 1 else 'are'} drawn at the edge (extremes "
+            f"{_fmt(min(finite))} and {_fmt(max(finite))})."
+        )
     return " ".join(sentences)

@@ -39,11 +39,21 @@ def _c(v: float) -> str:
     return "0" if v != v else f"{math.copysign(1e4, v):.0f}"
 
 
-def _text(x: float, y: float, text: str, *, anchor: str = "start", fill: str = INK,
-          size: int | None = None, extra: str = "") -> str:
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    *,
+    anchor: str = "start",
+    fill: str = INK,
+    size: int | None = None,
+    extra: str = "",
+) -> str:
     size_attr = f' font-size="{size}"' if size else ""
-    return (f'<text x="{_c(x)}" y="{_c(y)}" text-anchor="{anchor}" fill="{fill}"'
-            f'{size_attr}{extra}>{escape(text)}</text>')
+    return (
+        f'<text x="{_c(x)}" y="{_c(y)}" text-anchor="{anchor}" fill="{fill}"'
+        f"{size_attr}{extra}>{escape(text)}</text>"
+    )
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, style: str) -> str:
@@ -51,8 +61,9 @@ def _line(x1: float, y1: float, x2: float, y2: float, style: str) -> str:
     return f'<line x1="{_c(x1)}" y1="{_c(y1)}" x2="{_c(x2)}" y2="{_c(y2)}" {style}/>'
 
 
-def _svg(uid: str, width: int, height: int, caption: str, description: str,
-         body: list[str]) -> Markup:
+def _svg(
+    uid: str, width: int, height: int, caption: str, description: str, body: list[str]
+) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" style="max-width:36rem;height:auto" role="img" '
@@ -103,8 +114,10 @@ class _Scale:
     def many(self, values: Sequence[float]) -> list[float]:
         """Pixels for many values at once: one comprehension, no call per value."""
         p0, k, lo, low, high, mid = self.p0, self._k, self.lo, self._min, self._max, self._mid
-        return [low if p < low else high if p > high else p if p == p else mid  # NaN: mid
-                for p in [p0 + k * (v - lo) for v in values]]
+        return [
+            low if p < low else high if p > high else p if p == p else mid  # NaN: mid
+            for p in [p0 + k * (v - lo) for v in values]
+        ]
 
 
 def _polyline(px: list[float], py: list[float]) -> str:
@@ -144,8 +157,14 @@ def _nice_range(lo: float, hi: float, count: int = 4) -> tuple[float, float]:
     return math.floor(lo / step) * step, math.ceil(hi / step) * step
 
 
-def _axes(xs: _Scale, ys: _Scale, xticks: list[tuple[float, str]],
-          yticks: list[tuple[float, str]], xtitle: str, ytitle: str) -> list[str]:
+def _axes(
+    xs: _Scale,
+    ys: _Scale,
+    xticks: list[tuple[float, str]],
+    yticks: list[tuple[float, str]],
+    xtitle: str,
+    ytitle: str,
+) -> list[str]:
     """Grid lines, tick labels, the two axis lines and their titles."""
     x0, x1, y0, y1 = xs.p0, xs.p1, ys.p1, ys.p0  # ys maps upwards: p0 is the bottom
     out = [f'<g fill="{MUTED}">']
