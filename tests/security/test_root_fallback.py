@@ -37,6 +37,7 @@ from hostile import (
     mentions,
     new_marker,
     remove_forged,
+    run_grader_with,
     settle_processes,
     top_level,
     tree,
@@ -153,21 +154,23 @@ def _other_checkouts() -> list[str]:
 def _grade(
     python: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    full = {
-        **os.environ,
+    settings: dict[str, str | None] = {
         "GRADER_SANDBOX": "subprocess",
         "GRADER_PROTECT": os.pathsep.join(_other_checkouts()),
+        "PYTHONPATH": None,  # cwd (the checkout) is on sys.path with -m
         **(env or {}),
     }
-    full.pop("PYTHONPATH", None)  # cwd (the checkout) is on sys.path with -m
-    return subprocess.run(
-        [python, "-m", "grader", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=full,
-    )
+    return run_grader_with(settings, *args, python=python)
+
+
+def _snapshot(subs: Path) -> dict:
+    return {
+        "subs": tree(subs),
+        "repo": tree(ROOT),
+        "tmp": top_level(Path("/tmp")),
+        "var": top_level(Path("/var/tmp")),
+        "root": top_level(Path("/")),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -218,22 +221,10 @@ def run(python: str):
         out.mkdir()
         _open_up(base)
         os.chmod(ROOT, os.stat(ROOT).st_mode | 0o005)  # as cloned: a run before this one closed it
-        before = {
-            "subs": tree(subs),
-            "repo": tree(ROOT),
-            "tmp": top_level(Path("/tmp")),
-            "var": top_level(Path("/var/tmp")),
-            "root": top_level(Path("/")),
-        }
+        before = _snapshot(subs)
         proc = _grade(python, "grade", str(subs), "--out", str(out), "--jobs", "2")
         processes = settle_processes(mark)
-        after = {
-            "subs": tree(subs),
-            "repo": tree(ROOT),
-            "tmp": top_level(Path("/tmp")),
-            "var": top_level(Path("/var/tmp")),
-            "root": top_level(Path("/")),
-        }
+        after = _snapshot(subs)
     finally:
         listener.close()
     changes = [
@@ -324,25 +315,23 @@ def test_the_protected_folders_stay_closed_to_others(run: dict):
         assert int(mode, 8) & 0o007 == 0, (path, mode)
 
 
-def test_a_folder_that_cannot_be_closed_stops_the_run(python: str, tmp_path: Path):
-    """/tmp is shared (sticky): the grader never changes it, so protecting it must refuse."""
+def _refused(python: str, tmp_path: Path, **env: str) -> str:
+    """Grade one student; the run must stop (exit 2) before writing any result. Returns
+    what it said."""
     subs = tmp_path / "subs"
     write_student(subs, "alice", {"tensor_ops.py": SOLUTION})
-    proc = _grade(
-        python,
-        "grade",
-        str(subs),
-        "--out",
-        str(tmp_path / "out"),
-        "--jobs",
-        "1",
-        env={"GRADER_PROTECT": "/tmp"},
-    )
+    out = tmp_path / "out"
+    proc = _grade(python, "grade", str(subs), "--out", str(out), "--jobs", "1", env=env)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "can read /tmp" in proc.stderr and "root without bubblewrap" in proc.stderr, proc.stderr[
-        -2000:
-    ]
-    assert not (tmp_path / "out" / "results.json").exists()
+    assert not (out / "results.json").exists()
+    assert "root without bubblewrap" in proc.stderr, proc.stderr[-2000:]
+    return proc.stderr
+
+
+def test_a_folder_that_cannot_be_closed_stops_the_run(python: str, tmp_path: Path):
+    """/tmp is shared (sticky): the grader never changes it, so protecting it must refuse."""
+    said = _refused(python, tmp_path, GRADER_PROTECT="/tmp")
+    assert "can read /tmp" in said, said[-2000:]
 
 
 @pytest.mark.skipif(
@@ -350,8 +339,5 @@ def test_a_folder_that_cannot_be_closed_stops_the_run(python: str, tmp_path: Pat
     reason="this Python is reachable by every user",
 )
 def test_a_python_other_users_cannot_reach_stops_the_run(tmp_path: Path):
-    subs = tmp_path / "subs"
-    write_student(subs, "alice", {"tensor_ops.py": SOLUTION})
-    proc = _grade(sys.executable, "grade", str(subs), "--out", str(tmp_path / "out"), "--jobs", "1")
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert f"this Python ({sys.executable}) cannot run as user" in proc.stderr, proc.stderr[-2000:]
+    said = _refused(sys.executable, tmp_path)
+    assert f"this Python ({sys.executable}) cannot run as user" in said, said[-2000:]
