@@ -285,7 +285,7 @@ SMALL_RESULTS = r"""{
     }
   ]
 }
-"""
+"""  # noqa: E501 (a file's exact bytes: JSON strings cannot be wrapped)
 
 
 def test_results_json_of_a_small_run_byte_for_byte() -> None:

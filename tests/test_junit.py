@@ -192,8 +192,8 @@ SMALL = """\
 </system-out>
     </testcase>
     <testcase name="row_sum of a wide matrix" classname="ada/tensor-ops" time="0.001">
-      <error message="row_sum raised IndexError at line 7 of tensor_ops.py: &quot;x&quot; &lt; 9 &amp; more" \
-type="error">row_sum raised IndexError at line 7 of tensor_ops.py: "x" &lt; 9 &amp; more
+      <error message="row_sum raised IndexError at line 7 of tensor_ops.py: &quot;x&quot; &lt; 9 \
+&amp; more" type="error">row_sum raised IndexError at line 7 of tensor_ops.py: "x" &lt; 9 &amp; more
 Points: 0 / 2
 Hint: Reduce over dim=1.
 Traceback (the student's own lines):
@@ -201,12 +201,13 @@ Traceback (the student's own lines):
     x[9]</error>
     </testcase>
     <testcase name="column_mean of a tall matrix" classname="ada/tensor-ops" time="0.000">
-      <failure message="column_mean: shape is [9]; expected [4]" type="failed">column_mean: shape is [9]; \
-expected [4]
+      <failure message="column_mean: shape is [9]; expected [4]" type="failed">column_mean: shape \
+is [9]; expected [4]
 Points: 0.5 / 2</failure>
     </testcase>
     <testcase name="row_sum keeps time" classname="ada/tensor-ops" time="5.000">
-      <error message="row_sum did not finish within 5 s" type="timeout">row_sum did not finish within 5 s
+      <error message="row_sum did not finish within 5 s" type="timeout">row_sum did not finish \
+within 5 s
 Points: 0 / 1</error>
     </testcase>
     <system-out>loading
@@ -224,8 +225,8 @@ Points: 0 / 1</error>
       <property name="message" value="not submitted: no save_load.py or save_load.ipynb was found"/>
     </properties>
     <testcase name="round trip" classname="ada/save-load" time="0.000">
-      <failure message="not submitted: no save_load.py or save_load.ipynb was found" type="missing">not \
-submitted: no save_load.py or save_load.ipynb was found
+      <failure message="not submitted: no save_load.py or save_load.ipynb was found" \
+type="missing">not submitted: no save_load.py or save_load.ipynb was found
 Points: 0 / 3</failure>
     </testcase>
   </testsuite>
