@@ -250,7 +250,8 @@ def test_a_plain_install_needs_no_dask(tmp_path: Path):
     # Without --cluster, grading imports nothing of Dask, and works where Dask is absent.
     code = (
         NO_DASK + "from grader.cli import main; code = main(sys.argv[1:]); "
-        "assert not any(m.startswith(('distributed', 'dask')) for m in sys.modules if sys.modules[m]); "
+        "assert not any(m.startswith(('distributed', 'dask')) "
+        "for m in sys.modules if sys.modules[m]); "
         "sys.exit(code)"
     )
     plain = subprocess.run(

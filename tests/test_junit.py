@@ -261,7 +261,10 @@ def test_junitparser_reads_it():
     assert isinstance(missing, junitparser.Failure) and missing.type == "missing"
 
 
-ODD = "nul\x00 bell\x07 esc\x1b[31mred\x1b[0m surrogate\udcff ]]> <!-- \"quote' \ufffe tab\t cr\r lf\n emoji \U0001f600"
+ODD = (
+    "nul\x00 bell\x07 esc\x1b[31mred\x1b[0m surrogate\udcff ]]> <!-- \"quote' \ufffe "
+    "tab\t cr\r lf\n emoji \U0001f600"
+)
 
 
 def test_odd_characters_stay_well_formed_and_readable():
@@ -287,7 +290,10 @@ def test_odd_characters_stay_well_formed_and_readable():
     xml = render_junit(run)
     xml.encode("utf-8")  # no lone surrogate left
     root = check_junit(xml)
-    shown = "nul\u2400 bell\u2407 escred surrogate\ufffd ]]> <!-- \"quote' \ufffd tab\t cr\r lf\n emoji \U0001f600"
+    shown = (
+        "nul\u2400 bell\u2407 escred surrogate\ufffd ]]> <!-- \"quote' \ufffd "
+        "tab\t cr\r lf\n emoji \U0001f600"
+    )
     case = root.find("testsuite/testcase")
     assert case.get("name") == shown  # newline, tab and CR survive in attributes
     assert case.find("error").get("message") == shown.splitlines()[0]
@@ -331,7 +337,8 @@ def test_the_schema_rules_catch_what_reporters_reject():
         '<testsuites skipped="0"/>',
         '<testsuites><testcase name="x"/></testsuites>',
         '<testsuites><testsuite name="s" tests="1" failures="0" errors="0"/></testsuites>',
-        '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1s"/></testsuites>',
+        '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1s"/>'
+        "</testsuites>",
         '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
         '<testcase name="c"><failure><b/></failure></testcase></testsuite></testsuites>',
     ):

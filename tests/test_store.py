@@ -358,7 +358,8 @@ def _schema_1_store(path: Path, results: list[ExerciseResult]) -> None:
         data = asdict(result)
         del data["final"]
         conn.execute(
-            "INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, '2024-01-01T00:00:00+00:00')",
+            "INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, "
+            "'2024-01-01T00:00:00+00:00')",
             (result.id, i, f"ex-{result.id}", json.dumps(data)),
         )
     conn.execute(
