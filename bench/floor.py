@@ -80,8 +80,9 @@ def floor_seconds(
 ) -> tuple[float, dict[str, float]]:
     """(total seconds, student -> seconds) to run every student's entry points on the
     hidden inputs in this warm process. Setup (torch import, warm-up, the plan, the
-    inputs, one untimed pass over the reference solutions) happens before the clock. ``outcomes``, if given, receives per
-    student a count of ``ok``, ``error``, ``timeout`` checks and ``load-failed`` files."""
+    inputs, one untimed pass over the reference solutions) happens before the clock.
+    ``outcomes``, if given, receives per student a count of ``ok``, ``error``, ``timeout``
+    checks and ``load-failed`` files."""
     import torch
     from safetensors.torch import load as safetensors_load
     from safetensors.torch import save as safetensors_save

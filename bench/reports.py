@@ -97,7 +97,8 @@ def main() -> int:
     print("| measurement | measured | target |")
     print("|---|---|---|")
     print(
-        f"| write_reports, {n} students (best of {repeat}) | {best:.2f} s ({files} files, {size / 2**20:.1f} MiB) | |"
+        f"| write_reports, {n} students (best of {repeat}) | {best:.2f} s "
+        f"({files} files, {size / 2**20:.1f} MiB) | |"
     )
     print(f"| per student | {best / n * 1000:.1f} ms | |")
     # A small class says too little about 1,000 (one run, a noisy CI machine): no verdict.

@@ -77,7 +77,8 @@ def main() -> None:
     )
     print(f"{'overhead per submission':28} {w - p:+7.2f} s   ({100 * (w - p) / p:+.1f} %)")
     print(
-        f"{'empty sandbox start':28} {1000 * (empty_inside - empty_outside):7.1f} ms  (bwrap + true vs true)"
+        f"{'empty sandbox start':28} {1000 * (empty_inside - empty_outside):7.1f} ms  "
+        "(bwrap + true vs true)"
     )
 
 

@@ -473,8 +473,9 @@ def benchmark(
             pss < MEMORY_TARGET_MIB,
         )
         report.notes.append(
-            f"memory: a separate --jobs 2 full grade with PSS read every 20 ms ({memory.pss_samples} "
-            f"samples; it took {memory.seconds:.1f} s, the sampler used {memory.sampler_cpu:.1f} s CPU). "
+            "memory: a separate --jobs 2 full grade with PSS read every 20 ms "
+            f"({memory.pss_samples} samples; it took {memory.seconds:.1f} s, "
+            f"the sampler used {memory.sampler_cpu:.1f} s CPU). "
             "The timed rows are measured without any sampling"
         )
     return report

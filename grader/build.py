@@ -71,7 +71,7 @@ def _mismatch(got, expected):
     except Exception:
         same = False
     return "" if same else f"got {got!r}, expected {expected!r}"
-'''
+'''  # noqa: E501 (this text is copied as is into the starter files students get)
 
 HELPER_IMPORTS = "import math\n\nimport torch\n"
 

@@ -111,8 +111,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 sandbox = None
             else:
                 lines.append(
-                    f"  student code runs as users of its own (uid {confine_uid_base()} and up, one "
-                    "per worker): the course, reports and submissions are closed to them; "
+                    "  student code runs as users of its own "
+                    f"(uid {confine_uid_base()} and up, one per worker): the course, "
+                    "reports and submissions are closed to them; "
                     "they can use the network; install bubblewrap"
                 )
         else:
@@ -214,7 +215,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     for warning in run.warnings:
         _say(f"warning: {warning}")
     _say(
-        f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ (open {out / 'index.html'})"
+        f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ "
+        f"(open {out / 'index.html'})"
     )
     if args.fail_under is not None:
         below = [

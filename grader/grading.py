@@ -170,7 +170,8 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
     if kind == "NotDifferentiable":
         return (
             f"{entry}'s result has no gradient: it is not computed from the input with tensor "
-            "operations that autograd can follow (a Python loop, .item() or a new torch.tensor(...) breaks the chain)"
+            "operations that autograd can follow (a Python loop, .item() or a new "
+            "torch.tensor(...) breaks the chain)"
         )
     if kind == "SystemExit":
         return f"{entry} called sys.exit() (raised SystemExit) instead of returning a value"
@@ -191,7 +192,9 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
 
 
 CELL_HINTS = {  # what a student at the deadline needs to hear about a cell's error
-    "StdinNotImplementedError": " (nothing can be typed in while grading: put the value in the code)",
+    "StdinNotImplementedError": (
+        " (nothing can be typed in while grading: put the value in the code)"
+    ),
     "ModuleNotFoundError": (
         " (grading offers torch, numpy, matplotlib and Python's standard library; "
         "Colab's google.colab exists only on Colab)"
@@ -358,8 +361,8 @@ class ExerciseGrader:
                 return Load(
                     "error",
                     f"the grader's process in the sandbox ended (it ran out of memory, or "
-                    f"crashed) before {self.sub.path.name} was loaded; it will be graded again on the "
-                    "next run",
+                    f"crashed) before {self.sub.path.name} was loaded; it will be graded again "
+                    "on the next run",
                     output=output,
                 )
             if self.execution.outcome.how == "timeout":
@@ -370,7 +373,8 @@ class ExerciseGrader:
                 )
             return Load(
                 "error",
-                "the sandbox stopped before this file was loaded (an earlier file may have ended it)",
+                "the sandbox stopped before this file was loaded "
+                "(an earlier file may have ended it)",
                 output=output,
             )
         if record.get("status") == "ok":
@@ -401,7 +405,8 @@ class ExerciseGrader:
             at = f" at line {line}" if line else ""
             hint = CELL_HINTS.get(err["type"], "")
             notes.append(
-                f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; the following cells still ran"
+                f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; "
+                "the following cells still ran"
             )
         if len(errors) > 10:
             notes.append(f"{len(errors) - 10} more cells raised errors")
@@ -508,13 +513,15 @@ class ExerciseGrader:
             return (
                 "timeout",
                 0.0,
-                f"{entry} did not finish within {limit:g} s (an endless loop, or far too much work?)",
+                f"{entry} did not finish within {limit:g} s "
+                "(an endless loop, or far too much work?)",
             )
         if how == "exited":
             return (
                 "error",
                 0.0,
-                f"{entry} ended the process (exit code {status.get('code')}) before returning a value",
+                f"{entry} ended the process (exit code {status.get('code')}) "
+                "before returning a value",
             )
         if how == "stopped":
             return (
@@ -789,7 +796,8 @@ class Grader:
                     log = execution.outcome.log.strip().splitlines()[-3:]
                     raise GraderError(
                         f"the reference solution fails check '{pc.spec.name}' of {pc.exercise.id}: "
-                        f"{detail['type']}: {detail['message'] or 'no result'} {' '.join(log)}".strip()
+                        f"{detail['type']}: {detail['message'] or 'no result'} "
+                        f"{' '.join(log)}".strip()
                     )
                 values[pc.probe.call_id] = got
         finally:

@@ -94,8 +94,8 @@ class IncidentLog:
             except OSError as exc:  # the log is a courtesy: its failure must not end the run
                 where = f"the traceback could not be written to {self.path} ({exc})"
             self.say(
-                f"grader: internal error while {what.format(student)} ({summary}); it will be graded "
-                f"again on the next run; {where}"
+                f"grader: internal error while {what.format(student)} ({summary}); "
+                f"it will be graded again on the next run; {where}"
             )
 
     def exception(self, student: str, what: str, exc: BaseException) -> None:

@@ -107,7 +107,7 @@ def load_yaml(path: Path, display: str) -> Any:
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        # An unclosed quote or bracket is found at the end of the file; its start is the place to look.
+        # An unclosed quote or bracket is found at the end of the file: look at its start.
         if exc.context_mark is not None and "end of stream" in str(exc.problem):
             mark = exc.context_mark
         line = mark.line + 1 if mark else 1

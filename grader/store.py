@@ -277,7 +277,8 @@ class Store:
                     "result, graded_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (student, exercise) DO UPDATE SET position = excluded.position, "
                     "submission_fp = excluded.submission_fp, exercise_fp = excluded.exercise_fp, "
-                    "result = excluded.result, graded_at = excluded.graded_at, final = excluded.final",
+                    "result = excluded.result, graded_at = excluded.graded_at, "
+                    "final = excluded.final",
                     (
                         student,
                         result.id,

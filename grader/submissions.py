@@ -96,8 +96,9 @@ def discover(path: Path, course: Course, skipped: list[str] | None = None) -> li
         if p.is_symlink():
             if skipped is not None:
                 skipped.append(
-                    f"skipped {student_id(p.name)}: it is a link to a folder, not a student's folder "
-                    "(links are not followed); copy the folder itself to grade it"
+                    f"skipped {student_id(p.name)}: it is a link to a folder, "
+                    "not a student's folder (links are not followed); "
+                    "copy the folder itself to grade it"
                 )
             continue
         found.append(p)

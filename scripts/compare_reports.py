@@ -48,7 +48,8 @@ def main(before: Path, after: Path) -> int:
         same = masked(a) == masked(b)
         differs += not same
         print(
-            f"{name}: {'same' if same else 'DIFFERS'} (sha256 {hashlib.sha256(masked(b)).hexdigest()[:16]})"
+            f"{name}: {'same' if same else 'DIFFERS'} "
+            f"(sha256 {hashlib.sha256(masked(b)).hexdigest()[:16]})"
         )
     print(f"{len(names) - differs} of {len(names)} files the same")
     return 1 if differs else 0

@@ -237,7 +237,7 @@ RUNNER = textwrap.dedent("""
                     print("CRASH " + traceback.format_exc())
             res["main"] = buf.getvalue()
     print(json.dumps(out))
-""")
+""")  # noqa: E501 (the runner's code, kept as written)
 
 
 def run_items(tmp: Path, items: list[dict], path: list[str]) -> dict[str, dict]:

@@ -226,7 +226,8 @@ def test_read_roster_assignments_and_points(tmp_path: Path) -> None:
         ),
         (
             b"student,ex1,total\nalice,1,1\n",
-            "is not a Canvas gradebook export: it has no Student or ID or SIS Login ID or Section column",
+            "is not a Canvas gradebook export: "
+            "it has no Student or ID or SIS Login ID or Section column",
         ),
         (b"Student,ID,Section\nA,1,S\n", "it has no SIS Login ID column"),
         (
@@ -358,10 +359,11 @@ def test_cli_export_canvas_end_to_end(tmp_path: Path) -> None:
 # -- read as Canvas reads it -----------------------------------------------------------
 
 # Canvas's gradebook importer (canvas-lms app/models/gradebook_importer.rb) parses the
-# upload with Ruby's CSV, in a Rails process whose default encoding is UTF-8 (-E UTF-8). This is its reading re-stated, not its code: the separator
-# guessed from the first three lines, its CSV options and decimal-comma converter, the
-# header test, where the student columns end, which columns are assignments ("Title (id)"
-# or a new title; its totals dropped), the Points Possible row, and each student's cells.
+# upload with Ruby's CSV, in a Rails process whose default encoding is UTF-8 (-E UTF-8).
+# This is its reading re-stated, not its code: the separator guessed from the first three
+# lines, its CSV options and decimal-comma converter, the header test, where the student
+# columns end, which columns are assignments ("Title (id)" or a new title; its totals
+# dropped), the Points Possible row, and each student's cells.
 CANVAS_READER = r"""
 require "csv"
 require "json"
@@ -412,7 +414,7 @@ rows.each do |row|
                 "login" => row[login], "grades" => assignments.map { |a| row[a["column"]]&.strip } }
 end
 puts JSON.generate({ "separator" => sep, "assignments" => assignments, "points" => points, "students" => students })
-"""
+"""  # noqa: E501 (Ruby code, kept as written)
 
 
 # CI installs Ruby (scripts/dev-setup, run by .ci/run), so there the test never skips.

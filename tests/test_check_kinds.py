@@ -60,7 +60,8 @@ MISTAKES = {
     "training_loop.py": edited("training_loop", "        optimizer.step()\n", ""),
     # forbidden-calls through an alias and a helper
     "activations.py": "import torch\nimport torch.nn.functional as F\n\n_act = F.relu\n\n\n"
-    "def relu(x):\n    return _act(x)\n\n\ndef _s(x):\n    return getattr(torch, 'sigmoid')(x)\n\n\n"
+    "def relu(x):\n    return _act(x)\n\n\n"
+    "def _s(x):\n    return getattr(torch, 'sigmoid')(x)\n\n\n"
     "def sigmoid(x):\n    return _s(x)\n\n\ndef tanh(x):\n"
     "    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n",
     # state-dict-file: saves the model's parameters as a list, not a state_dict

@@ -245,7 +245,8 @@ def test_the_courses_custom_judges_keep_hidden_answers_hidden_too(disclosed: boo
     ex, check = _custom_check("derivative", "derivative_of_square")
     check = replace(check, disclose=frozenset({"expected"}) if disclosed else frozenset())
     source = (
-        "def derivative_of_square(x):\n    t = torch.tensor(x, requires_grad=True)\n    (t * t).backward()\n"
+        "def derivative_of_square(x):\n    t = torch.tensor(x, requires_grad=True)\n"
+        "    (t * t).backward()\n"
         "    return t.grad.item() + 1\n"
     )
     ctx = JudgeContext(ex, check, {"result": 7.25}, {"result": 6.25}, read_source=lambda: source)

@@ -27,8 +27,10 @@ SIGMOID = {"sigmoid", "sigmoid_", "Sigmoid", "expit"}
         "import torch.nn as nn\ndef sigmoid(x):\n    return nn.Sigmoid()(x)\n",
         "import torch\ndef sigmoid(x):\n    return getattr(torch, 'sigmoid')(x)\n",
         "import torch\nsig = torch.sigmoid\ndef sigmoid(x):\n    return sig(x)\n",
-        "import torch\ndef helper(x):\n    return torch.special.expit(x)\ndef sigmoid(x):\n    return helper(x)\n",
-        "import torch\ndef a(x):\n    return torch.sigmoid(x)\ndef b(x):\n    return a(x)\ndef sigmoid(x):\n    return b(x)\n",
+        "import torch\ndef helper(x):\n    return torch.special.expit(x)\ndef sigmoid(x):\n"
+        "    return helper(x)\n",
+        "import torch\ndef a(x):\n    return torch.sigmoid(x)\ndef b(x):\n    return a(x)\n"
+        "def sigmoid(x):\n    return b(x)\n",
         "from torch.special import expit\ndef sigmoid(x):\n    return expit(x)\n",
     ],
 )
@@ -41,12 +43,15 @@ def test_found(body: str):
     [
         "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n",
         # Used elsewhere in the file, not by sigmoid: sigmoid keeps its points.
-        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\ndef other(x):\n    return torch.sigmoid(x)\n",
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\ndef other(x):\n"
+        "    return torch.sigmoid(x)\n",
         # Code under the main guard never runs in grading.
         "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
-        "if __name__ == '__main__':\n    print(torch.allclose(sigmoid(torch.zeros(1)), torch.sigmoid(torch.zeros(1))))\n",
+        "if __name__ == '__main__':\n"
+        "    print(torch.allclose(sigmoid(torch.zeros(1)), torch.sigmoid(torch.zeros(1))))\n",
         # The word in a comment or an unrelated string is not a call.
-        "import torch\ndef sigmoid(x):\n    # unlike torch.sigmoid, written by hand\n    return 1 / (1 + torch.exp(-x))\n",
+        "import torch\ndef sigmoid(x):\n    # unlike torch.sigmoid, written by hand\n"
+        "    return 1 / (1 + torch.exp(-x))\n",
     ],
 )
 def test_not_found(body: str):

@@ -274,7 +274,9 @@ def typical_student(name: str = "ada") -> StudentResult:
                 "error",
                 points=2,
                 seconds=0.001,
-                message="row_sum raised IndexError at line 7 of tensor_ops.py: index 9 is out of bounds",
+                message=(
+                    "row_sum raised IndexError at line 7 of tensor_ops.py: index 9 is out of bounds"
+                ),
                 traceback=[
                     {"file": "tensor_ops.py", "line": 7, "function": "row_sum", "code": "x[9]"}
                 ],
@@ -396,7 +398,8 @@ def test_annotations_byte_for_byte(runner_env: dict[str, str]):
         "::derivative.py has a syntax error at line 3: invalid syntax",
         # a notebook: the notebook file, no line; the cell is in the message already
         "::error file=subs/ada/activations.ipynb,title=activations%3A relu of a vector"
-        "::relu raised NameError at line 2 of cell 5 (In [3], starting `def relu(x):`): name 'y' is not defined",
+        "::relu raised NameError at line 2 of cell 5 (In [3], starting `def relu(x):`): name 'y' "
+        "is not defined",
         # a failure without a traceback: the exercise's file, no line
         "::error file=subs/ada/tensor_ops.py,title=tensor-ops%3A column_mean of a tall matrix"
         "::column_mean: shape is [9]; expected [4]",
@@ -638,13 +641,15 @@ SUMMARY = """\
 
 #### What did not pass
 
-- **tensor\\-ops: row\\_sum of a wide matrix** (0 / 2 points): ! error<br>row\\_sum raised IndexError \
-at line 7 of tensor\\_ops\\.py: index 9 is out of bounds<br>*Hint:* Reduce over dim=1\\.
-- **tensor\\-ops: column\\_mean of a tall matrix** (0 / 2 points): \u2717 failed<br>column\\_mean: shape is \
-\\[9\\]; expected \\[4\\]<br>*Hint:* The mean of each column reduces over the rows, dim=0\\.
-- **activations: relu of a vector** (0 / 3 points): ! error<br>relu raised NameError at line 2 of cell 5 \
-\\(In \\[3\\], starting \\`def relu\\(x\\):\\`\\): name 'y' is not defined
-- **derivative: Derivative**: ! error<br>derivative\\.py has a syntax error at line 3: invalid syntax
+- **tensor\\-ops: row\\_sum of a wide matrix** (0 / 2 points): ! error<br>row\\_sum raised \
+IndexError at line 7 of tensor\\_ops\\.py: index 9 is out of bounds<br>*Hint:* Reduce over dim=1\\.
+- **tensor\\-ops: column\\_mean of a tall matrix** (0 / 2 points): \u2717 \
+failed<br>column\\_mean: shape is \\[9\\]; expected \\[4\\]<br>*Hint:* The mean of each column \
+reduces over the rows, dim=0\\.
+- **activations: relu of a vector** (0 / 3 points): ! error<br>relu raised NameError at line 2 of \
+cell 5 \\(In \\[3\\], starting \\`def relu\\(x\\):\\`\\): name 'y' is not defined
+- **derivative: Derivative**: ! error<br>derivative\\.py has a syntax error at line 3: invalid \
+syntax
 - **Not submitted** (1 of 4 exercises): \u2205 save\\-load \\(Save load\\)
 
 > Student code ran in a plain subprocess\\.
@@ -671,8 +676,8 @@ def test_summary_escapes_student_text():
     )
     assert markdown_text(hostile) == (
         "&lt;img src=x onerror=alert\\(1\\)&gt; \\*\\*bold\\*\\* \\_it\\_ \\[link\\]\\(http://x\\) "
-        "\\!\\[i\\]\\(y\\) \\| cell \\| \\# h<br>\\`code\\` \\$x^2\\$ \\~\\~s\\~\\~ &amp;amp; 1\\. \\\\ "
-        "\\{\\}\\+\\-\\!"
+        "\\!\\[i\\]\\(y\\) \\| cell \\| \\# h<br>\\`code\\` \\$x^2\\$ "
+        "\\~\\~s\\~\\~ &amp;amp; 1\\. \\\\ \\{\\}\\+\\-\\!"
     )
     assert markdown_text("a\r\nb\x1b[31mred\x00\tc") == "a<br>bred\ufffd c"
     ex = exercise("ops", [check(hostile, "failed", message=hostile, hint=hostile)], "ops.py")
@@ -745,23 +750,26 @@ def test_unreleased_checks_keep_their_messages_off_github(runner_env: dict[str, 
 
 # ------------------------------------------------------------------ GitHub Classroom
 CLASSROOM_JSON = (
-    '{"version":1,"status":"fail","max_score":14,"tests":['
-    '{"name":"tensor-ops: linear_forward on a batch","status":"pass","message":null,"test_code":"",'
-    '"filename":"tensor_ops.py","line_no":0,"duration":4,"score":2},'
-    '{"name":"tensor-ops: row_sum of a wide matrix","status":"error","message":"row_sum raised IndexError at '
-    'line 7 of tensor_ops.py: index 9 is out of bounds","test_code":"","filename":"tensor_ops.py","line_no":7,'
-    '"duration":1,"score":0},'
-    '{"name":"tensor-ops: column_mean of a tall matrix","status":"fail","message":"column_mean: shape is [9]; '
-    'expected [4]","test_code":"","filename":"tensor_ops.py","line_no":0,"duration":0,"score":0},'
-    '{"name":"activations: relu of a vector","status":"error","message":"relu raised NameError at line 2 of '
-    'cell 5 (In [3], starting `def relu(x):`): name \'y\' is not defined","test_code":"",'
+    '{"version":1,"status":"fail","max_score":14,'
+    '"tests":[{"name":"tensor-ops: linear_forward on a batch","status":"pass","message":null,'
+    '"test_code":"","filename":"tensor_ops.py","line_no":0,"duration":4,"score":2},'
+    '{"name":"tensor-ops: row_sum of a wide matrix","status":"error",'
+    '"message":"row_sum raised IndexError at line 7 of tensor_ops.py: index 9 is out of bounds",'
+    '"test_code":"","filename":"tensor_ops.py","line_no":7,"duration":1,"score":0},'
+    '{"name":"tensor-ops: column_mean of a tall matrix","status":"fail",'
+    '"message":"column_mean: shape is [9]; expected [4]","test_code":"","filename":"tensor_ops.py",'
+    '"line_no":0,"duration":0,"score":0},{"name":"activations: relu of a vector","status":"error",'
+    '"message":"relu raised NameError at line 2 of cell 5 (In [3],'
+    ' starting `def relu(x):`): name \'y\' is not defined","test_code":"",'
     '"filename":"activations.ipynb","line_no":0,"duration":0,"score":0},'
     '{"name":"activations: relu keeps the shape","status":"pass","message":null,"test_code":"",'
     '"filename":"activations.ipynb","line_no":0,"duration":0,"score":1},'
-    '{"name":"derivative: slope","status":"error","message":"not run: derivative.py has a syntax error at '
-    'line 3: invalid syntax","test_code":"","filename":"derivative.py","line_no":3,"duration":0,"score":0},'
-    '{"name":"save-load: it works","status":"fail","message":"not submitted: no save_load.py or '
-    'save_load.ipynb was found","test_code":"","filename":"","line_no":0,"duration":0,"score":0}]}'
+    '{"name":"derivative: slope","status":"error",'
+    '"message":"not run: derivative.py has a syntax error at line 3: invalid syntax",'
+    '"test_code":"","filename":"derivative.py","line_no":3,"duration":0,"score":0},'
+    '{"name":"save-load: it works","status":"fail",'
+    '"message":"not submitted: no save_load.py or save_load.ipynb was found","test_code":"",'
+    '"filename":"","line_no":0,"duration":0,"score":0}]}'
 )
 
 
@@ -1180,11 +1188,13 @@ def test_grade_in_a_simulated_runner(tmp_path: Path):
     assert any(line.startswith("[1/1] eve: 3/119") for line in lines[1:resume])
     assert lines[resume + 1] == (
         "::error file=subs/eve/tensor_ops.py,line=16,title=tensor-ops%3A row_sum of a wide matrix"
-        "::row_sum raised IndexError at line 16 of tensor_ops.py: 100%25 wrong, line%0Anext: ::error::"
+        "::row_sum raised IndexError at line 16 of tensor_ops.py: 100%25 wrong, line%0Anext: "
+        "::error::"
     )
     assert (
         errors[0].data
-        == "row_sum raised IndexError at line 16 of tensor_ops.py: 100% wrong, line\nnext: ::error::"
+        == "row_sum raised IndexError at line 16 of tensor_ops.py: 100% wrong, line\n"
+        "next: ::error::"
     )
     assert [c.properties.get("file") for c in errors] == ["subs/eve/tensor_ops.py"] * 3 + [None]
     assert errors[-1].data.startswith("10 of 11 exercises have no file: tensor-init, ")
@@ -1199,12 +1209,14 @@ def test_grade_in_a_simulated_runner(tmp_path: Path):
 
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith(
-        "earlier\n## Autograding: A visual introduction to PyTorch\n\n### eve: 3 / 119 points (2.5%)\n"
+        "earlier\n## Autograding: A visual introduction to PyTorch\n\n"
+        "### eve: 3 / 119 points (2.5%)\n"
     )
     assert "| tensor\\-ops: Operations on tensors | 3 / 8 | \u2717 failed |" in summary
     assert (
-        "- **tensor\\-ops: row\\_sum of a wide matrix** (0 / 2 points): ! error<br>row\\_sum raised IndexError "
-        "at line 16 of tensor\\_ops\\.py: 100% wrong, line<br>next: ::error::"
+        "- **tensor\\-ops: row\\_sum of a wide matrix** (0 / 2 points): ! error<br>"
+        "row\\_sum raised IndexError at line 16 of tensor\\_ops\\.py: "
+        "100% wrong, line<br>next: ::error::"
     ) in summary
 
     results, total = reporter_reads(

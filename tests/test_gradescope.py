@@ -285,7 +285,7 @@ SMALL_RESULTS = r"""{
     }
   ]
 }
-"""
+"""  # noqa: E501 (a file's exact bytes: JSON strings cannot be wrapped)
 
 
 def test_results_json_of_a_small_run_byte_for_byte() -> None:
@@ -398,7 +398,8 @@ def test_what_concerns_the_whole_file_is_in_its_first_test() -> None:
     first, second, relu, sigmoid = (t["output"] for t in doc["tests"])
     assert first == (
         "not run: tensor_ops.py has a syntax error at line 3: invalid syntax\n\n"
-        "Where, in tensor_ops.py, while loading it:\n  tensor_ops.py, line 3, in <module>\n    def f(:"
+        "Where, in tensor_ops.py, while loading it:\n  tensor_ops.py, line 3, in <module>\n"
+        "    def f(:"
         "\n\nWhile loading, your code printed:\nloading..."
     )
     assert second == "not run: tensor_ops.py has a syntax error at line 3: invalid syntax"
@@ -437,7 +438,8 @@ def test_odd_text_is_shown_as_written() -> None:
         )
     )
     test = doc["tests"][0]
-    expected = "red <b>bold</b> & nul\nwindows\nmac ? lone surrogate é 🙂"  # HTML stays text: "text" format
+    # HTML stays text: the "text" format.
+    expected = "red <b>bold</b> & nul\nwindows\nmac ? lone surrogate é 🙂"
     assert test["name"] == f"ex: name {expected}"
     assert test["output"].startswith(
         f"{expected}\n\nHint: {expected}\n\nYour code printed:\nline 0\nline 1\n"

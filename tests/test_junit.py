@@ -192,8 +192,8 @@ SMALL = """\
 </system-out>
     </testcase>
     <testcase name="row_sum of a wide matrix" classname="ada/tensor-ops" time="0.001">
-      <error message="row_sum raised IndexError at line 7 of tensor_ops.py: &quot;x&quot; &lt; 9 &amp; more" \
-type="error">row_sum raised IndexError at line 7 of tensor_ops.py: "x" &lt; 9 &amp; more
+      <error message="row_sum raised IndexError at line 7 of tensor_ops.py: &quot;x&quot; &lt; 9 \
+&amp; more" type="error">row_sum raised IndexError at line 7 of tensor_ops.py: "x" &lt; 9 &amp; more
 Points: 0 / 2
 Hint: Reduce over dim=1.
 Traceback (the student's own lines):
@@ -201,12 +201,13 @@ Traceback (the student's own lines):
     x[9]</error>
     </testcase>
     <testcase name="column_mean of a tall matrix" classname="ada/tensor-ops" time="0.000">
-      <failure message="column_mean: shape is [9]; expected [4]" type="failed">column_mean: shape is [9]; \
-expected [4]
+      <failure message="column_mean: shape is [9]; expected [4]" type="failed">column_mean: shape \
+is [9]; expected [4]
 Points: 0.5 / 2</failure>
     </testcase>
     <testcase name="row_sum keeps time" classname="ada/tensor-ops" time="5.000">
-      <error message="row_sum did not finish within 5 s" type="timeout">row_sum did not finish within 5 s
+      <error message="row_sum did not finish within 5 s" type="timeout">row_sum did not finish \
+within 5 s
 Points: 0 / 1</error>
     </testcase>
     <system-out>loading
@@ -224,8 +225,8 @@ Points: 0 / 1</error>
       <property name="message" value="not submitted: no save_load.py or save_load.ipynb was found"/>
     </properties>
     <testcase name="round trip" classname="ada/save-load" time="0.000">
-      <failure message="not submitted: no save_load.py or save_load.ipynb was found" type="missing">not \
-submitted: no save_load.py or save_load.ipynb was found
+      <failure message="not submitted: no save_load.py or save_load.ipynb was found" \
+type="missing">not submitted: no save_load.py or save_load.ipynb was found
 Points: 0 / 3</failure>
     </testcase>
   </testsuite>
@@ -260,7 +261,10 @@ def test_junitparser_reads_it():
     assert isinstance(missing, junitparser.Failure) and missing.type == "missing"
 
 
-ODD = "nul\x00 bell\x07 esc\x1b[31mred\x1b[0m surrogate\udcff ]]> <!-- \"quote' \ufffe tab\t cr\r lf\n emoji \U0001f600"
+ODD = (
+    "nul\x00 bell\x07 esc\x1b[31mred\x1b[0m surrogate\udcff ]]> <!-- \"quote' \ufffe "
+    "tab\t cr\r lf\n emoji \U0001f600"
+)
 
 
 def test_odd_characters_stay_well_formed_and_readable():
@@ -286,7 +290,10 @@ def test_odd_characters_stay_well_formed_and_readable():
     xml = render_junit(run)
     xml.encode("utf-8")  # no lone surrogate left
     root = check_junit(xml)
-    shown = "nul\u2400 bell\u2407 escred surrogate\ufffd ]]> <!-- \"quote' \ufffd tab\t cr\r lf\n emoji \U0001f600"
+    shown = (
+        "nul\u2400 bell\u2407 escred surrogate\ufffd ]]> <!-- \"quote' \ufffd "
+        "tab\t cr\r lf\n emoji \U0001f600"
+    )
     case = root.find("testsuite/testcase")
     assert case.get("name") == shown  # newline, tab and CR survive in attributes
     assert case.find("error").get("message") == shown.splitlines()[0]
@@ -330,7 +337,8 @@ def test_the_schema_rules_catch_what_reporters_reject():
         '<testsuites skipped="0"/>',
         '<testsuites><testcase name="x"/></testsuites>',
         '<testsuites><testsuite name="s" tests="1" failures="0" errors="0"/></testsuites>',
-        '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1s"/></testsuites>',
+        '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="1s"/>'
+        "</testsuites>",
         '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
         '<testcase name="c"><failure><b/></failure></testcase></testsuite></testsuites>',
     ):

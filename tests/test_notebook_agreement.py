@@ -288,7 +288,8 @@ def test_every_notebook_agrees_with_a_real_kernel(
                 continue
             for key in ("error", "stdout", "stderr"):
                 if key == "error" and cell == ref["last_cell"]:
-                    continue  # the cell that hung or died: the kernel was interrupted, the grader's killed
+                    # The cell that hung or died: the kernel was interrupted, the grader's killed.
+                    continue
                 a, b = (
                     masked(json.dumps(value, ensure_ascii=False))
                     for value in (seen[key], mine[key])

@@ -186,7 +186,7 @@ def test_keyboard_sorts_and_buttons_look_like_headers(opened, overview) -> None:
 
     style = button.evaluate("""b => { const s = getComputedStyle(b), th = getComputedStyle(b.parentElement);
         return {outline: s.outlineStyle, border: s.borderTopWidth, background: s.backgroundColor,
-                sameFont: s.font === th.font && s.color === th.color}; }""")
+                sameFont: s.font === th.font && s.color === th.color}; }""")  # noqa: E501 (JavaScript, kept as written)
     assert style == {
         "outline": "solid",
         "border": "0px",

@@ -443,6 +443,6 @@ def test_item_analysis_is_on_the_overview(tmp_path: Path) -> None:
     index = write_reports(make_run(), tmp_path)[-1].read_text(encoding="utf-8")
     assert '<th scope="col">Most common messages</th>' in index
     assert (
-        '<li>raised ValueError: &lt;script&gt;alert(1)&lt;/script&gt; <span class="muted">(1 student)</span></li>'
-        in index
+        "<li>raised ValueError: &lt;script&gt;alert(1)&lt;/script&gt; "
+        '<span class="muted">(1 student)</span></li>' in index
     )

@@ -287,7 +287,8 @@ def test_grader_check_prints_no_workflow_command_from_a_students_message(tmp_pat
     (work / "tensor_ops.py").write_text(
         solution.replace(
             "def column_mean(x: torch.Tensor) -> torch.Tensor:",
-            "def column_mean(x: torch.Tensor) -> torch.Tensor:\n    raise ValueError('x\\n::error::forged\\n##[error]forged')\n",
+            "def column_mean(x: torch.Tensor) -> torch.Tensor:\n"
+            "    raise ValueError('x\\n::error::forged\\n##[error]forged')\n",
             1,
         )
     )

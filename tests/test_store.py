@@ -353,12 +353,13 @@ def _schema_1_store(path: Path, results: list[ExerciseResult]) -> None:
             grader_version TEXT, sandbox TEXT, seed INTEGER, students TEXT, graded INTEGER, reused INTEGER,
             warnings TEXT);
         INSERT INTO meta VALUES ('schema_version', '1');
-    """)
+    """)  # noqa: E501 (the old schema, as that version wrote it)
     for i, result in enumerate(results):
         data = asdict(result)
         del data["final"]
         conn.execute(
-            "INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, '2024-01-01T00:00:00+00:00')",
+            "INSERT INTO results VALUES ('ann', ?, ?, 'sub-ann', ?, ?, "
+            "'2024-01-01T00:00:00+00:00')",
             (result.id, i, f"ex-{result.id}", json.dumps(data)),
         )
     conn.execute(

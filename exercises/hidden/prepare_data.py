@@ -114,7 +114,8 @@ class SplitCall:
         for name, part in zip(PART_NAMES, parts, strict=True):
             if part.data.dtype != torch.float32:
                 self.problems.append(
-                    f"{name} has dtype {str(part.data.dtype).replace('torch.', '')}; expected float32"
+                    f"{name} has dtype {str(part.data.dtype).replace('torch.', '')}; "
+                    "expected float32"
                 )
         shapes = {name: _shape(p) for name, p in zip(PART_NAMES, parts, strict=True)}
         if shapes != want:
@@ -153,8 +154,9 @@ class SplitCall:
             for i, (a, b) in enumerate(zip(xs, ys, strict=True)):
                 if a != b:
                     self.partition.append(
-                        f"X and y are no longer paired: row {i} of X_{part} is row {a} of X, but row {i} of "
-                        f"y_{part} is the target of row {b}. Shuffle X and y with the same permutation"
+                        f"X and y are no longer paired: row {i} of X_{part} is row {a} of X, "
+                        f"but row {i} of y_{part} is the target of row {b}. "
+                        "Shuffle X and y with the same permutation"
                     )
                     break
 
@@ -275,7 +277,8 @@ def judge_split(ctx: JudgeContext) -> Verdict:
             frozenset(range(first.n - first.n_val, first.n)),
         )
         why = (
-            " and they are the first/last rows of X in their original order: the rows are never shuffled"
+            " and they are the first/last rows of X in their original order: "
+            "the rows are never shuffled"
             if unshuffled
             else "; the seed must decide the shuffle"
         )
@@ -402,8 +405,8 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
             return None
         if _close(mean, both.mean(dim=0)):
             return (
-                "mean was computed over X_train and X_val together; compute it on X_train only (the "
-                "validation set stands for data the model has never seen)"
+                "mean was computed over X_train and X_val together; compute it on X_train only "
+                "(the validation set stands for data the model has never seen)"
             )
         return f"mean is not X_train's column mean: {_first_difference(mean, want_mean, reveal)}"
 
@@ -419,8 +422,8 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         for j in constant:
             if not _close(std[j : j + 1], torch.ones(1, dtype=torch.float64)):
                 return (
-                    f"column {j} of X_train is constant (std 0), so its returned std must be 1; got "
-                    f"{fmt_number(float(std[j]))}"
+                    f"column {j} of X_train is constant (std 0), so its returned std must be 1; "
+                    f"got {fmt_number(float(std[j]))}"
                 )
         for unbiased in (True, False):
             s = both.std(dim=0, unbiased=unbiased)
@@ -466,7 +469,8 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         if not _close(va_s.data[:, j], want_va):
             return _fail(
                 f"{entry}: {col}; X_val_s's column {j} should be X_val's column minus X_train's "
-                f"mean, divided by 1: {_first_difference(va_s.data[:, j], want_va, reveal).replace('column', 'row')}",
+                "mean, divided by 1: "
+                f"{_first_difference(va_s.data[:, j], want_va, reveal).replace('column', 'row')}",
                 details,
             )
         # The other columns must still be standardized properly.

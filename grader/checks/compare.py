@@ -79,7 +79,8 @@ def tensor_problems(
 
     prefix = f"{where}: " if where else ""
     details: dict[str, Any] = {
-        "expected": f"{str(expected.dtype).replace('torch.', '')} tensor of shape {list(expected.shape)}"
+        "expected": f"{str(expected.dtype).replace('torch.', '')} tensor of shape "
+        f"{list(expected.shape)}"
     }
     if not isinstance(actual, TensorValue):
         return [f"{prefix}got {describe(actual)}; expected a tensor"], details
@@ -94,7 +95,8 @@ def tensor_problems(
         problems.append(f"{prefix}shape is {list(data.shape)}; expected {list(expected.shape)}")
     if data.dtype != expected.dtype:
         problems.append(
-            f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; expected {str(expected.dtype).replace('torch.', '')}"
+            f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; "
+            f"expected {str(expected.dtype).replace('torch.', '')}"
         )
     if problems or not values:
         return problems, details
@@ -180,7 +182,10 @@ def diagnosis(
     if math.isfinite(offset) and torch.allclose(flat_a, flat_e + offset, rtol=rtol, atol=atol):
         if not numbers:
             return "; every value is the expected one plus the same amount"
-        return f"; every value is the expected one {'plus' if offset > 0 else 'minus'} {fmt_number(abs(offset))}"
+        return (
+            f"; every value is the expected one {'plus' if offset > 0 else 'minus'} "
+            f"{fmt_number(abs(offset))}"
+        )
     if int((~close).sum()) * 10 <= close.numel() and int((~close).sum()) <= 3:
         return "; the other values are right"
     return ""
@@ -268,7 +273,8 @@ def value_problems(
             problems.append(
                 f"{prefix}missing keys {_few(missing)}"
                 if reveal
-                else f"{prefix}{len(missing)} expected {'key is' if len(missing) == 1 else 'keys are'} missing"
+                else f"{prefix}{len(missing)} expected "
+                f"{'key is' if len(missing) == 1 else 'keys are'} missing"
             )
         if extra:
             problems.append(f"{prefix}unexpected keys {_few(extra)}")

@@ -136,7 +136,8 @@ class Training(Judge):
                 {describe(v).split(" of ")[0] for v in losses if not isinstance(v, float)}
             )
             return [
-                f"the losses should be Python floats (use loss.item()), found {', '.join(kinds[:2])}"
+                "the losses should be Python floats (use loss.item()), "
+                f"found {', '.join(kinds[:2])}"
             ]
         curve += [round(v, 6) if math.isfinite(v) else str(v) for v in losses[:2000]]
         if epochs and len(losses) != epochs:
@@ -153,8 +154,8 @@ class Training(Judge):
         floats = [v for v in losses if isinstance(v, float)]
         if len(floats) > 10 and min(floats[len(floats) // 2 :]) > 0.5 * floats[0]:
             return (
-                "The loss barely went down: check that optimizer.zero_grad() is called every epoch, "
-                "before loss.backward()."
+                "The loss barely went down: check that optimizer.zero_grad() is called "
+                "every epoch, before loss.backward()."
             )
         if len(floats) > 10 and floats[-1] > min(floats) * 3:
             return (

@@ -55,7 +55,10 @@ class ClusterSpec:
         if self.address:
             return f"the Dask scheduler at {self.address}"
         if self.local:
-            return f"a local Dask cluster of {self.local} worker process{'es' if self.local > 1 else ''}"
+            return (
+                f"a local Dask cluster of {self.local} worker "
+                f"process{'es' if self.local > 1 else ''}"
+            )
         return f"dask-jobqueue's {JOBQUEUE[self.jobqueue or 'slurm']} with {self.jobs} job(s)"
 
 

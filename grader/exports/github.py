@@ -318,7 +318,8 @@ def summary_blocks(run: GradingRun) -> list[str]:
         )
         for ex in student.exercises:
             blocks.append(
-                f"| {markdown_text(ex.id)}: {markdown_text(ex.title)} | {format_points(ex.score)} / "
+                f"| {markdown_text(ex.id)}: {markdown_text(ex.title)} | "
+                f"{format_points(ex.score)} / "
                 f"{format_points(ex.max_score)} | {status_symbol(ex.status)} {ex.status} |\n"
             )
         blocks.append("\n")
@@ -332,7 +333,10 @@ def summary_blocks(run: GradingRun) -> list[str]:
                 head += (
                     f" ({format_points(p.check.score)} / {format_points(p.check.max_score)} points)"
                 )
-            item = f"- {head}: {status_symbol(p.status)} {p.status}<br>{markdown_text(clip(p.message))}"
+            item = (
+                f"- {head}: {status_symbol(p.status)} {p.status}"
+                f"<br>{markdown_text(clip(p.message))}"
+            )
             if p.hint:
                 item += f"<br>*Hint:* {markdown_text(clip(p.hint))}"
             blocks.append(item + "\n")
@@ -447,7 +451,8 @@ def classroom_result(student: StudentResult, folder: Path | None, paths: Paths) 
                     if check.status in ("error", "timeout")
                     else "fail",
                     "message": message,
-                    "test_code": "",  # the reporter prints it when set: checks' inputs stay out of the log
+                    # The reporter prints it when set: checks' inputs stay out of the log.
+                    "test_code": "",
                     "filename": where.file or "",
                     "line_no": where.line or 0,
                     "duration": round(check.seconds * 1000)

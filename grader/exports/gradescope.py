@@ -138,7 +138,10 @@ def _overview(student: StudentResult) -> str:
         later = [c for c in ex.checks if c.visibility != "visible"]
         line = f"{ex.id} ({ex.title}): "
         if shown:
-            line += f"{format_points(sum(c.score for c in shown))}/{_points(sum(c.max_score for c in shown))}"
+            line += (
+                f"{format_points(sum(c.score for c in shown))}/"
+                f"{_points(sum(c.max_score for c in shown))}"
+            )
         if later:
             tests = "test" if len(later) == 1 else "tests"
             line += (" in the tests shown, and " if shown else "") + (
@@ -186,7 +189,8 @@ def _frames(frames: list[dict[str, Any]]) -> str:
     lines = []
     for frame in frames[-FRAMES_SHOWN:]:
         lines.append(
-            f"  {frame.get('file', '?')}, line {frame.get('line', '?')}, in {frame.get('function', '?')}"
+            f"  {frame.get('file', '?')}, line {frame.get('line', '?')}, "
+            f"in {frame.get('function', '?')}"
         )
         if frame.get("code"):
             lines.append(f"    {str(frame['code']).strip()}")

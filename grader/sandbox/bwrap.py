@@ -9,8 +9,9 @@ What the student's code gets:
   protocol package it imports (grader/protocol: names and value encoding only);
 - its worker's box, where the grader puts one job folder at a time (writable), and the
   shared inputs (read-only);
-- an empty /tmp and /dev/shm, emptied between jobs. Nothing else: not the course (exercises, solutions, hidden helpers),
-  not other students, not reports/, not the grader's working files, not /root or /home.
+- an empty /tmp and /dev/shm, emptied between jobs. Nothing else: not the course (exercises,
+  solutions, hidden helpers), not other students, not reports/, not the grader's working
+  files, not /root or /home.
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
 
 
             Disguised.__module__, Disguised.__qualname__ = "torch", "Tensor"
-            """,
+            """,  # noqa: E501 (the attacker's code, kept as written)
                 linear_forward="return torch.zeros(x.shape[0], weight.shape[0]).as_subclass(Liar)",
                 column_mean="return torch.full((x.shape[1],), 1e30).as_subclass(Disguised)",
                 row_sum="return torch.zeros(x.shape[0]).as_subclass(Liar)",
@@ -342,7 +342,7 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
                         obj = dict(obj, score=8, max_score=8, passed=True, verdict="passed")
                     return real(obj, *a, **k)
                 json.dumps = dumps
-            """,
+            """,  # noqa: E501 (the attacker's code, kept as written)
                 linear_forward="_patch()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
                 row_sum="_patch()\nreturn torch.zeros(x.shape[0])",
             )
@@ -366,7 +366,7 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
                                   ("encode", lambda value, ctx, depth=0: {"t": "bool", "v": True})):
                 if hasattr(__main__, _name):
                     setattr(__main__, _name, _value)
-            """)
+            """)  # noqa: E501 (the attacker's code, kept as written)
         },
     )
 
@@ -438,8 +438,8 @@ def attackers(mark: str, tcp_port: int, udp_port: int) -> list[Attacker]:
     add(
         "a11_fake_output",
         "prints fake JSON scores, PASSED, GitHub/Azure workflow commands and ANSI "
-        "escapes to stdout and stderr, into the grader's own stdout/stderr via /proc/<grader>/fd and "
-        "from atexit, os.register_at_fork and sys.excepthook hooks",
+        "escapes to stdout and stderr, into the grader's own stdout/stderr via "
+        "/proc/<grader>/fd and from atexit, os.register_at_fork and sys.excepthook hooks",
         {
             "tensor_ops.py": tensor_ops(
                 helpers(tag("a11_fake_output"))
@@ -485,8 +485,8 @@ sys.excepthook = lambda *a: _shout()
     add(
         "a12_write_everywhere",
         "writes forged results.json / grades.csv / a report page into every "
-        "folder it can reach: up from its cwd, /tmp, HOME, the job folders, the grader's cwd and its "
-        "subfolders, the submissions and reports folders",
+        "folder it can reach: up from its cwd, /tmp, HOME, the job folders, the grader's "
+        "cwd and its subfolders, the submissions and reports folders",
         {
             "tensor_ops.py": tensor_ops(
                 helpers(tag("a12_write_everywhere"))
@@ -519,7 +519,7 @@ def _forge():
             except OSError:
                 pass
     print("wrote", len(written), "files:", *written)
-""",
+""",  # noqa: E501 (the attacker's code, kept as written)
                 column_mean="_forge()\nreturn torch.zeros(x.shape[1])",
             )
         },
@@ -553,7 +553,7 @@ def _sabotage():
             if text and target.is_file():
                 target.write_text(text)
                 print("rewrote", target)
-""",
+""",  # noqa: E501 (the attacker's code, kept as written)
                 linear_forward="_sabotage()\nreturn torch.zeros(x.shape[0], weight.shape[0])",
             )
         },
@@ -563,7 +563,8 @@ def _sabotage():
     add(
         "a14_snoop",
         "reads ../, ~, /tmp, /work, the grader's cwd and the job folders for solutions, "
-        "exercises and hidden/; prints what it finds, returns the paths, and runs a solution it finds",
+        "exercises and hidden/; prints what it finds, returns the paths, and runs a "
+        "solution it finds",
         {
             "tensor_ops.py": tensor_ops(
                 helpers(tag("a14_snoop"))
@@ -672,7 +673,8 @@ def _steal(default):
     add(
         "a16_memory_hunt",
         "hunts the sandbox's memory (inspect.stack() frame locals, gc.get_objects() "
-        "dicts) for expected values, prints what it finds and returns a tensor found under such a name",
+        "dicts) for expected values, prints what it finds and returns a tensor found "
+        "under such a name",
         {
             "tensor_ops.py": tensor_ops(
                 """
@@ -707,7 +709,7 @@ def _steal(default):
                     if type(value) is torch.Tensor and tuple(value.shape) == shape:
                         return value.clone()
                 return torch.zeros(*shape)
-            """,
+            """,  # noqa: E501 (the attacker's code, kept as written)
                 linear_forward="return _hunt(x.shape[0], weight.shape[0])",
                 column_mean="return _hunt(x.shape[1])",
                 row_sum="return _hunt(x.shape[0])",
@@ -823,7 +825,7 @@ def _steal(default):
             for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGXCPU,
                          signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGQUIT):
                 signal.signal(_sig, signal.SIG_IGN)
-            """,
+            """,  # noqa: E501 (the attacker's code, kept as written)
                 row_sum="time.sleep(3600)\nreturn torch.zeros(x.shape[0])",
             )
         },
@@ -840,8 +842,13 @@ def _steal(default):
 
             _CHUNK = ("PASSED " * 1000 + "\\n") * 150  # about 1 MB
             """,
-                column_mean="for _ in range(200):\n    print(_CHUNK)\nreturn torch.zeros(x.shape[1])",
-                row_sum="for _ in range(200):\n    os.write(2, _CHUNK.encode())\nreturn torch.zeros(x.shape[0])",
+                column_mean=(
+                    "for _ in range(200):\n    print(_CHUNK)\nreturn torch.zeros(x.shape[1])"
+                ),
+                row_sum=(
+                    "for _ in range(200):\n    os.write(2, _CHUNK.encode())\n"
+                    "return torch.zeros(x.shape[0])"
+                ),
             )
         },
     )
@@ -873,9 +880,9 @@ def _steal(default):
     add(
         "a24_thread_and_daemon",
         "a non-daemon thread started at import keeps printing PASSED and copying "
-        "any reference outputs it finds over its own; row_sum double-forks + os.setsid a python daemon "
-        "(tag in argv) that copies the reference outputs into later students' job folders, and starts a "
-        "tagged `sleep 300` in a new session",
+        "any reference outputs it finds over its own; row_sum double-forks + os.setsid a "
+        "python daemon (tag in argv) that copies the reference outputs into later "
+        "students' job folders, and starts a tagged `sleep 300` in a new session",
         {
             "tensor_ops.py": tensor_ops(
                 helpers(tag("a24_thread_and_daemon"))
@@ -1009,8 +1016,8 @@ def _daemonize():
     add(
         "a28_odd_file_names",
         "'..tensor_ops.py', '....py', a 'tensor_ops/' package and "
-        "'sub/tensor_ops.py' hold the solution beside a wrong tensor_ops.py; 'save_load.py' is a folder "
-        "holding the solution",
+        "'sub/tensor_ops.py' hold the solution beside a wrong tensor_ops.py; "
+        "'save_load.py' is a folder holding the solution",
         {
             "tensor_ops.py": WRONG,
             "..tensor_ops.py": SOLUTION,
