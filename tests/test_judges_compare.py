@@ -231,6 +231,13 @@ def test_a_few_wrong_values_among_many_right_ones():
     actual = expected.clone()
     actual[4] = -7.0
     assert problems(tv(actual), expected)[0].endswith("; the other values are right")
+    # One wrong in ten is "a few"; two in ten, or four wrong in all, are not.
+    assert problems(tv(actual[:10]), expected[:10])[0].endswith("; the other values are right")
+    actual[7] = -9.0
+    assert not problems(tv(actual[:10]), expected[:10])[0].endswith("right")
+    many = expected.clone()
+    many[:4] = torch.tensor([-1.0, -5.0, -2.0, -8.0])
+    assert not problems(tv(many), expected)[0].endswith("right")
 
 
 def test_no_diagnosis_for_unrelated_values():

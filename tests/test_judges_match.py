@@ -186,10 +186,11 @@ def test_no_picture_of_what_is_not_a_small_image(tmp_path: Path, got: object):
     assert not v.passed and v.figures == []
 
 
-def test_a_picture_at_the_size_limit_is_drawn(tmp_path: Path):
+@pytest.mark.parametrize("shape", [(1, PICTURE_LIMIT, PICTURE_LIMIT), (4, 2, 2)])
+def test_a_picture_at_the_size_limits_is_drawn(tmp_path: Path, shape: tuple[int, ...]):
     pc = check(tmp_path, "with: {picture: channels}")
-    big = torch.zeros(1, PICTURE_LIMIT, PICTURE_LIMIT)
-    assert verdict(pc, big, big + 1).figures
+    image = torch.zeros(shape)
+    assert verdict(pc, image, image + 1).figures
 
 
 @pytest.mark.parametrize(
