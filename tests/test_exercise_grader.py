@@ -279,6 +279,32 @@ def test_no_load_record_after_a_timeout_or_a_killed_worker(tmp_path: Path, job: 
     )
 
 
+@pytest.mark.parametrize(
+    "record, status, message",
+    [
+        (
+            {"status": "timeout"},
+            "timeout",
+            "loading unit.py took longer than 30 s, so no check could",
+        ),
+        ({"status": "exited", "code": 1}, "error", "your code in unit.py ended the process while"),
+        ({"status": "odd"}, "error", "unit.py could not be loaded: Error"),
+        (
+            {"error": {"type": "ImportError", "message": "no x"}},
+            "error",
+            "unit.py could not be loade",
+        ),
+    ],
+)
+def test_a_load_record_other_than_ok(
+    tmp_path: Path, job: Job, record: dict, status: str, message: str
+):
+    planned = checks(tmp_path, MATCH)
+    result = grade(planned, job.loaded(record=record).execution())
+    assert result.status == status and result.message.startswith(message)
+    assert result.checks[0].message == f"not run: {result.message}"
+
+
 def test_a_file_that_did_not_load(tmp_path: Path, job: Job):
     planned = checks(tmp_path, MATCH)
     job.loaded(
@@ -392,6 +418,12 @@ def test_a_failed_gate_zeroes_the_entrys_other_checks(tmp_path: Path, job: Job):
         "f uses the library's own version: (x * 2).sum (line 5)."
     )
     assert result.score == 0.0 and reads.excerpts[0]["line"] == 5
+
+
+def test_a_passed_gate_leaves_the_other_checks_alone(tmp_path: Path, job: Job):
+    planned = checks(tmp_path, MATCH, READS + "\ngate: true")
+    result = grade(planned, job.loaded().call("unit-0", result=DOUBLED).execution())
+    assert [(c.status, c.score) for c in result.checks] == [("passed", 2.0), ("passed", 2.0)]
 
 
 def test_partial_credit_from_a_verdicts_fraction(tmp_path: Path, job: Job):
