@@ -1,4 +1,4 @@
-"""The judges' time budget (grader/budget.py): a judge that never returns is stopped
+"""The judges' time budget (grader/grading/budget.py): a judge that never returns is stopped
 within its budget, one that returns in time is never interrupted afterwards, and
 budgets cost nothing that a thousand quick judges would notice. Real threads, the real
 watchdog; nothing faked."""
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from grader.budget import OverBudget, within
+from grader.grading.budget import OverBudget, within
 
 
 def spin(seconds: float = float("inf")) -> int:

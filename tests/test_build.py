@@ -30,9 +30,11 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.build import build_bundle, examples_block, stub_source
-from grader.course import Course, EntryPoint, Example, Exercise, Limits, load_course
-from grader.schema import ExerciseError
+from grader.course.build import build_bundle
+from grader.course.loading import load_course
+from grader.course.model import Course, EntryPoint, Example, Exercise, ExerciseLimits
+from grader.course.schema import ExerciseError
+from grader.course.stubs import examples_block, stub_source
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_SECRET = 4  # shorter check strings (e.g. "sum") are too common to mean anything
@@ -267,7 +269,7 @@ def solution_source(course: Course, ex: Exercise) -> str | None:
     if py.is_file():
         return py.read_text(encoding="utf-8")
     if nb.is_file():
-        from grader.notebooks import cells_to_source, code_cells
+        from grader.submissions.notebooks import cells_to_source, code_cells
 
         return cells_to_source(code_cells(nb))
     return None
@@ -416,7 +418,7 @@ def test_examples_json_holds_the_visible_examples_only(course: Course, bundle: P
             for ex in course.exercises
         ],
     }
-    from grader.checking import load_bundle
+    from grader.grading.examples import load_bundle
 
     loaded = load_bundle(bundle)
     assert [ex.id for ex in loaded.exercises] == [ex.id for ex in course.exercises]
@@ -582,7 +584,7 @@ def _odd_exercise(tmp: Path) -> Exercise:
             ),
         ],
         checks=[],
-        limits=Limits(),
+        limits=ExerciseLimits(),
         path=tmp / "odd.yaml",
         root=tmp,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT, exercise, results, run_grader, write_student
 
-from grader.course import load_course
+from grader.course.loading import load_course
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from grader.cluster.config import ClusterSpec, parse
+from grader.course.schema import ExerciseError
 from grader.errors import GraderError
-from grader.schema import ExerciseError
 
 
 @pytest.mark.parametrize(

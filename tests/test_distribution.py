@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from grader.checks.distribution import ks_pvalue, ks_statistic, normal_cdf, uniform_cdf
+from grader.judges.distribution import ks_pvalue, ks_statistic, normal_cdf, uniform_cdf
 
 
 def test_pvalue_matches_known_critical_values():

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from grader.checks import forbidden
-from grader.checks.forbidden import CodeTooLarge, find_forbidden
+from grader.judges import forbidden
+from grader.judges.forbidden import CodeTooLarge, find_forbidden
 
 SIGMOID = {"sigmoid", "sigmoid_", "Sigmoid", "expit"}
 
@@ -210,8 +210,8 @@ def test_code_over_the_caps_is_an_error_that_says_so_not_a_long_wait():
 
 
 def test_the_judge_makes_code_over_the_caps_an_unjudgeable_check():
-    from grader.checks import JUDGES, JudgeContext, Unjudgeable
-    from grader.course import load_course
+    from grader.course.loading import load_course
+    from grader.judges import JUDGES, JudgeContext, Unjudgeable
 
     course = load_course(ROOT, resolve_helpers=False)
     exercise = course.exercise("activations")

@@ -23,12 +23,12 @@ import jsonschema  # installed with nbformat, a dependency of the grader
 import pytest
 from conftest import ROOT, run_grader
 
-from grader.course import load_course
+from grader.course.loading import load_course
+from grader.course.schema import ExerciseError
 from grader.errors import GraderError
 from grader.exports import gradescope
 from grader.exports.gradescope import build_autograder_zip, results_json
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, rounded
-from grader.schema import ExerciseError
 
 # -- results.json's published shape ---------------------------------------------------
 

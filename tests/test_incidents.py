@@ -1,4 +1,4 @@
-"""The last line of defence (grader/incidents.py and its use in grader/gradebook.py): a
+"""The last line of defence (grader/grading/incidents.py and its use in grader/grading/class_run.py): a
 student the grader itself fails on is an internal error for that student only, not
 final, with its traceback in <out>/grader.log and one line on the terminal."""
 
@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from grader import gradebook
-from grader.course import Course, load_course
-from grader.incidents import INTERNAL_ERROR, IncidentLog, internal_error_results
-from grader.sandbox.launch import choose
-from grader.submissions import Submission
+from grader.course.loading import load_course
+from grader.course.model import Course
+from grader.grading import class_run
+from grader.grading.incidents import INTERNAL_ERROR, IncidentLog, internal_error_results
+from grader.sandbox.choice import choose
+from grader.submissions.folders import Submission
 
 COURSE = load_course(ROOT, resolve_helpers=False)
 
@@ -53,16 +54,16 @@ def test_a_folder_the_grader_cannot_read_costs_only_that_student(
     internal error, and the run completes."""
     subs = tmp_path / "subs"
     (subs / "ada").mkdir(parents=True)
-    real = gradebook.collect
+    real = class_run.collect
 
     def collect(folder: Path, course: Course, student: str | None = None) -> Submission:
         if folder.name == "ada":
             raise RecursionError("maximum recursion depth exceeded")
         return real(folder, course, student)
 
-    monkeypatch.setattr(gradebook, "collect", collect)
+    monkeypatch.setattr(class_run, "collect", collect)
     stream = io.StringIO()
-    outcome = gradebook.grade_course(
+    outcome = class_run.grade_course(
         COURSE, [subs / "ada"], tmp_path / "out", choose(), stream=stream
     )
     data = json.loads((tmp_path / "out" / "results.json").read_text())

@@ -1,4 +1,4 @@
-"""Reading notebooks as data (grader/notebooks.py): which cells run, how they are named,
+"""Reading notebooks as data (grader/submissions/notebooks.py): which cells run, how they are named,
 and the message for each kind of broken notebook. Fast: no kernel, no sandbox (the
 corpus test grades real notebooks end to end; the agreement test runs them in kernels)."""
 
@@ -9,7 +9,7 @@ import json
 import nbformat
 import pytest
 
-from grader.notebooks import NotebookProblem, read_notebook
+from grader.submissions.notebooks import NotebookProblem, read_notebook
 
 
 def nb_bytes(cells: list[dict], **top: object) -> bytes:

@@ -10,9 +10,9 @@ import pytest
 import torch
 from conftest import ROOT
 
-from grader.course import load_course
-from grader.plan import build_plan
-from grader.schema import ExerciseError
+from grader.course.loading import load_course
+from grader.course.schema import ExerciseError
+from grader.grading.plan import build_plan
 
 STEP_KEYS = {"do", "target", "method", "args", "kwargs", "value", "as", "of", "wrt", "path", "expr"}
 

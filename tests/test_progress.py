@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from grader.progress import Progress, summary
+from grader.grading.progress import Progress, summary
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""grader/protocol/layout.py, and the protocol package as the sandbox imports it: the
+"""grader/sandbox/protocol/layout.py, and the protocol package as the sandbox imports it: the
 job folder's names, the typed job and schedule, and a package that needs nothing of
 the grader (it is mounted alone into the sandbox and imported as ``protocol``)."""
 
@@ -12,11 +12,11 @@ import sys
 import pytest
 from conftest import ROOT
 
-from grader.course import load_course
-from grader.plan import build_plan
-from grader.protocol import layout
+from grader.course.loading import load_course
+from grader.grading.plan import build_plan
+from grader.sandbox.protocol import layout
 
-PACKAGE = ROOT / "grader" / "protocol"
+PACKAGE = ROOT / "grader" / "sandbox" / "protocol"
 
 
 def test_the_job_and_its_schedule_round_trip() -> None:

@@ -1,4 +1,4 @@
-"""grader/protocol/reading.py: reading a finished job folder as hostile bytes. Links at
+"""grader/sandbox/protocol/reading.py: reading a finished job folder as hostile bytes. Links at
 any component, FIFOs, sockets, folders, oversize, truncated, deeply nested or malformed
 files each give an explained ``Unreadable`` (or "missing"), promptly, and never an
 exception; every guard has a test here that fails without it."""
@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save
 
-from grader.protocol import layout, reading
-from grader.protocol.reading import JobFolder, Unreadable, Values, read_runner_log
-from grader.protocol.values import TensorValue, encode_outputs
+from grader.sandbox.protocol import layout, reading
+from grader.sandbox.protocol.reading import JobFolder, Unreadable, Values, read_runner_log
+from grader.sandbox.protocol.values import TensorValue, encode_outputs
 
 CALL = "call-c0"
 
@@ -480,9 +480,9 @@ def planned() -> tuple[Any, list]:
     """The course's first exercise, an honest submission of it, its planned checks."""
     from conftest import ROOT
 
-    from grader.course import load_course
-    from grader.plan import build_plan
-    from grader.submissions import collect
+    from grader.course.loading import load_course
+    from grader.grading.plan import build_plan
+    from grader.submissions.folders import collect
 
     course = load_course(ROOT)
     ex = course.exercises[0]
@@ -492,11 +492,11 @@ def planned() -> tuple[Any, list]:
 
 def judged(job: Path, planned: tuple[Any, list]) -> Any:
     """The exercise judged from ``job`` as its finished job folder."""
-    from grader.grading import Execution, ExerciseGrader
-    from grader.sandbox.launch import Outcome
+    from grader.grading.grader import Execution, ExerciseGrader
+    from grader.sandbox.choice import JobEnd
 
     sub, checks = planned
-    execution = Execution(JobFolder(job), Outcome("exited", 0, 0.1, ""))
+    execution = Execution(JobFolder(job), JobEnd("exited", 0, 0.1, ""))
     try:
         return ExerciseGrader(checks, sub, execution, lambda pc: None).grade()
     finally:

@@ -1,4 +1,4 @@
-"""grader/protocol/values.py: every tag round-trips in both directions through real JSON
+"""grader/sandbox/protocol/values.py: every tag round-trips in both directions through real JSON
 and a real safetensors file, and decoding what a sandbox returned raises WireError and
 nothing else, whatever the JSON holds."""
 
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load, save
 
-from grader.protocol import values
-from grader.protocol.mlp import MLP
-from grader.protocol.values import (
+from grader.sandbox.protocol import values
+from grader.sandbox.protocol.mlp import MLP
+from grader.sandbox.protocol.values import (
     INPUT,
     OUTPUT,
     Lambda,

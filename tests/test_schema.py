@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import load_course, load_exercise
-from grader.schema import ExerciseError
+from grader.course.loading import load_course, load_exercise
+from grader.course.schema import ExerciseError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_exercises"
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The incremental store (grader/store.py) and the fingerprints (grader/fingerprint.py).
+"""The incremental store (grader/grading/store.py) and the fingerprints (grader/grading/fingerprint.py).
 
 Fast: real SQLite files in tmp_path, no sandbox, no grading.
 """
@@ -21,15 +21,15 @@ import pytest
 from conftest import ROOT
 
 import grader
-from grader import fingerprint
-from grader.fingerprint import (
+from grader.grading import fingerprint
+from grader.grading.fingerprint import (
     exercise_fingerprint,
     grader_fingerprint,
     run_key,
     submission_fingerprint,
 )
+from grader.grading.store import Store, StoreError
 from grader.results import CheckResult, ExerciseResult
-from grader.store import Store, StoreError
 
 EXERCISES = ["tensor-init", "text-to-ids", "tensor-ops"]
 
@@ -199,7 +199,7 @@ KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from grader.results import CheckResult, ExerciseResult
-from grader.store import Store
+from grader.grading.store import Store
 
 store = Store(Path(sys.argv[1]))
 big = "x" * 20000  # large rows: a kill lands mid-transaction more often
@@ -534,7 +534,7 @@ def course_copy(tmp_path: Path) -> Path:
 
 
 def test_exercise_fingerprint_tracks_yaml_solution_and_named_helpers(course_copy: Path) -> None:
-    from grader.course import load_course
+    from grader.course.loading import load_course
 
     course = load_course(course_copy)
     ex = course.exercise("prepare-data")
@@ -575,7 +575,7 @@ def test_exercise_fingerprint_tracks_yaml_solution_and_named_helpers(course_copy
 def test_exercise_fingerprint_ignores_helpers_outside_the_exercises_folder(
     course_copy: Path,
 ) -> None:
-    from grader.course import load_course
+    from grader.course.loading import load_course
 
     course = load_course(course_copy)
     ex = course.exercise("tensor-ops")
@@ -585,9 +585,9 @@ def test_exercise_fingerprint_ignores_helpers_outside_the_exercises_folder(
 
 
 def test_submission_fingerprint(tmp_path: Path) -> None:
-    from grader.course import load_course
-    from grader.notebooks import Cell, Notebook
-    from grader.submissions import Submission, SubmittedFile
+    from grader.course.loading import load_course
+    from grader.submissions.folders import Submission, SubmittedFile
+    from grader.submissions.notebooks import Cell, Notebook
 
     course = load_course(ROOT)
     a, b, c = (course.exercise(e) for e in ("tensor-init", "tensor-ops", "derivative"))

@@ -32,8 +32,9 @@ import pytest
 from conftest import ROOT
 from test_build import solution_source
 
-from grader.build import build_bundle
-from grader.course import Course, Exercise, load_course
+from grader.course.build import build_bundle
+from grader.course.loading import load_course
+from grader.course.model import Course, Exercise
 
 pytestmark = pytest.mark.slow
 

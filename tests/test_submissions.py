@@ -1,4 +1,4 @@
-"""Finding student folders and naming students (grader/submissions.py): a link is not
+"""Finding student folders and naming students (grader/submissions/folders.py): a link is not
 a student's folder and is said so; a folder name that is not UTF-8 still names one
 student, stably and readably."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from grader.course import load_course
-from grader.submissions import collect, student_folders, student_id, student_ids
+from grader.course.loading import load_course
+from grader.submissions.folders import collect, student_folders, student_id, student_ids
 
 COURSE = load_course(ROOT, resolve_helpers=False)
 
