@@ -1,6 +1,7 @@
-"""The last line of defence (grader/grading/incidents.py and its use in grader/grading/class_run.py): a
-student the grader itself fails on is an internal error for that student only, not
-final, with its traceback in <out>/grader.log and one line on the terminal."""
+"""The last line of defence (grader/grading/incidents.py and its use in
+grader/grading/class_run.py): a student the grader itself fails on is an internal error
+for that student only, not final, with its traceback in <out>/grader.log and one line on
+the terminal."""
 
 from __future__ import annotations
 

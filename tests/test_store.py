@@ -1,4 +1,5 @@
-"""The incremental store (grader/grading/store.py) and the fingerprints (grader/grading/fingerprint.py).
+"""The incremental store (grader/grading/store.py) and the fingerprints
+(grader/grading/fingerprint.py).
 
 Fast: real SQLite files in tmp_path, no sandbox, no grading.
 """

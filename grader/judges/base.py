@@ -1,8 +1,8 @@
 """What every judge shares: its context, its verdict and the registry.
 
 A judge runs in the grader's process. It sees the student's outputs only as plain
-decoded data (see grader/sandbox/protocol/values.py) and decides a verdict; nothing a student controls
-is called or trusted here.
+decoded data (see grader/sandbox/protocol/values.py) and decides a verdict; nothing a
+student controls is called or trusted here.
 """
 
 from __future__ import annotations
