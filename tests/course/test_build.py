@@ -36,7 +36,7 @@ from grader.course.model import Course, EntryPoint, Example, Exercise, ExerciseL
 from grader.course.schema import ExerciseError
 from grader.course.stubs import examples_block, stub_source
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MIN_SECRET = 4  # shorter check strings (e.g. "sum") are too common to mean anything
 MIN_LINE = 12  # solution / hidden lines must be longer than this to count
 

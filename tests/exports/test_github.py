@@ -1229,7 +1229,7 @@ def test_grade_in_a_simulated_runner(tmp_path: Path):
         16,
     )
 
-    from test_junit import check_junit
+    from exports.test_junit import check_junit
 
     check_junit((tmp_path / "junit.xml").read_text(encoding="utf-8"))
 

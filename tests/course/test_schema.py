@@ -23,8 +23,8 @@ import pytest
 from grader.course.loading import load_course, load_exercise
 from grader.course.schema import ExerciseError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bad_exercises"
-REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_exercises"
+REPO = Path(__file__).resolve().parents[2]
 
 # The exercise every fixture starts from (the fixtures add a comment as line 1, so their
 # line numbers are one more than here).

@@ -71,7 +71,7 @@ def test_notebooks_import_each_other_and_failing_cells_are_reported(examples: di
 
 
 def test_readme_names_the_two_commands():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
     # The main job does its set-up (bubblewrap when missing) and grades the examples.
     assert "\nbash scripts/quickstart\n" in readme
