@@ -87,9 +87,9 @@ def floor_seconds(
     from safetensors.torch import load as safetensors_load
     from safetensors.torch import save as safetensors_save
 
-    from grader.course import load_course
-    from grader.plan import build_plan
-    from grader.sandbox.runner import perform_steps, seed_everything, warm_up
+    from grader.course.loading import load_course
+    from grader.grading.plan import build_plan
+    from grader.sandbox.inside.runner import perform_steps, seed_everything, warm_up
 
     torch.set_num_threads(1)  # as the sandbox runs each check
     with contextlib.suppress(RuntimeError):

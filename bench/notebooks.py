@@ -18,7 +18,7 @@ Then, on this machine, with the real CLI in subprocesses:
 
 and in this process:
 
-- ``grader.notebooks.read_notebook`` on one of the class's notebooks (alone, and with
+- ``grader.submissions.notebooks.read_notebook`` on one of the class's notebooks (alone, and with
   ``cells_to_source``, which judges that read code ask for) and on one with 50 MB of base64 PNG
   outputs; ``cells_to_source``'s import of IPython, paid once per grader process, is
   timed apart in a fresh interpreter;
@@ -59,9 +59,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.build import notebook as stub_notebook  # noqa: E402
-from grader.course import Course, Exercise, load_course  # noqa: E402
-from grader.notebooks import cells_to_source, read_notebook  # noqa: E402
+from grader.course.build import notebook as stub_notebook  # noqa: E402
+from grader.course.loading import load_course  # noqa: E402
+from grader.course.model import Course, Exercise  # noqa: E402
+from grader.submissions.notebooks import cells_to_source, read_notebook  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import Run, grade_cmd, machine_line, measure, sandbox_line  # noqa: E402

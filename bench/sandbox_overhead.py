@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.course import load_course  # noqa: E402
-from grader.grading import Grader  # noqa: E402
+from grader.course.loading import load_course  # noqa: E402
+from grader.grading.grader import Grader  # noqa: E402
 from grader.sandbox import bwrap  # noqa: E402
-from grader.sandbox.launch import choose  # noqa: E402
-from grader.submissions import collect  # noqa: E402
+from grader.sandbox.choice import choose  # noqa: E402
+from grader.submissions.folders import collect  # noqa: E402
 
 
 def grade_seconds(kind: str, repeat: int) -> list[float]:

@@ -29,7 +29,7 @@ class CheckResult:
     visibility: str = "visible"
     # Pictures for reports, as plain data (grader/reports/figures/ draws them).
     figures: list[dict[str, Any]] = field(default_factory=list)
-    # The student's code around the lines that matter (grader/excerpts.py).
+    # The student's code around the lines that matter (grader/submissions/excerpts.py).
     excerpts: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -19,7 +19,7 @@ CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1, but ta
 _CONTROL = re.compile(f"{ANSI_ESCAPE.pattern}|{CONTROL_CHARS.pattern}")
 
 
-def plain(text: str) -> str:
+def without_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
@@ -37,7 +37,7 @@ def safe_line(text: str) -> str:
     """One line of student-controlled text for a terminal or a CI log: no control
     characters, no line breaks, no GitHub workflow command (``::name::``, or the
     older ``##[name]`` anywhere in a line)."""
-    line = plain(printable(text)).replace("\n", " ").replace("\r", " ")
+    line = without_controls(printable(text)).replace("\n", " ").replace("\r", " ")
     return line.replace("::", ":\u200b:").replace("##[", "#\u200b#[")
 
 

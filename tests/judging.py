@@ -19,10 +19,10 @@ from typing import Any
 
 from safetensors.torch import load, save
 
-from grader.checks import JUDGES, JudgeContext, Verdict
-from grader.course import load_course
-from grader.plan import PlannedCheck, build_plan
-from grader.protocol.values import decode_outputs, encode_outputs
+from grader.course.loading import load_course
+from grader.grading.plan import PlannedCheck, build_plan
+from grader.judges import JUDGES, JudgeContext, Verdict
+from grader.sandbox.protocol.values import decode_outputs, encode_outputs
 
 EXERCISE = """\
 id: unit

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "grader" / "sandbox"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "grader" / "sandbox" / "inside"))
 
 import runner  # noqa: E402  (the sandbox's runner: the code under test)
 

@@ -238,8 +238,8 @@ def test_floor_of_a_correct_student_is_small_and_runs_every_check(floor_run) -> 
 
 
 def test_floor_of_a_timing_out_student_costs_its_check_limits(floor_run) -> None:
-    from grader.course import load_course
-    from grader.plan import build_plan
+    from grader.course.loading import load_course
+    from grader.grading.plan import build_plan
 
     picked, subs, _, per_student, outcomes = floor_run
     student = picked["timeout"]

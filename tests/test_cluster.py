@@ -150,7 +150,7 @@ def test_a_job_the_grader_fails_on_costs_only_its_student_on_the_cluster_too(tmp
     not final, with its traceback in grader.log; the run goes on and exits 0."""
     from test_robustness import ECHO, make_course, student
 
-    from grader.incidents import INTERNAL_ERROR
+    from grader.grading.incidents import INTERNAL_ERROR
 
     course = make_course(tmp_path)
     subs = tmp_path / "subs"
@@ -189,10 +189,10 @@ def grade_on_a_cluster_killing_a_worker(
     import dask
     from distributed import Client, LocalCluster
 
-    from grader.course import load_course
-    from grader.gradebook import grade_course
-    from grader.sandbox.launch import choose
-    from grader.submissions import student_folders
+    from grader.course.loading import load_course
+    from grader.grading.class_run import grade_course
+    from grader.sandbox.choice import choose
+    from grader.submissions.folders import student_folders
 
     course = load_course(ROOT, resolve_helpers=False)
     folders = student_folders(subs, course)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.checks.compare import tensor_problems, value_problems
-from grader.course import load_course
-from grader.excerpts import code_lines, excerpt, failing_line
-from grader.notebooks import read_notebook
-from grader.protocol.values import TensorValue
-from grader.submissions import SubmittedFile
+from grader.course.loading import load_course
+from grader.judges.compare import tensor_problems, value_problems
+from grader.sandbox.protocol.values import TensorValue
+from grader.submissions.excerpts import code_lines, excerpt, failing_line
+from grader.submissions.folders import SubmittedFile
+from grader.submissions.notebooks import read_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,8 +239,8 @@ def _custom_check(exercise_id: str, entry: str):
 def test_the_courses_custom_judges_keep_hidden_answers_hidden_too(disclosed: bool) -> None:
     from dataclasses import replace
 
-    from grader.checks import JUDGES
-    from grader.checks.base import JudgeContext
+    from grader.judges import JUDGES
+    from grader.judges.base import JudgeContext
 
     ex, check = _custom_check("derivative", "derivative_of_square")
     check = replace(check, disclose=frozenset({"expected"}) if disclosed else frozenset())

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, check, exercise, results, run_grader, write_student
 
-from grader.build import stub_source
-from grader.course import load_course
+from grader.course.loading import load_course
+from grader.course.stubs import stub_source
 
 SOLUTION = (ROOT / "solutions" / "tensor_ops.py").read_text()
 

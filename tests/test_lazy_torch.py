@@ -16,18 +16,19 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from grader.course import load_course
-from grader.schema import ExerciseError
+from grader.course.loading import load_course
+from grader.course.schema import ExerciseError
 
 NO_TORCH = textwrap.dedent("""
     import sys
     from pathlib import Path
 
-    import grader.course, grader.fingerprint, grader.reports, grader.results, grader.store
-    import grader.gradebook, grader.progress, grader.sandbox.pool, grader.submissions
-    from grader.course import load_course
-    from grader.fingerprint import exercise_fingerprint, run_key, submission_fingerprint
-    from grader.submissions import collect
+    import grader.course, grader.reports, grader.results, grader.sandbox.pool
+    import grader.grading.class_run, grader.grading.fingerprint, grader.grading.progress
+    import grader.grading.store, grader.submissions.folders
+    from grader.course.loading import load_course
+    from grader.grading.fingerprint import exercise_fingerprint, run_key, submission_fingerprint
+    from grader.submissions.folders import collect
 
     root = Path(sys.argv[1])
     course = load_course(root, resolve_helpers=False)

@@ -25,13 +25,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.notebooks import NotebookProblem, read_notebook
+from grader.submissions.notebooks import NotebookProblem, read_notebook
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "notebook_corpus"
-RUNNER = ROOT / "grader" / "sandbox"
+RUNNER = ROOT / "grader" / "sandbox" / "inside"
 TIMEOUT = (
     8  # seconds per cell (kernel) and per notebook (grader's path): only the hang probe reaches it
 )

@@ -25,9 +25,9 @@ import pytest
 import yaml
 from conftest import ROOT, exercise, results, run_grader
 
-from grader.course import load_course
+from grader.course.loading import load_course
 from grader.results import STATUSES
-from grader.submissions import collect
+from grader.submissions.folders import collect
 
 CORPUS = ROOT / "tests" / "notebook_corpus"
 SPEC = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
@@ -248,7 +248,7 @@ def check_ipython_2(text: str, data: dict) -> list[str]:
 
 
 def check_grader_bundle(text: str, data: dict) -> list[str]:
-    from grader.build import notebook_text
+    from grader.course.build import notebook_text
 
     ex_id = data.get("metadata", {}).get("grader", {}).get("exercise")
     if ex_id not in FILES:

@@ -1,6 +1,6 @@
 """The CLI around the platform exports: --fail-under, --ci detection, `grader ci init`,
 and `grader export canvas` without a graded run. The formats themselves are tested in
-test_github.py, test_junit.py, test_gradescope.py and test_canvas.py."""
+exports/test_github.py, test_junit.py, test_gradescope.py and test_canvas.py."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_grader
 
-from grader.incidents import INTERNAL_ERROR
+from grader.grading.incidents import INTERNAL_ERROR
 from grader.reports import report_filenames
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ checks:
 # forever on code that says "spin", and gives partial credit as text (which the grader
 # cannot add to points: an internal error) on code that says "half".
 ECHO_JUDGE = """\
-from grader.checks.base import Verdict
+from grader.judges.base import Verdict
 
 
 def judge_echo(ctx):

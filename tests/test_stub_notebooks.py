@@ -12,7 +12,7 @@ Each stub notebook is executed top to bottom by nbclient with the ``python3`` ke
 - an executed notebook is still valid nbformat and survives a write and read unchanged.
 
 Failures name the exercise, the cell (position among all cells, role and first line) and
-the error. The .py stubs and everything else about the bundle are in test_build.py.
+the error. The .py stubs and everything else about the bundle are in course/test_build.py.
 
 Each notebook costs a kernel start and ``import torch`` (a few seconds); the runs share a
 module-scoped fixture and go at most MAX_KERNELS at a time.
@@ -30,10 +30,11 @@ from typing import Any
 import nbformat
 import pytest
 from conftest import ROOT
-from test_build import solution_source
+from course.test_build import solution_source
 
-from grader.build import build_bundle
-from grader.course import Course, Exercise, load_course
+from grader.course.build import build_bundle
+from grader.course.loading import load_course
+from grader.course.model import Course, Exercise
 
 pytestmark = pytest.mark.slow
 

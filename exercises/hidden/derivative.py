@@ -3,9 +3,9 @@ derivative_of_square uses autograd rather than the formula 2 * x."""
 
 from __future__ import annotations
 
-from grader.checks.base import JudgeContext, Verdict
-from grader.checks.compare import describe, value_problems
-from grader.checks.forbidden import find_forbidden
+from grader.judges.base import JudgeContext, Verdict
+from grader.judges.compare import describe_value, value_problems
+from grader.judges.forbidden import find_forbidden
 
 # Any of these names, reached from the function (directly or through helpers), means
 # autograd computes the derivative: t.backward(), t.grad, torch.autograd.grad,
@@ -40,6 +40,6 @@ def judge_uses_autograd(ctx: JudgeContext) -> Verdict:
         return Verdict(False, f"{entry} uses autograd, but: " + "; ".join(problems[:2]), details)
     return Verdict(
         True,
-        f"{entry} computes the derivative with autograd and returned {describe(actual)}",
+        f"{entry} computes the derivative with autograd and returned {describe_value(actual)}",
         details,
     )

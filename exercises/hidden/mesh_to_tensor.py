@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from grader.checks.base import JudgeContext, Verdict
-from grader.checks.compare import describe, fmt_number, tensor_problems
-from grader.protocol.values import TensorValue
+from grader.judges.base import JudgeContext, Verdict
+from grader.judges.compare import describe_value, fmt_number, tensor_problems
+from grader.wire import TensorValue
 
 
 def centred_and_unchanged(ctx: JudgeContext) -> Verdict:
@@ -52,6 +52,7 @@ def centred_and_unchanged(ctx: JudgeContext) -> Verdict:
         return Verdict(False, "center_vertices: " + "; ".join(problems[:3]), details)
     return Verdict(
         True,
-        f"center_vertices returned {describe(result)} centred on the origin and left v unchanged",
+        f"center_vertices returned {describe_value(result)} "
+        "centred on the origin and left v unchanged",
         details,
     )

@@ -2,7 +2,7 @@
 
 Data functions take the check's integer seed and return named values; custom judges
 take a JudgeContext and return a Verdict. Student values arrive decoded
-(tensors as grader.protocol.values.TensorValue, tuples as tuples); nothing here runs student code.
+(tensors as grader.wire.TensorValue, tuples as tuples); nothing here runs student code.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from grader.checks.base import JudgeContext, Verdict
-from grader.checks.compare import describe, fmt_number
-from grader.protocol.values import TensorValue
+from grader.judges.base import JudgeContext, Verdict
+from grader.judges.compare import describe_value, fmt_number
+from grader.wire import TensorValue
 
 ENTRY_SPLIT = "train_val_split"
 ENTRY_STD = "standardize"
@@ -77,12 +77,12 @@ def _shape(t: TensorValue) -> list[int]:
 def _four_tensors(value: Any, names: tuple[str, ...]) -> tuple[list[TensorValue] | None, str]:
     """The four returned tensors, or a message saying what came back instead."""
     if not isinstance(value, (tuple, list)):
-        return None, f"returned {describe(value)}; expected a tuple ({', '.join(names)})"
+        return None, f"returned {describe_value(value)}; expected a tuple ({', '.join(names)})"
     if len(value) != 4:
         return None, f"returned {len(value)} values; expected 4: ({', '.join(names)})"
     for index, (name, item) in enumerate(zip(names, value, strict=True)):
         if not isinstance(item, TensorValue):
-            return None, f"{name} (item {index}) is {describe(item)}; expected a tensor"
+            return None, f"{name} (item {index}) is {describe_value(item)}; expected a tensor"
     return list(value), ""
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from grader.checks.base import JudgeContext, Verdict
-from grader.checks.compare import describe
-from grader.protocol.values import TensorValue
+from grader.judges.base import JudgeContext, Verdict
+from grader.judges.compare import describe_value
+from grader.wire import TensorValue
 
 
 def fresh_samples(ctx: JudgeContext) -> Verdict:
@@ -18,7 +18,8 @@ def fresh_samples(ctx: JudgeContext) -> Verdict:
         if not isinstance(value, TensorValue):
             return Verdict(
                 False,
-                f"{ctx.entry}: the {label} call returned {describe(value)}; expected a tensor",
+                f"{ctx.entry}: the {label} call returned {describe_value(value)}; "
+                "expected a tensor",
             )
     a, b = first.data, second.data
     if a.shape != b.shape:

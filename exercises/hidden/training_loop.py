@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from grader.checks.base import JudgeContext, Verdict
-from grader.checks.compare import describe, fmt_number
-from grader.checks.training import mse_of
-from grader.protocol.values import MLPSpec, ModuleValue
+from grader.judges.base import JudgeContext, Verdict
+from grader.judges.compare import describe_value, fmt_number
+from grader.judges.training import mse_of
+from grader.wire import MLPSpec, ModuleValue
 
 FEATURES = 87
 N_TRAIN = 400
@@ -69,7 +69,8 @@ def judge_losses(ctx: JudgeContext) -> Verdict:
     if not isinstance(losses, list):
         return Verdict(
             False,
-            f"{entry} returned {describe(losses)}; expected a list of {epochs} Python floats, "
+            f"{entry} returned {describe_value(losses)}; "
+            f"expected a list of {epochs} Python floats, "
             "one loss per epoch",
             details,
         )
@@ -78,7 +79,7 @@ def judge_losses(ctx: JudgeContext) -> Verdict:
         return Verdict(
             False,
             f"{entry}: the losses should be Python floats, but the list holds "
-            f"{describe(tensors[0])}; append loss.item(), not the loss tensor",
+            f"{describe_value(tensors[0])}; append loss.item(), not the loss tensor",
             details,
         )
     details["losses"] = [fmt_number(v) for v in losses[:50]]

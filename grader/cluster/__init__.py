@@ -8,4 +8,6 @@
   and worker pool as a local run. It needs no Dask itself.
 
 Nothing here is imported unless ``--cluster`` is given: a plain install has no Dask.
+May import: ``grader.grading`` (the same Grader), ``course``, ``submissions``,
+``sandbox`` (not ``inside``), ``results``, ``errors``; Dask only lazily. Not ``cli``.
 """

@@ -18,15 +18,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from grader.course import Course, Exercise
+from grader.course.model import Course, Exercise
+from grader.course.shipping import course_files
 from grader.errors import GraderError
-from grader.fingerprint import digest, grader_fingerprint
-from grader.incidents import describe, internal_error_results
+from grader.grading.fingerprint import digest, grader_fingerprint
+from grader.grading.grader import OnResult
+from grader.grading.incidents import describe_exception, internal_error_results
 from grader.results import ExerciseResult
-from grader.shipping import course_files
-from grader.submissions import Submission, submission_data
+from grader.submissions.folders import Submission, submission_data
 
-OnResult = Callable[[Submission, list[ExerciseResult], float], None]
 OnIncident = Callable[
     [str, str, str, str], None
 ]  # IncidentLog.record: student, what, summary, details
@@ -98,7 +98,7 @@ class ClusterGrader:
                     results, seconds, incident = (
                         internal_error_results(exercises),
                         0.0,
-                        describe(exc),
+                        describe_exception(exc),
                     )
                 if incident and on_incident is not None:
                     on_incident(submission.student, "grading {} on the cluster", *incident)

@@ -83,7 +83,7 @@ def parse(value: str, default_workers: int = 2) -> ClusterSpec:
 
 
 def _from_file(path: Path) -> ClusterSpec:
-    from grader.schema import Mapping, load_yaml
+    from grader.course.schema import Mapping, load_yaml
 
     if not path.is_file():
         raise GraderError(f"--cluster {path}: no such file")

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.course import Course, load_course
+from grader.course.loading import load_course
+from grader.course.model import Course
+from grader.course.schema import ExerciseError
 from grader.errors import GraderError
-from grader.fingerprint import grader_fingerprint
-from grader.incidents import describe, internal_error_results
+from grader.grading.fingerprint import grader_fingerprint
+from grader.grading.incidents import describe_exception, internal_error_results
 from grader.results import plain
-from grader.sandbox.launch import SandboxUnavailable
-from grader.schema import ExerciseError
-from grader.submissions import submission_from_data
+from grader.sandbox.choice import SandboxUnavailable
+from grader.submissions.folders import submission_from_data
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Station:
 
     folder: tempfile.TemporaryDirectory[str]
     course: Course
-    grader: Any  # grader.grading.Grader, imported with torch on the first job
+    grader: Any  # grader.grading.grader.Grader, imported with torch on the first job
 
 
 _stations: dict[tuple[str, int, str], Station] = {}
@@ -70,7 +71,7 @@ def grade_job(course: dict[str, Any], job: dict[str, Any]) -> str:
         raise  # what no submission could be graded without stops the run, as locally
     except Exception as exc:  # the last line, as Grader.grade_many's: this student only
         results = internal_error_results(exercises)
-        incident = describe(exc)
+        incident = describe_exception(exc)
     return json.dumps(
         {
             "results": [plain(r) for r in results],
@@ -91,8 +92,8 @@ def _station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Station:
 def _open_station(course: dict[str, Any], seed: int, sandbox_kind: str) -> Station:
     import torch
 
-    from grader.grading import Grader
-    from grader.sandbox.launch import choose
+    from grader.grading.grader import Grader
+    from grader.sandbox.choice import choose
 
     folder = tempfile.TemporaryDirectory(prefix="grader-course-")
     root = Path(folder.name) / str(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.reports.csv_report import _text_cell, exercise_ids, format_points
+from grader.reports.csv_report import exercise_ids, format_points, text_cell
 from grader.results import GradingRun, StudentResult
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -105,7 +105,7 @@ def export_canvas(run: GradingRun, roster: Path, assignment: str | None = None) 
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; quotes what needs it
-    writer.writerow([*IDENTITY, *(_text_cell(c.header) for c in columns)])
+    writer.writerow([*IDENTITY, *(text_cell(c.header) for c in columns)])
     writer.writerow(
         [POINTS_POSSIBLE, *[""] * (len(IDENTITY) - 1), *(format_points(c.points) for c in columns)]
     )
@@ -115,7 +115,7 @@ def export_canvas(run: GradingRun, roster: Path, assignment: str | None = None) 
         student = by_id[matched[index]]
         identity = (row.name, row.canvas_id, row.sis_user_id, row.login, row.section)
         writer.writerow(
-            [*(_text_cell(cell) for cell in identity), *(c.score(student) for c in columns)]
+            [*(text_cell(cell) for cell in identity), *(c.score(student) for c in columns)]
         )
     return CanvasExport(text=BOM + buf.getvalue(), unmatched=unmatched)
 
@@ -355,7 +355,7 @@ def _check_headers(columns: list[_Column], roster: Roster) -> None:
                 f"column {header!r}: Canvas ignores columns whose name contains "
                 f"{total[0]!r} (its own totals); rename it"
             )
-        written = _text_cell(header)
+        written = text_cell(header)
         if written in seen:
             # Canvas finds a column by the first header of that name: one would hide the other.
             raise GraderError(

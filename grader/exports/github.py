@@ -22,9 +22,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from grader.reports.csv_report import format_points
-from grader.reports.html_report import ANSI_ESCAPE, status_symbol
+from grader.reports.html_report import status_symbol
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, frame_cell
-from grader.terminal import CONTROL_CHARS, fenced, stop_token
+from grader.terminal import ANSI_ESCAPE, CONTROL_CHARS, fenced, stop_token
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "autograde.yml"
 

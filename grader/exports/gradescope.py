@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grader
+from grader.course.shipping import course_files, shipped_files
 from grader.errors import GraderError
 from grader.reports.csv_report import format_points
-from grader.reports.html_report import ANSI_ESCAPE
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
-from grader.shipping import course_files, shipped_files
+from grader.terminal import ANSI_ESCAPE
 
 if TYPE_CHECKING:
     pass
@@ -222,7 +222,7 @@ def build_autograder_zip(course_root: Path, out: Path) -> Path:
 
     The same course and grader give the same bytes: entries sorted by name, fixed
     timestamps and modes (0755 for the two scripts, 0644 for the rest)."""
-    from grader.course import load_course
+    from grader.course.loading import load_course
     from grader.reports import write_bytes_atomic
 
     course = load_course(

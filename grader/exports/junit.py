@@ -17,8 +17,8 @@ import math
 import re
 
 from grader.reports.csv_report import format_points
-from grader.reports.html_report import ANSI_ESCAPE
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
+from grader.terminal import ANSI_ESCAPE
 
 OUTPUT_LIMIT = 64 * 1024  # characters of printed output per element
 

@@ -1,4 +1,8 @@
-"""Report writers. Every report is a pure function of a ``GradingRun``."""
+"""Report writers. Every report is a pure function of a ``GradingRun``.
+
+May import: ``grader.results``, ``grader.terminal`` and jinja2; nothing of the course,
+the grading or the sandbox.
+"""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def exercise_ids(run: GradingRun) -> list[str]:
     return [e.id for e in run.students[0].exercises] if run.students else []
 
 
-def _text_cell(text: str) -> str:
+def text_cell(text: str) -> str:
     # Undecodable file names arrive as lone surrogates; they cannot be written as UTF-8.
     text = text.encode("utf-8", "replace").decode("utf-8")
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -39,11 +39,11 @@ def render_csv(run: GradingRun) -> str:
     ids = exercise_ids(run)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180 / Excel dialect
-    writer.writerow(["student", *(_text_cell(i) for i in ids), "total"])
+    writer.writerow(["student", *(text_cell(i) for i in ids), "total"])
     for student in run.students:
         by_id = {e.id: e for e in student.exercises}
         cells = [format_points(by_id[i].score) if i in by_id else "" for i in ids]
-        writer.writerow([_text_cell(student.id), *cells, format_points(student.score)])
+        writer.writerow([text_cell(student.id), *cells, format_points(student.score)])
     return buf.getvalue()
 
 

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from grader.reports.atomic import write_text_atomic
 from grader.reports.csv_report import exercise_ids, format_points
 from grader.results import STATUSES, ExerciseResult, GradingRun, StudentResult
+from grader.terminal import ANSI_ESCAPE  # colours from tqdm, rich, ...
 
 INDEX_FILENAME = "index.html"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -34,7 +35,6 @@ MESSAGE_LIMIT = 300  # a message in the overview's item analysis
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_NAME = 100  # well below the usual 255-byte file name limit, hash included
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colours from tqdm, rich, ...
 
 # Status is shown as a symbol *and* a word, so it never depends on colour alone.
 STATUS_SYMBOLS = {
@@ -165,7 +165,7 @@ def shown_details(details: Any) -> list[tuple[Any, Any]]:
 
 
 def mismatch_rows(details: Any) -> list[dict[str, Any]]:
-    """The few positions where a tensor differs (see checks/compare.py), each with
+    """The few positions where a tensor differs (see judges/compare.py), each with
     "index", "got" and, when the check discloses it, "expected"."""
     rows = details.get("mismatches") if isinstance(details, dict) else None
     if not isinstance(rows, list):

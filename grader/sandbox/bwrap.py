@@ -6,7 +6,7 @@ What the student's code gets:
 - a cleared environment (only the variables the runner needs);
 - read-only: the system's /usr (and its /lib, /bin links) and the Python environment
   that runs the grader (its prefix and site-packages), plus the runner script and the
-  protocol package it imports (grader/protocol: names and value encoding only);
+  protocol package it imports (grader/sandbox/protocol: names and value encoding only);
 - its worker's box, where the grader puts one job folder at a time (writable), and the
   shared inputs (read-only);
 - an empty /tmp and /dev/shm, emptied between jobs. Nothing else: not the course (exercises,
@@ -36,7 +36,8 @@ INSIDE_JOBNS = f"{INSIDE_CODE}/jobns.py"
 INSIDE_PROTOCOL = "/opt/torch-grader/protocol"  # beside sandbox/, where the runner imports it
 INSIDE_JOB = "/sandbox/job"  # a job's own folder, in the job's mount namespace (jobns.py)
 HERE = Path(__file__).resolve().parent
-PROTOCOL = HERE.parent / "protocol"
+INSIDE = HERE / "inside"  # mounted at INSIDE_CODE
+PROTOCOL = HERE / "protocol"  # mounted at INSIDE_PROTOCOL
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 # /etc/fonts: matplotlib asks fontconfig for the system's fonts.
 SYSTEM_FILES = (
@@ -116,10 +117,10 @@ def command(box: Path, shared: Path, env: dict[str, str], argv: list[str]) -> li
         str(shared),
         INSIDE_SHARED,
         "--ro-bind",
-        str(HERE / "runner.py"),
+        str(INSIDE / "runner.py"),
         INSIDE_RUNNER,
         "--ro-bind",
-        str(HERE / "jobns.py"),
+        str(INSIDE / "jobns.py"),
         INSIDE_JOBNS,
         "--ro-bind",
         str(PROTOCOL),

@@ -33,19 +33,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader.protocol.reading import read_runner_log
 from grader.sandbox import bwrap, cgroups, confine
+from grader.sandbox.choice import JobEnd, Sandbox, SandboxUnavailable, WorkerLimits, environment
 from grader.sandbox.cleanup import empty_folder, remove_tree
-from grader.sandbox.launch import Limits, Outcome, Sandbox, SandboxUnavailable, environment
+from grader.sandbox.protocol.reading import read_runner_log
 from grader.terminal import safe_line
 
-RUNNER = Path(__file__).with_name("runner.py")
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "inside" / "runner.py"  # a file to run, never imported by the grader
 # What runs inside the sandbox: the runner script, jobns.py beside it, and the protocol
 # package beside its folder. The confined fallback copies them into the pool's home, so
 # its users need not reach the grader's own installation (which may sit in the course).
+# Each copied folder: (its source here, its files); the copies keep bwrap's layout
+# (/opt/torch-grader/sandbox/runner.py beside /opt/torch-grader/protocol).
 SANDBOX_CODE = {
-    "sandbox": ("runner.py", "jobns.py"),
-    "protocol": ("__init__.py", "layout.py", "values.py", "reading.py", "mlp.py"),
+    "sandbox": (HERE / "inside", ("runner.py", "jobns.py")),
+    "protocol": (
+        HERE / "protocol",
+        ("__init__.py", "layout.py", "values.py", "reading.py", "mlp.py"),
+    ),
 }
 LOG_CAP = 64 * 1024  # bytes of a job's own log we keep
 READY_SECONDS = 180.0  # a worker's start: importing torch on a busy machine
@@ -58,7 +64,7 @@ class WorkerProcess:
     """One sandboxed worker, seen from the grader."""
 
     def __init__(
-        self, index: int, home: Path, shared: Path, sandbox: Sandbox, limits: Limits
+        self, index: int, home: Path, shared: Path, sandbox: Sandbox, limits: WorkerLimits
     ) -> None:
         self.index = index
         self.box = home / f"worker-{index}"
@@ -186,7 +192,7 @@ class WorkerProcess:
     def job_dir(self, name: str) -> Path:
         return self.box / name
 
-    def run(self, name: str, wall: float) -> Outcome:
+    def run(self, name: str, wall: float) -> JobEnd:
         """Run the job folder ``box/name``; when this returns, no process of the job is
         alive, so its outputs can be read without racing it."""
         self.wait_ready()
@@ -210,7 +216,7 @@ class WorkerProcess:
             how, code, leftovers = reply
             leftovers += self._sweep()
         oom = bool(self.group and self.group.oom_kills() > oom_before)
-        return Outcome(
+        return JobEnd(
             how=how,
             code=code,
             seconds=time.monotonic() - started,
@@ -296,7 +302,7 @@ def _parse_reply(line: bytes | None, name: str) -> tuple[str, int, int] | None:
     return how, code, leftovers
 
 
-def _prepare_child(limits: Limits, group: cgroups.RunCgroup | None, uid: int | None = None):
+def _prepare_child(limits: WorkerLimits, group: cgroups.RunCgroup | None, uid: int | None = None):
     def apply() -> None:
         if group is not None:
             group.enter()
@@ -336,7 +342,7 @@ class Pool:
     """
 
     def __init__(
-        self, size: int, sandbox: Sandbox, limits: Limits, home: Path | None = None
+        self, size: int, sandbox: Sandbox, limits: WorkerLimits, home: Path | None = None
     ) -> None:
         self.sandbox = sandbox
         self._own_home = home is None
@@ -411,10 +417,10 @@ class Pool:
         os.chmod(self.home, 0o711)
         os.chmod(self.shared, 0o755)
         code = self.home / "code"
-        for folder, names in SANDBOX_CODE.items():
+        for folder, (source, names) in SANDBOX_CODE.items():
             (code / folder).mkdir(parents=True, exist_ok=True)
             for name in names:
-                shutil.copyfile(RUNNER.parents[1] / folder / name, code / folder / name)
+                shutil.copyfile(source / name, code / folder / name)
                 os.chmod(code / folder / name, 0o644)
             os.chmod(code / folder, 0o755)
         os.chmod(code, 0o755)

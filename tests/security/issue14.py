@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT
 from hostile import kill_processes, new_marker, settle_processes, tree
 
-from grader.sandbox.launch import choose
+from grader.sandbox.choice import choose
 
 SOLUTIONS = ROOT / "solutions"
 RUN_TIMEOUT = 600.0  # seconds: a run that takes this long is stuck, and is killed
@@ -50,8 +50,8 @@ def honest_files() -> dict[str, str]:
 
 def stub_files(comment: str = "") -> dict[str, str]:
     """The bundle's stubs for every exercise (each scores 0), with ``comment`` on top."""
-    from grader.build import stub_source
-    from grader.course import load_course
+    from grader.course.loading import load_course
+    from grader.course.stubs import stub_source
 
     course = load_course(ROOT)
     return {
@@ -62,7 +62,7 @@ def stub_files(comment: str = "") -> dict[str, str]:
 
 def exercise_files() -> list[str]:
     """The file name (``tensor_ops.py``) of every exercise, in the course's order."""
-    from grader.course import load_course
+    from grader.course.loading import load_course
 
     return [f"{ex.file}.py" for ex in load_course(ROOT).exercises]
 

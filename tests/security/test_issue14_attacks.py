@@ -40,7 +40,7 @@ from issue14 import (
     write_class,
 )
 
-from grader.sandbox.launch import environment
+from grader.sandbox.choice import environment
 
 HONEST = ["zh1_honest", "zh2_honest"]
 FILLERS = ["a0_filler1", "a0_filler2"]  # first: they take the places that race for the worker
@@ -343,7 +343,7 @@ def test_sigstop_costs_only_the_check_that_sent_it(tmp_path: Path):
     group (0). The check fails as stopped or timed out, and the file costs at most its
     check's time limit and a few seconds: the run's wall time with the attacker, against
     the same class without it."""
-    from grader.course import load_course
+    from grader.course.loading import load_course
 
     limit = next(ex.limits.time for ex in load_course(ROOT).exercises if ex.id == "tensor-ops")
     mark, found = fresh_mark(), Findings()

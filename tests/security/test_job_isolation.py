@@ -1,4 +1,4 @@
-"""Each guard of a job's isolation (grader/sandbox/jobns.py, the worker in runner.py,
+"""Each guard of a job's isolation (grader/sandbox/inside/jobns.py, the worker in runner.py,
 bwrap.py) has a test here that fails without it.
 
 One class is graded with `--jobs 1`, so one worker serves every student in folder

@@ -1,0 +1,333 @@
+"""Forbidden calls are found in the syntax tree, however they are spelled; each statement
+is read once, and code over the judge's caps is an error that says so."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+from judging import context, judge, plan_check
+
+from grader.course.schema import ExerciseError
+from grader.grading.plan import PlannedCheck
+from grader.judges import JUDGES, Unjudgeable, forbidden
+from grader.judges.forbidden import MAX_SOURCE_CHARS, CodeTooLarge, find_forbidden
+
+SIGMOID = {"sigmoid", "sigmoid_", "Sigmoid", "expit"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import torch\ndef sigmoid(x):\n    return torch.sigmoid(x)\n",
+        "import torch.nn.functional as F\ndef sigmoid(x):\n    return F.sigmoid(x)\n",
+        "from torch import sigmoid as s\ndef sigmoid(x):\n    return s(x)\n",
+        "def sigmoid(x):\n    return x.sigmoid_()\n",
+        "import torch.nn as nn\ndef sigmoid(x):\n    return nn.Sigmoid()(x)\n",
+        "import torch\ndef sigmoid(x):\n    return getattr(torch, 'sigmoid')(x)\n",
+        "import torch\nsig = torch.sigmoid\ndef sigmoid(x):\n    return sig(x)\n",
+        "import torch\ndef helper(x):\n    return torch.special.expit(x)\ndef sigmoid(x):\n"
+        "    return helper(x)\n",
+        "import torch\ndef a(x):\n    return torch.sigmoid(x)\ndef b(x):\n    return a(x)\n"
+        "def sigmoid(x):\n    return b(x)\n",
+        "from torch.special import expit\ndef sigmoid(x):\n    return expit(x)\n",
+    ],
+)
+def test_found(body: str):
+    assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n",
+        # Used elsewhere in the file, not by sigmoid: sigmoid keeps its points.
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\ndef other(x):\n"
+        "    return torch.sigmoid(x)\n",
+        # Code under the main guard never runs in grading.
+        "import torch\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
+        "if __name__ == '__main__':\n"
+        "    print(torch.allclose(sigmoid(torch.zeros(1)), torch.sigmoid(torch.zeros(1))))\n",
+        # The word in a comment or an unrelated string is not a call.
+        "import torch\ndef sigmoid(x):\n    # unlike torch.sigmoid, written by hand\n"
+        "    return 1 / (1 + torch.exp(-x))\n",
+    ],
+)
+def test_not_found(body: str):
+    assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"] == []
+
+
+def test_lines_are_reported():
+    uses = find_forbidden(
+        "import torch\n\n\ndef sigmoid(x):\n    return torch.sigmoid(x)\n", ["sigmoid"], SIGMOID
+    )
+    assert uses["sigmoid"] == [("torch.sigmoid", 5)]
+
+
+def test_a_docstring_naming_the_function_is_not_a_use():
+    body = 'import torch\ndef sigmoid(x):\n    """sigmoid"""\n    return 1 / (1 + torch.exp(-x))\n'
+    assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"] == []
+
+
+def test_a_name_looked_up_by_subscript_is_a_use():
+    body = 'import torch.nn.functional as F\ndef sigmoid(x):\n    return vars(F)["sigmoid"](x)\n'
+    assert find_forbidden(body, ["sigmoid"], SIGMOID)["sigmoid"]
+
+
+# -- linear, capped ----------------------------------------------------------------------
+
+
+def _reference_find(
+    source: str, functions: list[str], forbidden: set[str]
+) -> dict[str, set[tuple[str, int]]]:
+    """The judge's rule written as plainly as possible (each name's statements walked
+    again for each name: quadratic, fine for small files), to compare with."""
+    tree = ast.parse(source)
+    bindings: dict[str, list[ast.stmt]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.If) and "__main__" in ast.unparse(stmt.test):
+            continue
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [stmt.name]
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
+        else:
+            names = [
+                n.id
+                for n in ast.walk(stmt)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            ]
+        for name in names:
+            bindings.setdefault(name, []).append(stmt)
+
+    def uses(stmt: ast.stmt) -> set[tuple[str, int]]:
+        found = set()
+        if isinstance(stmt, ast.Import):
+            return found
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Attribute) and sub.attr in forbidden:
+                found.add((ast.unparse(sub), sub.lineno))
+            elif isinstance(sub, ast.ImportFrom):
+                found |= {
+                    (f"from {sub.module} import {a.name}", sub.lineno)
+                    for a in sub.names
+                    if a.name in forbidden
+                }
+            elif isinstance(sub, (ast.Call, ast.Subscript)):
+                texts = (
+                    [*sub.args, *(k.value for k in sub.keywords)]
+                    if isinstance(sub, ast.Call)
+                    else [sub.slice]
+                )
+                found |= {
+                    (repr(t.value), t.lineno)
+                    for t in texts
+                    if isinstance(t, ast.Constant)
+                    and isinstance(t.value, str)
+                    and t.value.strip() in forbidden
+                }
+        return found
+
+    report = {}
+    for fn in functions:
+        seen, todo, found = set(), [fn], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in bindings:
+                continue
+            seen.add(name)
+            for stmt in bindings[name]:
+                found |= uses(stmt)
+                todo += [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+        report[fn] = found
+    return report
+
+
+def course_files() -> list[tuple[Path, list[str], set[str]]]:
+    """Every .py file of the course, its examples and the notebook corpus that is the
+    file of an exercise with forbidden-calls checks, with each check's functions and names."""
+    cases = []
+    for path in sorted((ROOT / "exercises").glob("*.yaml")):
+        exercise = yaml.safe_load(path.read_text())
+        checks = [c for c in exercise.get("checks", []) if c.get("judge") == "forbidden-calls"]
+        sources = [
+            ROOT / "solutions" / f"{exercise['file']}.py",
+            *sorted((ROOT / "examples" / "submissions").glob(f"*/{exercise['file']}.py")),
+            *sorted((ROOT / "tests" / "notebook_corpus").glob(f"*/{exercise['file']}.py")),
+        ]
+        for check in checks:
+            functions = [str(f) for f in check["with"].get("functions", [check["entry"]])]
+            names = {str(n) for n in check["with"]["names"]}
+            cases += [(source, functions, names) for source in sources if source.is_file()]
+    return cases
+
+
+def test_same_findings_as_the_plain_rule_on_the_course_files():
+    cases = course_files()
+    assert len(cases) >= 9
+    for source, functions, names in cases:
+        text = source.read_text()
+        found = find_forbidden(text, functions, names)
+        assert {fn: set(uses) for fn, uses in found.items()} == _reference_find(
+            text, functions, names
+        ), source
+    # ... including a student who used the library (the check must find something).
+    assert any(find_forbidden(s.read_text(), f, n)[f[0]] for s, f, n in cases)
+
+
+def test_twenty_thousand_names_are_judged_in_well_under_a_second():
+    names = ", ".join(f"a{i}" for i in range(20_000))
+    source = (
+        ROOT / "solutions" / "activations.py"
+    ).read_text() + f"\n\nif False:\n    {names} = 0\n"
+    assert len(source) > 140_000
+    started = time.perf_counter()
+    found = find_forbidden(source, ["relu"], {"relu", "relu_", "ReLU"})
+    assert time.perf_counter() - started < 1.0
+    assert found == {"relu": []}
+    # And when the function does reach the huge statement, through one of its names.
+    chained = (
+        f"import torch\n{names} = (torch.relu,) * 20000\n\ndef relu(x):\n    return a19999(x)\n"
+    )
+    started = time.perf_counter()
+    assert find_forbidden(chained, ["relu"], {"relu"}) == {"relu": [("torch.relu", 2)]}
+    assert time.perf_counter() - started < 1.0
+
+
+def test_code_over_the_caps_is_an_error_that_says_so_not_a_long_wait():
+    too_long = "x = 1\n" * (forbidden.MAX_SOURCE_CHARS // 6 + 1)
+    with pytest.raises(CodeTooLarge, match="characters long"):
+        find_forbidden(too_long, ["sigmoid"], SIGMOID)
+    many_nodes = "x = [" + "0, " * (forbidden.MAX_NODES + 1) + "]\n"
+    assert len(many_nodes) < forbidden.MAX_SOURCE_CHARS
+    with pytest.raises(CodeTooLarge, match="syntax elements"):
+        find_forbidden(many_nodes, ["sigmoid"], SIGMOID)
+    # Nesting that Python's parser (or ast.unparse, quoting a use) cannot follow: never
+    # a RecursionError or MemoryError out of the judge.
+    for deep in (
+        "def sigmoid(x):\n    return " + "not " * 100_000 + "x\n",
+        "def sigmoid(x):\n    return x" + ".b" * 5_000 + ".sigmoid()\n",
+        "def sigmoid(x):\n    return x" + ".b" * 600 + ".sigmoid()\n",
+    ):  # parses; unparse cannot
+        with pytest.raises(CodeTooLarge, match="nested too deeply"):
+            find_forbidden(deep, ["sigmoid"], SIGMOID)
+
+
+def test_the_judge_makes_code_over_the_caps_an_unjudgeable_check():
+    from grader.course.loading import load_course
+    from grader.judges import JUDGES, JudgeContext, Unjudgeable
+
+    course = load_course(ROOT, resolve_helpers=False)
+    exercise = course.exercise("activations")
+    spec = next(c for c in exercise.checks if c.judge == "forbidden-calls")
+    source = "x = [" + "0, " * (forbidden.MAX_NODES + 1) + "]\n"
+    ctx = JudgeContext(exercise, spec, {}, read_source=lambda: source)
+    with pytest.raises(Unjudgeable, match="could not be judged"):
+        JUDGES["forbidden-calls"].judge(ctx)
+
+
+# ----------------------------------------------------- the verdicts, on hand-made outputs
+# The ``forbidden-calls`` judge on hand-written code: the verdict's words, the lines it
+# points at, and its options (``names``, ``functions``, ``instead``). How uses are found
+# in the syntax tree is tested in test_forbidden.py.
+
+CHECK = """
+judge: forbidden-calls
+with: {names: [sigmoid, Sigmoid]}
+"""
+CLEAN = "import torch\n\n\ndef f(x):\n    return 1 / (1 + torch.exp(-x))\n"
+USES = "import torch\n\n\ndef f(x):\n    y = torch.sigmoid(x)\n    return torch.nn.Sigmoid()(y)\n"
+
+
+def check(tmp_path: Path, text: str = CHECK, entries: tuple[str, ...] = ("f",)) -> PlannedCheck:
+    return plan_check(tmp_path, text, entries=entries)
+
+
+def test_reading_code_needs_no_run(tmp_path: Path):
+    pc = check(tmp_path)
+    assert pc.probe is None and not pc.needs_solution
+
+
+def test_code_without_the_names_passes(tmp_path: Path):
+    v = judge(check(tmp_path), source=CLEAN)
+    assert v.passed and v.message == "f is written with elementary operations"
+    assert v.lines == [] and v.details == {}
+
+
+def test_a_use_fails_and_points_at_its_lines(tmp_path: Path):
+    v = judge(check(tmp_path), source=USES)
+    assert not v.passed
+    assert v.message == (
+        "f uses the library's own version: torch.sigmoid (line 5), torch.nn.Sigmoid "
+        "(line 6). This exercise asks you to write it yourself with elementary tensor "
+        "operations, so f earns no points."
+    )
+    assert v.lines == [5, 6]
+    assert v.details == {"uses": ["line 5: torch.sigmoid", "line 6: torch.nn.Sigmoid"]}
+
+
+def test_lines_are_said_where_the_student_finds_them(tmp_path: Path):
+    ctx = context(check(tmp_path), source=USES)
+    ctx.where = lambda line: f"line {line - 3} of cell 2"
+    v = JUDGES["forbidden-calls"].judge(ctx)
+    assert "torch.sigmoid (line 2 of cell 2)" in v.message
+    assert v.details["uses"][0] == "line 2 of cell 2: torch.sigmoid"
+    assert v.lines == [5, 6]  # lines of the code, for the excerpt
+
+
+def test_at_most_three_uses_are_named_and_ten_listed(tmp_path: Path):
+    body = "".join(f"    x = torch.sigmoid(x)  # {i}\n" for i in range(12))
+    v = judge(check(tmp_path), source=f"import torch\n\n\ndef f(x):\n{body}    return x\n")
+    assert v.message.count("torch.sigmoid (line") == 3
+    assert len(v.details["uses"]) == 10 and v.lines == [5, 6, 7]
+
+
+def test_instead_option(tmp_path: Path):
+    pc = check(tmp_path, CHECK.replace("]}", "], instead: torch.exp and arithmetic}"))
+    v = judge(pc, source=USES)
+    assert "to write it yourself with torch.exp and arithmetic, so f earns no points." in v.message
+
+
+def test_functions_option_names_what_is_read(tmp_path: Path):
+    pc = check(tmp_path, CHECK.replace("]}", "], functions: [g]}"), entries=("f", "g"))
+    assert judge(pc, source=USES).passed  # f may use it, g is the one read
+    source = USES + "\n\ndef g(x):\n    return f(x)\n"
+    v = judge(pc, source=source)
+    assert not v.passed and v.message.startswith("f uses the library's own version: torch.sigmoid")
+
+
+def test_only_the_entry_is_read_by_default(tmp_path: Path):
+    source = CLEAN + "\n\ndef other(x):\n    return torch.sigmoid(x)\n"
+    assert judge(check(tmp_path), source=source).passed
+
+
+def test_code_that_cannot_be_read(tmp_path: Path):
+    pc = check(tmp_path)
+    assert judge(pc, source=None).message == "f: the code could not be read"
+    v = judge(pc, source="def f(x):\n    return (x\n")
+    assert not v.passed
+    assert v.message.startswith("f: the code has a syntax error (line 2: ")
+
+
+def test_code_over_the_caps_is_unjudgeable(tmp_path: Path):
+    with pytest.raises(Unjudgeable, match="characters long"):
+        judge(check(tmp_path), source="#" * (MAX_SOURCE_CHARS + 1))
+
+
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        ("{names: []}", "key 'names': expected at least one forbidden name"),
+        ("{names: sigmoid}", "key 'names': expected a list, got 'sigmoid'"),
+        ("{}", "key 'names': required in 'with' but missing"),
+        ("{names: [sigmoid], instead: [a]}", "key 'instead': expected text, got a list"),
+        ("{names: [sigmoid], calls: [a]}", "key 'calls': unknown key"),
+    ],
+)
+def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
+    with pytest.raises(ExerciseError, match=words):
+        check(tmp_path, f"judge: forbidden-calls\nwith: {option}")
