@@ -23,6 +23,17 @@ def run_grader(*args: str, cwd: Path = ROOT, timeout: float = 900) -> subprocess
     )
 
 
+def python_under_tmp() -> list[str]:
+    """What a job sees in its own, fresh /tmp: only the Python environment, when it lives
+    under /tmp (a venv there is bound in, read-only, so that it still runs)."""
+    names = set()
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        path = Path(prefix)
+        if path.is_relative_to("/tmp") and path != Path("/tmp"):
+            names.add(path.relative_to("/tmp").parts[0])
+    return sorted(names)
+
+
 def write_student(root: Path, name: str, files: dict[str, str]) -> Path:
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)

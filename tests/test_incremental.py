@@ -29,7 +29,8 @@ def comparable(out: Path) -> dict:
     data = json.loads((out / "results.json").read_text())
     for student in data["students"]:
         for ex in student["exercises"]:
-            ex["output"] = re.sub(r"[\d.]+(e[+-]?\d+)? ?[nµm]?s\b", "T", ex["output"])
+            # IPython writes micro as µ (U+00B5) or μ (U+03BC), by version.
+            ex["output"] = re.sub(r"[\d.]+(e[+-]?\d+)? ?[nµμm]?s\b", "T", ex["output"])
             for check in ex["checks"]:
                 check.pop("seconds", None)
     return data

@@ -221,7 +221,8 @@ def run_fast(suite: dict[str, nbformat.NotebookNode], tmp: Path) -> dict[str, di
 
 MASKS = [
     (
-        re.compile(r"\b\d+(\.\d+)?(e[+-]?\d+)?\s*(ns|µs|us|ms|s)\b"),
+        # IPython writes micro as µ (U+00B5) or μ (U+03BC), by version.
+        re.compile(r"\b\d+(\.\d+)?(e[+-]?\d+)?\s*(ns|µs|μs|us|ms|s)\b"),
         "<time>",
     ),  # %time: 1.5 ms, 1e+03 ns
     (re.compile(r"0x[0-9a-f]{6,}"), "0x<address>"),
@@ -309,6 +310,7 @@ def test_the_comparison_can_fail(both: tuple[dict, dict]) -> None:
     assert errors["2"]["error"] == ["ZeroDivisionError", "division by zero"]
     assert masked("took 1.5 ms at 0x7f00deadbeef") == "took <time> at 0x<address>"
     assert masked("sys: 1e+03 ns, total: 2 µs") == "sys: <time>, total: <time>"
+    assert masked("CPU times: user 4 μs, sys: 0 ns") == "CPU times: user <time>, sys: <time>"
     assert masked("tensor([1.5000])") == "tensor([1.5000])"
     assert masked("invalid syntax (<cell 3>, line 1)") == masked(
         "invalid syntax (4086266472.py, line 1)"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, exercise, results, run_grader, write_student
+from conftest import ROOT, exercise, python_under_tmp, results, run_grader, write_student
 from hostile import Listener, run_grader_with
 from world_python import world_python
 
@@ -199,7 +199,7 @@ def test_sees_only_its_job_and_the_system(seen: dict):
     # other student's job, no reference run.
     assert seen["job"] == "/sandbox/job"
     assert seen["box_listing"] == []
-    assert seen["tmp_listing"] == []
+    assert sorted(seen["tmp_listing"]) == python_under_tmp()
     assert str(ROOT) not in json.dumps(seen["root_listing"])
 
 
@@ -230,7 +230,11 @@ def test_doctor_names_the_sandbox_in_force():
     proc = run_grader("doctor")
     assert proc.returncode == 0 and "\nsandbox: bubblewrap (" in proc.stdout
     env_proc = run_grader("doctor", "--sandbox", "subprocess")
-    assert env_proc.returncode == 0 and "\nsandbox: subprocess (" in env_proc.stdout
+    assert "\nsandbox: subprocess (" in env_proc.stdout
+    # As root, the fallback's users must reach this Python: refused (exit 1) when they
+    # cannot (a pyenv under /root), as grading would be.
+    refused = "refused: the grader runs as root" in env_proc.stdout
+    assert env_proc.returncode == (1 if refused else 0), env_proc.stdout
     assert "install bubblewrap" in env_proc.stdout
 
 
