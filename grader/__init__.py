@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from grader import _compat  # noqa: E402  (0.1's module paths, for instructors' helper files)
+
+_compat.install()
+
 _PUBLIC = {
     "load_course": "grader.course.loading",
     "Course": "grader.course.model",
