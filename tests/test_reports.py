@@ -155,8 +155,45 @@ def test_json_round_trip(tmp_path: Path) -> None:
     exercise = student["exercises"][0]
     assert {"id", "score", "max_score", "status", "checks"} <= exercise.keys()
     assert {"name", "score", "max_score", "status", "message"} <= exercise["checks"][0].keys()
-    assert GradingRun.from_dict(data) == run
-    assert data == run.to_dict()
+    # Written out by hand from make_run: what a gradebook script reads from results.json.
+    assert {k: data[k] for k in ("course", "grader_version", "sandbox", "seed")} == {
+        "course": "Deep Learning 101",
+        "grader_version": "0.1.0",
+        "sandbox": "none",
+        "seed": 1234,
+    }
+    assert [(s["id"], s["score"], s["max_score"]) for s in data["students"]] == [
+        ("alice", 3.5, 4.0),
+        (EVIL_ID, 0.0, 4.0),
+    ]
+    mlp = student["exercises"][1]
+    assert (mlp["id"], mlp["title"], mlp["score"], mlp["status"], mlp["file"], mlp["final"]) == (
+        "ex2_mlp",
+        "MLP & friends",
+        1.5,
+        "failed",
+        "ex2.py",
+        True,
+    )
+    assert mlp["checks"][1] == {
+        "name": "loss",
+        "score": 0.5,
+        "max_score": 1.0,
+        "status": "failed",
+        "message": "loss too high: 0.9 > 0.5 — überprüfen ✓",
+        "entry": None,
+        "hint": "Did you call optimizer.zero_grad()?",
+        "details": {"expected": [2, 3], "actual": {"shape": [2, 4], "dtype": "float32"}},
+        "output": "",
+        "traceback": [],
+        "seconds": 0.0,
+        "visibility": "visible",
+        "figures": [],
+        "excerpts": [],
+    }
+        encoding="utf-8"
+    )  # not \\u-escaped
+    assert GradingRun.from_dict(data) == run  # and back, exactly
 
 
 def test_json_non_finite_details_become_strings(tmp_path: Path) -> None:
