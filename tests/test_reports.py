@@ -191,8 +191,6 @@ def test_json_round_trip(tmp_path: Path) -> None:
         "figures": [],
         "excerpts": [],
     }
-        encoding="utf-8"
-    )  # not \\u-escaped
     assert GradingRun.from_dict(data) == run  # and back, exactly
 
 
