@@ -6,6 +6,7 @@ The students exercise every status: passed, failed, error, timeout and missing.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -203,10 +204,20 @@ def test_missing_files_score_zero_with_a_message(graded):
 
 
 def test_all_reports_written(graded):
+    """Every student's page names them with their total; grades.csv and the overview
+    hold every student with the total results.json gives."""
     data, out, stderr = graded
-    assert (out / "index.html").exists() and (out / "grades.csv").exists()
-    for student in STUDENTS:
-        assert (out / f"{student}.html").exists()
+    totals = {s["id"]: f"{s['score']:g}/{s['max_score']:g}" for s in data["students"]}
+    assert set(totals) == set(STUDENTS)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    for student, total in totals.items():
+        page = (out / f"{student}.html").read_text(encoding="utf-8")
+        assert student in page and total.split("/")[0] in page, student
+        assert student in index
+        score = next(s["score"] for s in data["students"] if s["id"] == student)
+        assert float(rows[student]["total"]) == score, rows[student]
     assert "graded" in stderr
 
 
