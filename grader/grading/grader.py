@@ -8,6 +8,7 @@ from plain data.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -24,9 +25,12 @@ import torch
 from grader.course.model import Course, Exercise
 from grader.errors import GraderError
 from grader.grading.budget import OverBudget, within
+from grader.grading.cells import CellFailures
+from grader.grading.environment import EnvironmentLines
 from grader.grading.incidents import internal_error_results
 from grader.grading.plan import Plan, PlannedCheck, build_plan
 from grader.grading.pools import make_pool
+from grader.grading.redefinitions import redefinition_notes
 from grader.judges import JUDGES, JudgeContext, Unjudgeable, Verdict
 from grader.results import (
     CheckResult,
@@ -192,15 +196,14 @@ def explain_error(err: dict, entry: str, file: str, notebook: Notebook | None = 
     )
 
 
-CELL_HINTS = {  # what a student at the deadline needs to hear about a cell's error
-    "StdinNotImplementedError": (
-        " (nothing can be typed in while grading: put the value in the code)"
-    ),
-    "ModuleNotFoundError": (
-        " (grading offers torch, numpy, matplotlib and Python's standard library; "
-        "Colab's google.colab exists only on Colab)"
-    ),
-}
+def _missing_name(err: dict, entries: list[str]) -> str | None:
+    """The entry point a NameError with no frame in the student's code names: a visible
+    example's expression (``grader check``) calling a function the file does not define,
+    the fact ``grader grade`` reports as MissingEntryPoint."""
+    if err["type"] != "NameError" or err["frames"]:
+        return None
+    found = re.fullmatch(r"name '([^']+)' is not defined", err["message"])
+    return found[1] if found and found[1] in entries else None
 
 
 def explain_load_error(
@@ -310,6 +313,9 @@ class ExerciseGrader:
         self.ex = sub.exercise
         self.execution = execution
         self.expected = expected
+        self.environment = EnvironmentLines()  # no GPU, no network: said once per exercise
+        self.failures: CellFailures | None = None  # a notebook's failed cells, once loaded
+        self.missing: dict[str, str] = {}  # entry point -> why a failed cell left it undefined
 
     def grade(self) -> ExerciseResult:
         ex, sub = self.ex, self.sub
@@ -329,16 +335,22 @@ class ExerciseGrader:
                 **base,
             )
         load = self._load()
+        self.environment.output(load.output)
         if sub.kind == "ipynb":
-            base["notes"] += self._cell_notes(load.cell_errors)
+            self.failures = self._cell_failures(load.cell_errors)
         checks = [self._check(pc, load.status, load.message) for pc in self.planned]
         checks = self._apply_gates(self._unwritten_code_scores_nothing(checks))
+        if load.status is None:
+            base["notes"] += redefinition_notes(sub, self.failures)
+        if self.failures is not None:
+            base["notes"] += self.failures.notes()
+        base["notes"] += self.environment.lines
         return ExerciseResult(
             score=rounded(sum(c.score for c in checks)),
             max_score=rounded(sum(c.max_score for c in checks)),
             status=load.status or exercise_status(checks),
             checks=checks,
-            message=load.message,
+            message=load.message or self._missing_message(),
             output=load.output,
             traceback=load.frames,
             excerpts=_listed(failing_line(self.sub, load.frames)),
@@ -386,32 +398,36 @@ class ExerciseGrader:
         status, message, frames = explain_load_error(
             record, self.sub.path.name, self.ex.limits.load_time, self.sub.notebook
         )
+        if record.get("status") == "error":
+            err = _clean_error(record.get("error"))
+            self.environment.error(err["type"], err["message"])
         return Load(status, message, frames, output)
 
-    def _cell_notes(self, errors: list[Any]) -> list[str]:
-        notes = []
-        notebook = self.sub.notebook
-        for raw in errors[:10]:
+    def _cell_failures(self, errors: list[Any]) -> CellFailures:
+        cleaned = []
+        for raw in errors:
             err = _clean_error(raw)
-            cell = notebook.cell(raw.get("cell")) if notebook and isinstance(raw, dict) else None
-            where = cell.label() if cell else "a cell"
-            line = next(
-                (
-                    f["line"]
-                    for f in reversed(err["frames"])
-                    if cell and notebook.cell_in_frame(f["file"]) is cell
-                ),
-                None,
-            )
-            at = f" at line {line}" if line else ""
-            hint = CELL_HINTS.get(err["type"], "")
-            notes.append(
-                f"{where} raised {err['type']}{at}: {err['message'][:300]}{hint}; "
-                "the following cells still ran"
-            )
-        if len(errors) > 10:
-            notes.append(f"{len(errors) - 10} more cells raised errors")
-        return notes
+            self.environment.error(err["type"], err["message"])
+            cleaned.append((raw.get("cell") if isinstance(raw, dict) else None, err))
+        return CellFailures(self.sub.notebook, cleaned)
+
+    def _missing_message(self) -> str:
+        """The verdict first: which entry points a failed cell left undefined, and why
+        (the checks say it too, one entry each)."""
+        if self.failures is None or not self.missing:
+            return ""
+        grouped: dict[tuple[int, ...], list[str]] = {}
+        for entry in self.missing:
+            cause = self.failures.cause(entry) or ()
+            grouped.setdefault(tuple(id(f) for f in cause), []).append(entry)
+        file = self.sub.path.name if self.sub.path else self.ex.file
+        parts = []
+        for names in grouped.values():
+            listed = ", ".join(f"'{n}'" for n in names[:-1])
+            listed = f"{listed} or '{names[-1]}'" if listed else f"'{names[-1]}'"
+            why = self.failures.why_missing(names[0], len(names))
+            parts.append(f"{file} defines no {listed} {why}")
+        return "; ".join(parts)
 
     def _result(
         self, pc: PlannedCheck, status: str, score: float, message: str, **extra: Any
@@ -448,6 +464,7 @@ class ExerciseGrader:
         assert self.execution is not None
         call_id = pc.probe.call_id
         output = self.execution.output(layout.call_stem(call_id))
+        self.environment.output(output)
         status = self.execution.status(call_id)
         seconds = status.get("seconds") if isinstance(status.get("seconds"), (int, float)) else 0.0
         extra = {"output": output, "seconds": round(float(seconds), 3)}
@@ -480,9 +497,17 @@ class ExerciseGrader:
         record, values = got.record, got.values
         if record.get("status") != "ok":
             err = _clean_error(record.get("error"))
-            message = explain_error(err, pc.spec.entry, self.sub.path.name, self.sub.notebook)
-            made_for = self.sub.notebook.cell_made_for(pc.spec.entry) if self.sub.notebook else None
-            if err["type"] == "MissingEntryPoint" and made_for is not None:
+            self.environment.error(err["type"], err["message"])
+            entry = pc.spec.entry
+            missing = _missing_name(err, [e.name for e in self.ex.entry_points])
+            if missing is not None:  # a visible example's own NameError says the same
+                err, entry = {**err, "type": "MissingEntryPoint"}, missing
+            message = explain_error(err, entry, self.sub.path.name, self.sub.notebook)
+            why = self.failures.why_missing(entry) if self.failures is not None else ""
+            made_for = self.sub.notebook.cell_made_for(entry) if self.sub.notebook else None
+            if err["type"] == "MissingEntryPoint" and why:
+                message = self.missing[entry] = f"{self.sub.path.name} defines no '{entry}' {why}"
+            elif err["type"] == "MissingEntryPoint" and made_for is not None:
                 message += f" (the stub's cell for it is now {made_for.label()})"
             return self._result(
                 pc,
