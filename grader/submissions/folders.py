@@ -110,9 +110,14 @@ def student_folders(path: Path, course: Course, skipped: list[str] | None = None
     line for each folder left out that looked like one (see ``discover``)."""
     if not path.is_dir():
         raise GraderError(f"{path} is not a folder of submissions")
-    folders = discover(path, course, skipped)
+    left_out: list[str] = []
+    folders = discover(path, course, left_out)
+    if skipped is not None:
+        skipped += left_out
     if not folders:
-        raise GraderError(f"{path} holds no student folders")
+        # What was skipped is the reason, so it goes in the error itself.
+        why = "".join(f"; {line}" for line in left_out)
+        raise GraderError(f"{path} holds no student folders{why}")
     return folders
 
 
