@@ -469,3 +469,88 @@ def test_grader_evaluates_a_visible_examples_expectation_without_a_sandbox(tmp_p
         )
         assert grader.expected_for(plain) == {"result": [1, 2]}
         assert grader._pool is None
+
+
+# ------------------------------------------------------------------ notebooks' messages
+def notebook_file(planned: list[PlannedCheck], *sources: str) -> SubmittedFile:
+    from grader.submissions.notebooks import read_notebook
+
+    cells = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
+        for s in sources
+    ]
+    raw = json.dumps({"nbformat": 4, "nbformat_minor": 5, "cells": cells}).encode()
+    ex = planned[0].exercise
+    return SubmittedFile(ex, ex.root / "unit.ipynb", "ipynb", notebook=read_notebook(raw))
+
+
+def cell_error(kind: str, message: str, cell: int, line: int) -> dict:
+    frames = [{"file": f"cell {cell}", "line": line, "function": "<module>", "code": ""}]
+    return {"type": kind, "message": message, "frames": frames, "cell": cell}
+
+
+MISSING = {"status": "error", "error": {"type": "MissingEntryPoint", "message": "", "frames": []}}
+
+
+def test_a_missing_entry_point_leads_with_the_cell_that_failed(tmp_path: Path, job: Job):
+    planned = checks(tmp_path, MATCH)
+    sub = notebook_file(
+        planned, "import torch\nimport tochvision\ndef f(x):\n    return x * 2", "y = f(1)"
+    )
+    errors = [
+        cell_error("ModuleNotFoundError", "No module named 'tochvision'", 1, 2),
+        cell_error("NameError", "name 'f' is not defined", 2, 1),
+    ]
+    job.loaded(record={"status": "ok", "notebook": True, "cell_errors": errors})
+    job.json(layout.call_stem("unit-0"), MISSING)
+    result = ExerciseGrader(planned, sub, job.execution(), lambda pc: None).grade()
+    why = (
+        "unit.ipynb defines no 'f' because cell 1 (In [1], starting `import torch`), where it is "
+        "defined, raised ModuleNotFoundError at line 2: No module named 'tochvision'"
+    )
+    assert result.message == why and result.checks[0].message == why
+    assert result.notes == [
+        "cell 1 (In [1], starting `import torch`) raised ModuleNotFoundError at line 2: No "
+        "module named 'tochvision' (grading offers torch, numpy, matplotlib and Python's "
+        "standard library; Colab's google.colab exists only on Colab); the following cells "
+        "still ran, and 1 later cell failed because of this (cell 2: NameError, 'f' not defined)"
+    ]
+
+
+def test_a_missing_entry_point_no_cell_meant_to_define_keeps_its_words(tmp_path: Path, job: Job):
+    planned = checks(tmp_path, MATCH)
+    sub = notebook_file(planned, "def g(x):\n    return x")
+    job.loaded(record={"status": "ok", "notebook": True})
+    job.json(layout.call_stem("unit-0"), MISSING)
+    result = ExerciseGrader(planned, sub, job.execution(), lambda pc: None).grade()
+    assert result.message == "" and result.notes == []
+    assert result.checks[0].message == "unit.ipynb defines no 'f': check the spelling of the name"
+
+
+def test_the_environment_is_said_once_in_plain_words(tmp_path: Path, job: Job):
+    planned = checks(tmp_path, MATCH, MATCH.replace("doubles", "doubles again"))
+    sub = notebook_file(planned, "!nvidia-smi", "x = torch.zeros(1).cuda()", "def f(x): ...")
+    cuda = cell_error("AssertionError", "Torch not compiled with CUDA enabled", 2, 1)
+    job.loaded(record={"status": "ok", "notebook": True, "cell_errors": [cuda]})
+    job.status["output"][layout.load_stem("unit")] = [1, 0, 40]
+    job.log = b"/usr/bin/sh: 1: nvidia-smi: not found\n".ljust(40)
+    for call in ("unit-0", "unit-1"):
+        job.json(layout.call_stem(call), {"status": "error", "error": {**cuda, "frames": []}})
+    result = ExerciseGrader(planned, sub, job.execution(), lambda pc: None).grade()
+    nvidia, gpu = result.notes[-2:]
+    assert nvidia.startswith("grading runs on a CPU without a network, so `nvidia-smi` is not")
+    assert gpu.startswith("grading runs on a CPU without a network, so there is no GPU: write ")
+    assert len(result.notes) == 3  # the cell's note, then each line once
+
+
+def test_a_visible_examples_name_error_reads_as_grader_grade_says_it(tmp_path: Path, job: Job):
+    planned = checks(tmp_path, MATCH)
+    error = {"type": "NameError", "message": "name 'f' is not defined", "frames": []}
+    job.loaded().json(layout.call_stem("unit-0"), {"status": "error", "error": error})
+    [check] = grade(planned, job.execution()).checks
+    assert check.message == "unit.py defines no 'f': check the spelling of the name"
+    # The student's own code raising NameError stays what it is.
+    inside = {**error, "frames": [{"file": "unit.py", "line": 5}]}
+    job.json(layout.call_stem("unit-0"), {"status": "error", "error": inside})
+    [check] = grade(planned, job.execution()).checks
+    assert check.message == "f raised NameError at line 5 of unit.py: name 'f' is not defined"

@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from grader.course.loading import load_course
+from grader.errors import GraderError
 from grader.submissions.folders import collect, student_folders, student_id, student_ids
 
 COURSE = load_course(ROOT, resolve_helpers=False)
@@ -47,3 +49,15 @@ def test_ids_stay_unique_when_an_escaped_name_is_another_folders_name(tmp_path: 
     ids = student_ids([literal, odd])
     assert ids[0] == "caf\\xe9" and ids[1].startswith("caf\\xe9~") and len(set(ids)) == 2
     assert student_ids([literal, odd]) == ids  # stable from run to run
+
+
+def test_when_only_links_were_found_the_error_says_so(tmp_path: Path):
+    ada = folder(tmp_path / "elsewhere", "ada")
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "ada").symlink_to(ada)
+    with pytest.raises(GraderError) as raised:
+        student_folders(tmp_path / "class", COURSE)
+    assert str(raised.value) == (
+        f"{tmp_path / 'class'} holds no student folders; skipped ada: it is a link to a folder, "
+        "not a student's folder (links are not followed); copy the folder itself to grade it"
+    )
