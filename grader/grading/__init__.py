@@ -6,6 +6,8 @@
 - ``class_run``: ``grade_course``, a whole class (pool, store, progress, reports).
 - ``examples``: ``grader check``, the visible examples against a student's own files.
 - ``validation``: ``grader validate``, the reference solutions against the checks.
+- ``cells``, ``environment``, ``redefinitions``: what a student reads about failed cells,
+  the grading environment and an entry point defined more than once.
 - ``budget``: the judges' time limit. ``incidents``: internal errors, logged.
 - ``progress``: the terminal's progress line. ``store``: the incremental SQLite store.
   ``fingerprint``: what decides that a stored result is still valid.

@@ -4,6 +4,7 @@
   and staging them into a job (``stage``).
 - ``notebooks``: a submitted ``.ipynb`` read into code cells, with its problems.
 - ``excerpts``: the lines of a student's code a report quotes.
+- ``definitions``: where a submission's code (a file, a notebook cell) defines a name.
 
 May import: the standard library, ``grader.errors``, ``grader.results``, ``grader.course``
 and ``grader.sandbox.protocol``. Never runs student code.
