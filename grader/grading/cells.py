@@ -69,7 +69,7 @@ class CellFailures:
             self.failures.append(failure)
             if cell is not None:
                 failed.setdefault(cell.number, failure)
-        for cell in notebook.cells if notebook else []:
+        for cell in notebook.cells if notebook and errors else []:
             failure = failed.get(cell.number)
             if failure is not None:
                 self._trace(failure)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import re
 from dataclasses import dataclass
 
@@ -155,11 +156,16 @@ def parameter_names(params: str) -> list[str] | None:
 def cell_bindings(cell: Cell) -> list[Binding]:
     """The names a cell binds; for a cell that is not valid Python, the functions and
     classes it starts at its left margin (what it was meant to define)."""
-    tree = parse(cell.source, notebook=True)
+    return list(_cell_bindings(cell.source))
+
+
+@functools.lru_cache(maxsize=512)  # each message asks again about the same cells
+def _cell_bindings(source: str) -> tuple[Binding, ...]:
+    tree = parse(source, notebook=True)
     if tree is not None:
-        return bindings(tree, notebook=True)
-    return [
+        return tuple(bindings(tree, notebook=True))
+    return tuple(
         Binding(found[2], line, line, "def" if found[1] else "class")
-        for line, text in enumerate(cell.source.splitlines(), start=1)
+        for line, text in enumerate(source.splitlines(), start=1)
         if (found := MEANT.match(text))
-    ]
+    )
