@@ -124,6 +124,17 @@ def frame_cell(file: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+# How the grader begins the message of a check it did not score (grading/grader.py): a
+# gate failed (a forbidden call), the entry point does not run, or the sandbox's process
+# died. Such a check counts 0 points, but says nothing about what the check itself tests.
+NOT_SCORED = "not scored: "
+
+
+def not_scored(check: CheckResult) -> bool:
+    """The check did not pass because it was not scored, not because it failed."""
+    return check.status != "passed" and check.message.startswith(NOT_SCORED)
+
+
 def exercise_status(checks: list[CheckResult]) -> Status:
     """An exercise passes when every check passed; otherwise the most telling status."""
     statuses = {c.status for c in checks}

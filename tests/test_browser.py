@@ -17,6 +17,7 @@ CI (CI set), where they fail: CI installs all three.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -245,11 +246,86 @@ def assert_pictures_and_code(page: Any, row: Any, check: dict) -> None:
         expect(mark).to_be_visible()
         expect(mark).to_contain_text(cut["lines"][cut["line"] - cut["first"]].strip())
         expect(mark).to_contain_text(str(cut["line"]))
+        assert_lines_apart(excerpts.nth(i), cut)
     mismatches = check["details"].get("mismatches") if check["status"] != "passed" else None
     if mismatches:
         table = row.locator("table.mismatches")
         expect(table.locator("tbody tr")).to_have_count(len(mismatches))
         expect(table.locator("tbody tr").first).to_contain_text(mismatches[0]["got"])
+
+
+# The top of each line number's box, in order: one visual line (or more, wrapped) per line.
+LINE_TOPS_JS = "code => [...code.querySelectorAll('.ln')].map(n => n.getBoundingClientRect().top)"
+
+
+def assert_lines_apart(excerpt: Any, cut: dict) -> None:
+    """Each line of an excerpt starts a visual line of its own, below the one before, and
+    the text a reader copies keeps each unmarked line whole, on a line of its own."""
+    code = excerpt.locator("pre.code code")
+    tops = code.evaluate(LINE_TOPS_JS)
+    assert len(tops) == len(cut["lines"]), tops
+    assert all(below > above + 1 for above, below in itertools.pairwise(tops)), (
+        f"lines of {cut['file']} share a visual line: tops {tops}"
+    )
+    shown = code.inner_text().split("\n")
+    for number, line in enumerate(cut["lines"], start=cut["first"]):
+        if number != cut["line"]:  # the marked one holds words for screen readers too
+            assert f"{number}   {line}" in shown, shown
+
+
+@pytest.mark.parametrize("medium", ["desktop", "phone"])
+def test_code_excerpt_lines_stand_apart(browser, tmp_path, medium) -> None:
+    """An excerpt whose marked line is in the middle, between unmarked ones, as a check's
+    and as an exercise's: every line on a line of its own (the template once ran the
+    unmarked lines together)."""
+    from grader.reports.html_report import write_html
+    from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
+
+    cut = {
+        "file": "tokenizer.py",
+        "line": 16,
+        "first": 13,
+        "lines": [
+            "import torch",
+            "",
+            "def encode(text: str, vocab: dict[str, int]) -> torch.Tensor:",
+            "    ids = [vocab[c] for c in text]",
+            "    return torch.tensor(ids)",
+            "# a comment long enough to wrap on a phone " + "x" * 60,
+            "    pass",
+        ],
+    }
+    check = CheckResult(
+        name="encode maps characters to ids",
+        score=0.0,
+        max_score=1.0,
+        status="error",
+        message="encode raised KeyError: 'z'",
+        excerpts=[cut],
+    )
+    exercise = ExerciseResult(
+        id="tokenizer",
+        title="Tokenizer",
+        score=0.0,
+        max_score=1.0,
+        status="error",
+        checks=[check],
+        file="tokenizer.py",
+        excerpts=[cut],
+    )
+    student = StudentResult.of("eve", [exercise])
+    run = GradingRun("Course", "0.1.0", "bubblewrap", 0, [student])
+    write_html(run, tmp_path)
+    context = browser.new_context(locale="en-US", **MEDIA[medium])
+    try:
+        page = context.new_page()
+        page.goto((tmp_path / "eve.html").as_uri())
+        excerpts = page.locator("figure.excerpt")
+        assert excerpts.count() == 2
+        for i in range(2):
+            assert_lines_apart(excerpts.nth(i), cut)
+    finally:
+        context.close()
 
 
 def test_the_example_class_shows_every_kind_of_picture_and_excerpt(graded) -> None:

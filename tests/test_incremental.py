@@ -122,10 +122,13 @@ def test_rerun_grades_only_what_changed(tmp_path: Path):
     yaml_path.write_text(
         text.replace("    points: 2", "    points: 3", 1).replace("\npoints: 8\n", "\npoints: 9\n")
     )
-    grade(subs, out, course=course)
+    points = grade(subs, out, course=course)
     regraded = {
         (s, e) for (s, e, t), (_, _, t0) in zip(stored_rows(out), rows, strict=True) if t != t0
     }
+    # The progress line shows the student's new total, not the re-graded exercise's 9/9.
+    total = before["students"][0]["max_score"] + 1
+    assert f"ada_correct: {total:g}/{total:g}, re-graded tensor-ops (" in points.stderr
     assert regraded == {
         (s, "tensor-ops") for s in ("ada_correct", "ben_typical_mistakes", "cho_notebooks")
     }

@@ -16,11 +16,12 @@ import json
 import math
 import os
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
+from grader.exports.definitions import definition_line, notebook_definition, read_submitted
 from grader.reports.csv_report import format_points
 from grader.reports.html_report import status_symbol
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, frame_cell
@@ -161,6 +162,27 @@ class Place:
     cell: str | None  # "cell 3" for a notebook
 
 
+Reader = Callable[[Path], str | None]  # the text of a submitted file, or None
+
+
+def definition_place(problem: Problem, where: Place, source: str | None) -> Place:
+    """Where a check without a placed traceback (a wrong value, say) points instead: the
+    ``def`` of its entry point in the submitted ``source``, so that the annotation sits
+    on the student's code; in a notebook, the cell and line go into the message. A pure
+    function of the results and the source; ``where`` unchanged when nothing is found."""
+    check, file = problem.check, problem.exercise.file
+    if where.line or where.cell or check is None or not check.entry or not file:
+        return where
+    if source is None or where.file is None:
+        return where
+    name = check.entry.split(".")[0]  # "Model.forward" is defined by `class Model`
+    if file.endswith(".ipynb"):
+        found = notebook_definition(source, name)
+        return Place(where.file, None, f"cell {found[0]}, line {found[1]}") if found else where
+    line = definition_line(source, name)
+    return Place(where.file, line, None) if line else where
+
+
 def place(problem: Problem, folder: Path | None, paths: Paths) -> Place:
     """Where the problem is in the student's files: the last student frame, else the
     exercise's file without a line. Notebook cells have no line in the file, so the
@@ -226,9 +248,13 @@ class Annotation:
         )
 
 
-def annotations(run: GradingRun, folders: Mapping[str, Path], paths: Paths) -> list[Annotation]:
+def annotations(
+    run: GradingRun, folders: Mapping[str, Path], paths: Paths, read: Reader = read_submitted
+) -> list[Annotation]:
     """Every problem of the run as an annotation, the most useful first: errors (with a
-    line, then without), failures, then exercises not submitted; course order within."""
+    line, then without), failures, then exercises not submitted; course order within.
+    A problem without a traceback line points at its entry point's ``def`` in the file
+    ``read`` gives (the submitted one, from the student's folder)."""
     found = []
     several = len(run.students) > 1
     for student in run.students:
@@ -237,10 +263,18 @@ def annotations(run: GradingRun, folders: Mapping[str, Path], paths: Paths) -> l
         for exercise in student.exercises:
             if exercise in missing:
                 continue
+            source: list[str | None] = []  # read once, when a problem needs it
             for problem in problems(exercise):
                 where = place(problem, folder, paths)
                 message = problem.message
-                if where.cell and where.cell.split(",")[0] not in message:
+                if not (where.line or where.cell) and problem.check and folder and exercise.file:
+                    if not source:
+                        source.append(read(Path(folder) / exercise.file))
+                    defined = definition_place(problem, where, source[0])
+                    if defined.cell:
+                        message = f"{defined.cell} (def {problem.check.entry}): {message}"
+                    where = Place(defined.file, defined.line, None)
+                elif where.cell and where.cell.split(",")[0] not in message:
                     message = f"{where.cell}: {message}"
                 if where.file is None and exercise.file:
                     message = f"{exercise.file}: {message}"

@@ -43,6 +43,9 @@ from grader.sandbox.pool import Pool
 from grader.submissions.folders import Submission, collect, student_ids
 from grader.terminal import safe_line
 
+# Per student, the results read from the store (not graded again), by exercise id.
+Cached = dict[str, dict[str, ExerciseResult]]
+
 
 @dataclass
 class RunSummary:
@@ -153,7 +156,7 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
     key = run_key(seed, sandbox.kind)
     exercise_fps = {ex.id: exercise_fingerprint(ex, course, key) for ex in course.exercises}
     with Store.open(out) as store:
-        cached: dict[str, dict[str, ExerciseResult]] = (
+        cached: Cached = (
             {}
             if settings.force
             else store.cached_many(
@@ -171,10 +174,20 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
         notes: list[str] = []
         if cluster is None:
             assert pool is not None
-            fresh = _grade(settings, work, pool, store, exercise_fps, submission_fps, incidents)
+            fresh = _grade(
+                settings, work, pool, store, exercise_fps, submission_fps, incidents, cached
+            )
         else:
             fresh = _grade_on_cluster(
-                settings, work, cluster, store, exercise_fps, submission_fps, notes, incidents
+                settings,
+                work,
+                cluster,
+                store,
+                exercise_fps,
+                submission_fps,
+                notes,
+                incidents,
+                cached,
             )
         students = []
         for student in ids:
@@ -269,6 +282,7 @@ def _grade(
     exercise_fps: dict[str, str],
     submission_fps: dict[str, str],
     incidents: IncidentLog,
+    cached: Cached,
 ) -> dict[str, dict[str, ExerciseResult]]:
     """Grade ``work`` in the sandbox; each student is saved the moment it is judged."""
     course, sandbox, seed, jobs = settings.course, settings.sandbox, settings.seed, settings.jobs
@@ -287,7 +301,7 @@ def _grade(
 
         # Judging works on small tensors: the cores are the workers'.
         torch.set_num_threads(1)
-        keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
+        keep = _Keeper(course, store, exercise_fps, submission_fps, progress, cached)
         incidents.say = progress.note
 
         def on_result(
@@ -319,6 +333,7 @@ def _grade_on_cluster(
     submission_fps: dict[str, str],
     notes: list[str],
     incidents: IncidentLog,
+    cached: Cached,
 ) -> dict[str, dict[str, ExerciseResult]]:
     """``_grade`` on a Dask cluster: the same store, saved the moment each result is
     back, and the same progress; ``notes`` gets the jobs the cluster had to run again."""
@@ -334,7 +349,7 @@ def _grade_on_cluster(
         return {}
     cluster = ClusterGrader(client, course, seed, sandbox.kind)
     with Progress(len(work), stream=stream) as progress:
-        keep = _Keeper(course, store, exercise_fps, submission_fps, progress)
+        keep = _Keeper(course, store, exercise_fps, submission_fps, progress, cached)
         incidents.say = progress.note
         try:
             cluster.grade_many(work, keep, incidents.record)
@@ -368,8 +383,10 @@ class _Keeper:
         exercise_fps: dict[str, str],
         submission_fps: dict[str, str],
         progress: Progress,
+        cached: Cached | None = None,
     ) -> None:
         self.store, self.progress = store, progress
+        self.cached = cached or {}
         self.exercise_fps, self.submission_fps = exercise_fps, submission_fps
         self.positions = {ex.id: i for i, ex in enumerate(course.exercises)}
         self.order = [ex.id for ex in course.exercises]
@@ -387,6 +404,27 @@ class _Keeper:
         )
         with self._lock:
             self.fresh[submission.student] = {r.id: r for r in results}
-        score = rounded(sum(r.score for r in results))
-        most = rounded(sum(r.max_score for r in results))
-        self.progress.done(f"{submission.student}: {score:g}/{most:g} ({seconds:.1f} s)")
+        kept = self.cached.get(submission.student, {})
+        self.progress.done(student_line(submission.student, results, kept, seconds))
+
+
+REGRADED_NAMED = 3  # exercises named on a progress line; beyond, only how many
+
+
+def student_line(
+    student: str, results: list[ExerciseResult], kept: dict[str, ExerciseResult], seconds: float
+) -> str:
+    """A student's progress line: their total over every exercise, those just graded
+    (``results``) and those ``kept`` from the store; on a re-run that graded only some
+    exercises again, which ones ("ada: 20/23, re-graded tensor-ops (0.4 s)")."""
+    every = {**kept, **{r.id: r for r in results}}
+    score = rounded(sum(r.score for r in every.values()))
+    most = rounded(sum(r.max_score for r in every.values()))
+    again = ""
+    if kept and results:
+        ids = [r.id for r in results]
+        named = ", ".join(ids)
+        if len(ids) > REGRADED_NAMED:
+            named = f"{len(ids)} of {len(every)} exercises"
+        again = f", re-graded {named}"
+    return f"{student}: {score:g}/{most:g}{again} ({seconds:.1f} s)"

@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from grader.reports.atomic import write_text_atomic
 from grader.reports.csv_report import exercise_ids, format_points
-from grader.results import STATUSES, ExerciseResult, GradingRun, StudentResult
+from grader.results import STATUSES, ExerciseResult, GradingRun, StudentResult, not_scored
 from grader.terminal import ANSI_ESCAPE  # colours from tqdm, rich, ...
 
 INDEX_FILENAME = "index.html"
@@ -157,6 +157,12 @@ def _compact(value: Any, nested: bool = False) -> str:
     return str(value)
 
 
+def detail_label(key: Any) -> str:
+    """A details key as words for its label ("accuracy_before_training" reads "accuracy
+    before training"); results.json keeps the key itself."""
+    return detail_value(key).replace("_", " ")
+
+
 def shown_details(details: Any) -> list[tuple[Any, Any]]:
     """A check's details as rows of text; the value mismatches get a table of their own."""
     if not isinstance(details, dict):
@@ -192,22 +198,40 @@ def status_symbol(status: str) -> str:
 # ------------------------------------------------------------------ class overview data
 @dataclass(frozen=True)
 class CheckFailures:
+    """How the class did on one check: passed, failed, and not scored (a gate, say a
+    forbidden call, zeroed it: it says nothing about what this check tests)."""
+
     exercise_id: str
     check: str
-    not_passed: int
-    of: int
+    passed: int
+    failed: int
+    not_scored: int
     # The most common messages of the students who did not pass, with how many got each:
     # one mistake made by many shows up as one message with a large count.
     messages: tuple[tuple[str, int], ...] = ()
 
     @property
-    def share(self) -> float:
-        return 100.0 * self.not_passed / self.of if self.of else 0.0
+    def of(self) -> int:
+        return self.passed + self.failed + self.not_scored
+
+    @property
+    def not_passed(self) -> int:
+        return self.failed + self.not_scored
+
+    @property
+    def scored(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def share(self) -> float | None:
+        """Percent failed of the students whose check was scored; None when none was."""
+        return 100.0 * self.failed / self.scored if self.scored else None
 
 
 def check_failures(run: GradingRun) -> list[CheckFailures]:
-    """How many students did not pass each (exercise, check), most failed first."""
-    counts: dict[tuple[str, str], list[int]] = {}  # key -> [not passed, students]
+    """How many students passed, failed and were not scored on each (exercise, check),
+    most failed first."""
+    counts: dict[tuple[str, str], list[int]] = {}  # key -> [passed, failed, not scored]
     order: dict[tuple[str, str], int] = {}  # first appearance: course / check order
     messages: dict[tuple[str, str], Counter[str]] = {}
     for student in run.students:
@@ -215,16 +239,24 @@ def check_failures(run: GradingRun) -> list[CheckFailures]:
             for check in exercise.checks:
                 key = (exercise.id, check.name)
                 order.setdefault(key, len(order))
-                tally = counts.setdefault(key, [0, 0])
-                tally[0] += check.status != "passed"
-                tally[1] += 1
-                if check.status != "passed":
-                    messages.setdefault(key, Counter())[_short(check.message)] += 1
+                tally = counts.setdefault(key, [0, 0, 0])
+                if check.status == "passed":
+                    tally[0] += 1
+                    continue
+                tally[2 if not_scored(check) else 1] += 1
+                messages.setdefault(key, Counter())[_short(check.message)] += 1
     rows = [
-        CheckFailures(ex, name, n, of, _most_common(messages.get((ex, name))))
-        for (ex, name), (n, of) in counts.items()
+        CheckFailures(ex, name, *tally, messages=_most_common(messages.get((ex, name))))
+        for (ex, name), tally in counts.items()
     ]
-    rows.sort(key=lambda r: (-r.not_passed, -r.share, order[(r.exercise_id, r.check)]))
+    rows.sort(
+        key=lambda r: (
+            -r.failed,
+            -(r.share or 0.0),
+            -r.not_scored,
+            order[(r.exercise_id, r.check)],
+        )
+    )
     return rows
 
 
@@ -264,6 +296,7 @@ def _environment() -> Environment:
         points=_points,
         clip=clip,
         detail=detail_value,
+        detail_label=detail_label,
         status_class=status_class,
         status_symbol=status_symbol,
         shown_details=shown_details,

@@ -506,6 +506,152 @@ def test_several_students_are_named_in_titles(runner_env: dict[str, str]):
     assert titles[-1] == "ben / not submitted"
 
 
+# ------------------------------------------------------------------ the line of a wrong value
+TENSOR_OPS = """import torch
+
+
+def row_sum(x):
+    return x.sum(dim=1)
+
+
+@torch.no_grad()
+def column_mean(x):
+    return x.mean(dim=1)
+"""
+
+
+def wrong_value(entry: str = "column_mean", **extra) -> StudentResult:
+    ops = exercise(
+        "tensor-ops",
+        [
+            check(
+                "row_sum of a wide matrix",
+                "error",
+                message="row_sum raised IndexError at line 5 of tensor_ops.py",
+                traceback=[{"file": "tensor_ops.py", "line": 5, "function": "row_sum"}],
+                entry="row_sum",
+            ),
+            check("column_mean", "failed", message="column_mean: shape is [9]", entry=entry),
+        ],
+        "tensor_ops.py",
+        **extra,
+    )
+    return StudentResult.of("ada", [ops])
+
+
+def submit(workspace: Path, name: str, text: str | bytes) -> Path:
+    path = workspace / "subs" / "ada" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_places(log: str) -> list[tuple[str | None, str | None, str]]:
+    return [
+        (c.properties.get("file"), c.properties.get("line"), c.data)
+        for c in Runner(log).named("error")
+    ]
+
+
+def test_a_wrong_value_points_at_the_def_line_of_its_entry_point(runner_env: dict[str, str]):
+    submit(Path(runner_env["GITHUB_WORKSPACE"]), "tensor_ops.py", TENSOR_OPS)
+    log = report(run_of(wrong_value()), runner_env)
+    assert error_places(log) == [
+        # a traceback in the student's file keeps its failing line
+        ("subs/ada/tensor_ops.py", "5", "row_sum raised IndexError at line 5 of tensor_ops.py"),
+        # the wrong value sits on `def column_mean` (below its decorator), no longer lineless
+        ("subs/ada/tensor_ops.py", "9", "column_mean: shape is [9]"),
+    ]
+    line = next(x for x in log.splitlines() if "column_mean: shape" in x)
+    assert line == (
+        "::error file=subs/ada/tensor_ops.py,line=9,title=tensor-ops%3A column_mean"
+        "::column_mean: shape is [9]"
+    )
+
+
+def test_without_the_file_or_the_definition_there_is_no_line(runner_env: dict[str, str]):
+    workspace = Path(runner_env["GITHUB_WORKSPACE"])
+    no_file = error_places(report(run_of(wrong_value()), runner_env))
+    assert no_file[1] == ("subs/ada/tensor_ops.py", None, "column_mean: shape is [9]")
+    submit(workspace, "tensor_ops.py", TENSOR_OPS)
+    undefined = error_places(report(run_of(wrong_value("col_mean")), runner_env))
+    assert undefined[1] == ("subs/ada/tensor_ops.py", None, "column_mean: shape is [9]")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def column_mean(x):\n    return (\n",  # a syntax error
+        "def column_mean(x):\x00\n",  # a null byte
+        "x = " + "(" * 5000 + ")" * 5000 + "\ndef column_mean(x): pass\n",  # too deep
+        b"\xff\xfe def column_mean(x): pass\n",  # not UTF-8
+        "",
+    ],
+    ids=["syntax-error", "null-byte", "deep", "not-utf8", "empty"],
+)
+def test_a_hostile_source_only_costs_the_line(runner_env: dict[str, str], source):
+    submit(Path(runner_env["GITHUB_WORKSPACE"]), "tensor_ops.py", source)
+    places = error_places(report(run_of(wrong_value()), runner_env))
+    assert places[1][0] == "subs/ada/tensor_ops.py" and places[1][2] == "column_mean: shape is [9]"
+    assert places[1][1] in (None, "1")  # not UTF-8: read with replacement characters
+
+
+def test_a_link_in_place_of_the_file_is_not_followed(runner_env: dict[str, str], tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere.py"
+    elsewhere.write_text("def column_mean(x):\n    pass\n")
+    link = Path(runner_env["GITHUB_WORKSPACE"]) / "subs" / "ada" / "tensor_ops.py"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(elsewhere)
+    assert error_places(report(run_of(wrong_value()), runner_env))[1][1] is None
+
+
+def test_which_definition_counts():
+    from grader.exports.definitions import definition_line
+
+    source = "\n".join(
+        [
+            "def f(x):",  # 1: replaced below
+            "    def g(): pass",  # 2: nested, not module level
+            "if True:",
+            "    def f(x):",  # 4: under a module-level if
+            "        pass",
+            "class Model:",  # 6
+            "    def forward(self, x): pass",
+            "try:",
+            "    pass",
+            "except ImportError:",
+            "    def f(x): pass",  # 11: the last one, as Python keeps it
+        ]
+    )
+    assert definition_line(source, "f") == 11
+    assert definition_line(source, "Model") == 6
+    assert definition_line(source, "g") is None
+    assert definition_line(source, "forward") is None
+
+
+def test_a_notebook_says_the_cell_and_line_of_the_definition(runner_env: dict[str, str]):
+    cells = [
+        {"cell_type": "markdown", "source": ["# Activations"]},
+        {"cell_type": "code", "source": ["%matplotlib inline\n", "import torch\n"]},
+        {"cell_type": "code", "source": ["!nvidia-smi\n", "\n", "def relu(x):\n", "    return x"]},
+        {"cell_type": "code", "source": "print(relu(torch.ones(2)))"},
+    ]
+    submit(Path(runner_env["GITHUB_WORKSPACE"]), "activations.ipynb", json.dumps({"cells": cells}))
+    nb = exercise(
+        "activations",
+        [check("relu of a vector", "failed", message="relu returned [1, 1]", entry="relu")],
+        "activations.ipynb",
+    )
+    log = report(run_of(StudentResult.of("ada", [nb])), runner_env)
+    assert log.splitlines()[0] == (
+        "::error file=subs/ada/activations.ipynb,title=activations%3A relu of a vector"
+        "::cell 3, line 3 (def relu): relu returned [1, 1]"
+    )
+
+
 # ------------------------------------------------------------------ the student's output
 INJECTIONS = [
     "::error::pwned",
