@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from grader.submissions.notebooks import Cell
+from grader.submissions.notebooks import Cell, NotebookProblem, read_notebook
 
 MEANT = re.compile(r"(?:(async\s+def|def)|class)\s+([A-Za-z_]\w*)")
 
@@ -35,14 +35,15 @@ def parse(source: str, notebook: bool) -> ast.Module | None:
     the plain source does not parse (IPython only then: it is slow to import)."""
     try:
         return ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # hostile: deep nesting too
         if not notebook:
             return None
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
         return ast.parse(TransformerManager().transform_cell(source))
-    except Exception:  # a cell that is not Python even after the magics: binds nothing
+    # A cell that is not Python even after the magics (or nested too deep): binds nothing.
+    except (Exception, RecursionError):
         return None
 
 
@@ -169,3 +170,31 @@ def _cell_bindings(source: str) -> tuple[Binding, ...]:
         for line, text in enumerate(source.splitlines(), start=1)
         if (found := MEANT.match(text))
     )
+
+
+def definition_line(source: str, name: str) -> int | None:
+    """The line of the ``def`` (or ``class``) ``name`` in a .py file that Python keeps:
+    the last top-level one. None when there is none or the file does not parse."""
+    lines = [
+        b.line
+        for b in bindings(parse(source, notebook=False), notebook=False)
+        if b.name == name and b.kind in ("def", "class")
+    ]
+    return lines[-1] if lines else None
+
+
+def notebook_definition(raw: bytes | str, name: str) -> tuple[int, int] | None:
+    """(cell number as Jupyter lists them, line in that cell) of the last code cell that
+    defines ``name``, as tracebacks name cells; None when none does or it is no notebook."""
+    try:
+        cells = read_notebook(
+            raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")
+        ).cells
+    except (NotebookProblem, RecursionError, MemoryError):
+        return None
+    found = None
+    for cell in cells:
+        for b in cell_bindings(cell):
+            if b.name == name and b.kind in ("def", "class"):
+                found = (cell.number, b.line)
+    return found

@@ -609,7 +609,7 @@ def test_a_link_in_place_of_the_file_is_not_followed(runner_env: dict[str, str],
 
 
 def test_which_definition_counts():
-    from grader.exports.definitions import definition_line
+    from grader.submissions.definitions import definition_line
 
     source = "\n".join(
         [
