@@ -32,6 +32,7 @@ from grader.grading.plan import Plan, PlannedCheck, build_plan
 from grader.grading.pools import make_pool
 from grader.grading.redefinitions import redefinition_notes
 from grader.judges import JUDGES, JudgeContext, Unjudgeable, Verdict
+from grader.judges.base import Dispatched
 from grader.results import (
     CheckResult,
     ExerciseResult,
@@ -44,6 +45,7 @@ from grader.sandbox.cleanup import remove_tree
 from grader.sandbox.pool import Pool
 from grader.sandbox.protocol import layout
 from grader.sandbox.protocol.reading import JobFolder, Unreadable, Values
+from grader.sandbox.protocol.values import WireError, read_dispatched
 from grader.submissions.excerpts import code_lines, failing_line
 from grader.submissions.folders import Submission, SubmittedFile, collect, stage
 from grader.submissions.notebooks import Notebook
@@ -446,6 +448,7 @@ class ExerciseGrader:
 
     def _check(self, pc: PlannedCheck, load_status: str | None, load_message: str) -> CheckResult:
         if pc.probe is None:
+            dispatched, unreadable = self._records(pc)
             return self._judged(
                 pc,
                 JudgeContext(
@@ -457,6 +460,8 @@ class ExerciseGrader:
                     pc.data,
                     read_source=self.sub.code,
                     where=self.sub.where,
+                    dispatched=dispatched,
+                    unreadable_records=unreadable,
                 ),
             )
         if load_status is not None:
@@ -531,6 +536,30 @@ class ExerciseGrader:
             where=self.sub.where,
         )
         return self._judged(pc, ctx, **extra)
+
+    def _records(self, pc: PlannedCheck) -> tuple[list[Dispatched], list[str]]:
+        """The run-time records ``pc``'s judge asked for: what each recorded call of its
+        entry points dispatched (hostile data, read strictly), and what was unreadable.
+        A job that did not end normally gives none: its checks count for nothing anyway."""
+        entries = JUDGES[pc.spec.judge].recorded_entries(pc.spec)
+        if not entries or self.execution is None or not self.execution.trusted:
+            return [], []
+        found, unreadable = [], []
+        for other in self.planned:
+            if other.probe is None or not other.probe.record or other.spec.entry not in entries:
+                continue
+            record = self.execution.record(layout.call_stem(other.probe.call_id))
+            if isinstance(record, Unreadable):
+                unreadable.append(record.reason)
+                continue
+            try:
+                ops = read_dispatched(record)
+            except WireError as exc:
+                unreadable.append(str(exc))
+                continue
+            if ops is not None:
+                found.append(Dispatched(other.spec.entry, other.spec.name, ops))
+        return found, unreadable
 
     def _no_result(self, pc: PlannedCheck, status: dict) -> tuple[str, float, str]:
         how = status.get("how")

@@ -41,9 +41,10 @@ class Probe:
     artifacts: dict[str, str]
     seed: int
     timeout: float
+    record: bool = False  # record the operators it dispatches (see judges/forbidden.py)
 
     def to_job(self) -> dict:
-        return {
+        job = {
             "id": self.call_id,
             "steps": self.steps,
             "keep": self.keep,
@@ -51,6 +52,9 @@ class Probe:
             "seed": self.seed,
             "timeout": self.timeout,
         }
+        if self.record:  # only when asked: recording slows every operator of the call
+            job["record"] = True
+        return job
 
 
 @dataclass
@@ -134,6 +138,7 @@ def build_plan(course: Course, seed: int) -> Plan:
     checks: dict[str, list[PlannedCheck]] = {}
     for ex in course.exercises:
         planned = []
+        recorded = frozenset().union(*(JUDGES[s.judge].recorded_entries(s) for s in ex.checks))
         for index, spec in enumerate(ex.checks):
             check_seed = derive_seed(seed, ex.id, spec.name)
             fn = data_function(ex, spec)
@@ -149,6 +154,7 @@ def build_plan(course: Course, seed: int) -> Plan:
                     spec.artifacts,
                     check_seed,
                     spec.timeout or ex.limits.time,
+                    record=spec.entry in recorded and JUDGES[spec.judge].recordable,
                 )
             planned.append(PlannedCheck(ex, spec, probe, bound, data))
         checks[ex.id] = planned

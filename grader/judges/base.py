@@ -32,6 +32,16 @@ class Verdict:
     lines: list[int] = field(default_factory=list)  # lines of the student's code to show
 
 
+@dataclass(frozen=True)
+class Dispatched:
+    """What one run of an entry point dispatched, as the sandbox recorded it: the check
+    whose call it was, and the names of the library's operators ("aten.relu")."""
+
+    entry: str
+    check: str
+    ops: frozenset[str]
+
+
 @dataclass
 class JudgeContext:
     exercise: Exercise
@@ -44,6 +54,10 @@ class JudgeContext:
     read_source: Callable[[], str | None] = field(default=lambda: None, repr=False)
     # A line of ``source`` as the student finds it: "line 11", or "line 2 of cell 5 (...)".
     where: Callable[[int], str] = field(default=lambda line: f"line {line}", repr=False)
+    # For a judge that asked for them (``recorded_entries``): the run-time records of the
+    # exercise's calls of those entry points; a message per record that was unreadable.
+    dispatched: list[Dispatched] = field(default_factory=list)
+    unreadable_records: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> str | None:
@@ -70,6 +84,9 @@ class Judge:
     needs_run: ClassVar[bool] = True  # it judges what student code returned
     needs_solution: ClassVar[bool] = False  # it compares with the reference solution
     options: ClassVar[dict[str, str]] = {}  # option -> "number" | "text" | "flag" | "list" | "any"
+    # Whether its calls may be recorded at run time when another check asks for it; a
+    # training loop's never are (recording costs every operator a Python call).
+    recordable: ClassVar[bool] = True
 
     @classmethod
     def validate_options(cls, m: Mapping) -> None:
@@ -91,6 +108,11 @@ class Judge:
                     raise m.error(
                         key, f"expected one of {', '.join(choices)}, got {type_name(m.raw(key))}"
                     )
+
+    def recorded_entries(self, spec: CheckSpec) -> frozenset[str]:
+        """The entry points whose calls (by the exercise's other checks) this check wants
+        recorded at run time (``ctx.dispatched``); none by default."""
+        return frozenset()
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         raise NotImplementedError

@@ -1,17 +1,83 @@
 """``forbidden-calls``: an entry point must not use certain library functions (say,
-``torch.sigmoid`` in an exercise about writing sigmoid). Found by reading the code's
-syntax tree, never by running it, whatever the spelling: ``torch.sigmoid``,
-``F.sigmoid``, ``from torch import sigmoid as s``, ``x.sigmoid_()``, ``nn.Sigmoid()``,
-``getattr(torch, "sigmoid")``, a module-level alias, or a helper function that uses it.
+``torch.sigmoid`` in an exercise about writing sigmoid). Seen two ways:
+
+- **in the syntax tree**, whatever the spelling: ``torch.sigmoid``, ``F.sigmoid``,
+  ``from torch import sigmoid as s``, ``x.sigmoid_()``, ``nn.Sigmoid()``,
+  ``getattr(torch, "sigmoid")``, a module-level alias, or a helper function that uses it;
+- **at run time**, for the functions listed in ``RUN_TIME`` (relu, sigmoid, tanh...):
+  the exercise's other checks of the entry point run under a recorder of the library
+  operators they dispatch (``DispatchRecorder`` in the sandbox's runner), so a name built
+  at run time (``getattr(torch, "rel" + "u")``, ``importlib``) is seen as ``aten.relu``.
+  Each function lists the operators that count, so elementary code that computes the
+  same values (``torch.maximum(x, 0)``, ``torch.clamp``, ``torch.where``) is not it.
+
+Limits of the record (docs/security.md): it is made in the student's own process, so
+code that deliberately turns PyTorch's dispatch modes off or tampers with the recorder
+is not seen by it; the syntax check flags the usual ways of doing that by name
+(``TAMPERING``), not a name built at run time. Operators dispatched by other threads
+the student's code starts are not recorded; neither is what a training loop's check
+runs (never recorded: recording costs every operator a Python call), nor a call that
+did not return a result record (a timeout, a crash). Everything the recorded steps
+dispatch counts, including a callable the check itself hands the entry point, so a
+course must not pass one that uses a function it forbids. With ``at_run_time: false``
+a check reads the code only.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+from typing import TYPE_CHECKING
 
 from grader.course.schema import Mapping
-from grader.judges.base import Judge, JudgeContext, Unjudgeable, Verdict, register
+from grader.judges.base import Dispatched, Judge, JudgeContext, Unjudgeable, Verdict, register
+
+if TYPE_CHECKING:
+    from grader.course.model import CheckSpec
+
+# The library functions whose use the run-time record can see: the names that mean one
+# in a check's `names`, and the operators (as the sandbox records them) that count as
+# calling it. Only the function's own operators: torch.maximum, clamp, where, exp and
+# division dispatch aten.maximum, aten.clamp, aten.where..., never these.
+RUN_TIME: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "relu": (frozenset({"relu", "relu_", "ReLU"}), frozenset({"aten.relu", "aten.relu_"})),
+    "sigmoid": (
+        frozenset({"sigmoid", "sigmoid_", "Sigmoid", "expit"}),
+        frozenset({"aten.sigmoid", "aten.sigmoid_", "aten.special_expit"}),
+    ),
+    "tanh": (frozenset({"tanh", "tanh_", "Tanh"}), frozenset({"aten.tanh", "aten.tanh_"})),
+    "softmax": (frozenset({"softmax", "Softmax"}), frozenset({"aten._softmax", "aten.softmax"})),
+    "log_softmax": (
+        frozenset({"log_softmax", "LogSoftmax"}),
+        frozenset({"aten._log_softmax", "aten.log_softmax"}),
+    ),
+    "mse_loss": (frozenset({"mse_loss", "MSELoss"}), frozenset({"aten.mse_loss"})),
+}
+
+# The usual ways of turning the run-time record off, flagged by name in the syntax tree
+# when a check records: they leave PyTorch's dispatch modes or pop them off the stack.
+TAMPERING = frozenset(
+    {
+        "_python_dispatch",
+        "_disable_current_modes",
+        "_pop_mode",
+        "_pop_mode_temporarily",
+        "_get_current_dispatch_mode",
+        "_get_current_dispatch_mode_stack",
+        "_pop_torch_dispatch_mode",
+        "_push_on_torch_dispatch_stack",
+        "_set_torch_dispatch_mode",
+        "_unset_dispatch_mode",
+        "_len_torch_dispatch_stack",
+        "_get_dispatch_stack_at",
+        "_DisableTorchDispatch",
+        "_ExcludeDispatchKeyGuard",
+        "_dispatch_tls_set_dispatch_key_excluded",
+        "_dispatch_tls_set_dispatch_key_included",
+        "TorchDispatchMode",
+        "DispatchRecorder",
+    }
+)
 
 # What the judge reads at most. A course's file is a few thousand syntax elements; a
 # file over these is made to stall the grader, and its check is an error instead.
@@ -155,13 +221,20 @@ def _find_forbidden(
 class ForbiddenCalls(Judge):
     name = "forbidden-calls"
     needs_run = False
-    options = {"names": "list", "functions": "list", "instead": "text"}
+    options = {"names": "list", "functions": "list", "instead": "text", "at_run_time": "flag"}
 
     @classmethod
     def validate_options(cls, m: Mapping) -> None:
         super().validate_options(m)
         if not m.items("names"):
             raise m.error("names", "expected at least one forbidden name")
+
+    def recorded_entries(self, spec: CheckSpec) -> frozenset[str]:
+        if not watched({str(n) for n in spec.options.get("names", [])}):
+            return frozenset()
+        if not spec.options.get("at_run_time", True):
+            return frozenset()
+        return frozenset(str(f) for f in spec.options.get("functions", [spec.entry]))
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         if ctx.source is None:
@@ -175,9 +248,9 @@ class ForbiddenCalls(Judge):
                 False, f"{ctx.entry}: the code has a syntax error (line {exc.lineno}: {exc.msg})"
             )
         uses = [u for fn in functions for u in report.get(fn, [])]
+        instead = ctx.opt("instead", "elementary tensor operations")
         if uses:
             shown = ", ".join(f"{text} ({ctx.where(line)})" for text, line in uses[:3])
-            instead = ctx.opt("instead", "elementary tensor operations")
             return Verdict(
                 False,
                 f"{ctx.entry} uses the library's own version: {shown}. This exercise asks "
@@ -185,4 +258,68 @@ class ForbiddenCalls(Judge):
                 {"uses": [f"{ctx.where(line)}: {text}" for text, line in uses[:10]]},
                 lines=[line for _, line in uses[:3]],
             )
+        if self.recorded_entries(ctx.check):
+            found = self._at_run_time(ctx, functions, forbidden, instead)
+            if found is not None:
+                return found
         return Verdict(True, f"{ctx.entry} is written with elementary operations")
+
+    def _at_run_time(
+        self, ctx: JudgeContext, functions: list[str], forbidden: set[str], instead: str
+    ) -> Verdict | None:
+        """The verdict of the run-time record and of the syntax check for tampering with
+        it; None when neither shows anything."""
+        tampering = find_forbidden(ctx.source or "", functions, set(TAMPERING))
+        uses = [u for fn in functions for u in tampering.get(fn, [])]
+        if uses:
+            shown = ", ".join(f"{text} ({ctx.where(line)})" for text, line in uses[:3])
+            return Verdict(
+                False,
+                f"{ctx.entry} reaches into PyTorch's dispatch modes: {shown}. The grader uses "
+                f"them to see which library functions {ctx.entry} calls, so {ctx.entry} earns "
+                "no points.",
+                {"uses": [f"{ctx.where(line)}: {text}" for text, line in uses[:10]]},
+                lines=[line for _, line in uses[:3]],
+            )
+        seen = seen_at_run_time(ctx.dispatched, set(functions), forbidden)
+        if seen:
+            names = [fn for fn in RUN_TIME if any(fn in fns for fns, _ in seen.values())]
+            ops = sorted({op for _, found in seen.values() for op in found})
+            return Verdict(
+                False,
+                f"{ctx.entry} called the library's {' and '.join(names)} at run time "
+                f"({', '.join(ops)}). This exercise asks you to write it yourself with "
+                f"{instead}, so {ctx.entry} earns no points.",
+                {
+                    "dispatched": [
+                        f"{check}: {', '.join(found)}" for check, (_, found) in seen.items()
+                    ][:10]
+                },
+            )
+        if ctx.unreadable_records:
+            raise Unjudgeable(
+                f"{ctx.entry}: the record of what it called at run time was unreadable "
+                f"({ctx.unreadable_records[0]}), so this check could not be judged"
+            )
+        return None
+
+
+def watched(forbidden: set[str]) -> list[str]:
+    """The functions of RUN_TIME that a check forbidding these names forbids."""
+    return [fn for fn, (names, _) in RUN_TIME.items() if names & forbidden]
+
+
+def seen_at_run_time(
+    records: list[Dispatched], entries: set[str], forbidden: set[str]
+) -> dict[str, tuple[list[str], list[str]]]:
+    """check name -> (the forbidden functions, their operators) each record of these
+    entry points shows, for the checks whose record shows one."""
+    found = {}
+    for record in records:
+        if record.entry not in entries:
+            continue
+        fns = [fn for fn in watched(forbidden) if RUN_TIME[fn][1] & record.ops]
+        if fns:
+            ops = sorted(op for fn in fns for op in RUN_TIME[fn][1] & record.ops)
+            found[record.check] = (fns, ops)
+    return found

@@ -37,6 +37,7 @@ def _floats(values: Any) -> bool:
 @register
 class Training(Judge):
     name = "training"
+    recordable = False
     # ``solution: true`` also trains with the reference solution, whose loss curve the
     # report draws next to the student's when the exercise discloses "expected".
     options = {

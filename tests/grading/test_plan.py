@@ -36,7 +36,9 @@ def test_job_holds_only_steps_and_inputs(plan, tmp_path: Path):
     for f in job["files"]:
         assert set(f) == {"module", "load_timeout", "memory_mb", "calls"}
         for call in f["calls"]:
-            assert set(call) == {"id", "steps", "keep", "artifacts", "seed", "timeout"}
+            # "record": true only on calls a forbidden-calls check wants recorded at run time
+            assert set(call) - {"record"} == {"id", "steps", "keep", "artifacts", "seed", "timeout"}
+            assert call.get("record", True) is True
             for step in call["steps"]:
                 assert set(step) <= STEP_KEYS
     text = json.dumps(job)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from judging import context, judge, plan_check
+from judging import context, judge, plan_check, plan_checks
 
 from grader.course.schema import ExerciseError
 from grader.grading.plan import PlannedCheck
-from grader.judges import JUDGES, Unjudgeable, forbidden
+from grader.judges import JUDGES, Unjudgeable, Verdict, forbidden
 from grader.judges.forbidden import MAX_SOURCE_CHARS, CodeTooLarge, find_forbidden
 
 SIGMOID = {"sigmoid", "sigmoid_", "Sigmoid", "expit"}
@@ -331,3 +331,168 @@ def test_code_over_the_caps_is_unjudgeable(tmp_path: Path):
 def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
     with pytest.raises(ExerciseError, match=words):
         check(tmp_path, f"judge: forbidden-calls\nwith: {option}")
+
+
+# ----------------------------------------------------- the run-time record (issue 17)
+# The record of what each recorded call dispatched, made by hand as the grader gives it
+# to the judge (ctx.dispatched), judged together with the syntax tree. How the sandbox
+# records it: tests/sandbox/test_dispatch_record.py; end to end: test_forbidden_at_run_time.py.
+from grader.judges.base import Dispatched  # noqa: E402
+from grader.judges.forbidden import RUN_TIME, TAMPERING  # noqa: E402
+
+RELU_CHECK = """
+judge: forbidden-calls
+with: {names: [relu, relu_, ReLU]}
+"""
+RUN = """
+name: f on ordinary inputs
+judge: match
+call: [{randn: [3]}]
+"""
+BUILT = "import torch\n\n\ndef f(x):\n    return getattr(torch, 're' + 'lu')(x)\n"
+HONEST = "import torch\n\n\ndef f(x):\n    return torch.maximum(x, torch.zeros_like(x))\n"
+
+
+def recorded(tmp_path: Path, source: str, *records: Dispatched, text: str = RELU_CHECK) -> Verdict:
+    ctx = context(check(tmp_path, text), source=source)
+    ctx.dispatched = list(records)
+    return JUDGES["forbidden-calls"].judge(ctx)
+
+
+def ran(*ops: str, entry: str = "f", check: str = "f on ordinary inputs") -> Dispatched:
+    return Dispatched(entry, check, frozenset(ops))
+
+
+def test_the_plan_marks_the_calls_of_a_watched_entry_point(tmp_path: Path):
+    gate, run = plan_checks(tmp_path, RELU_CHECK, RUN)
+    assert gate.probe is None and run.probe is not None and run.probe.record
+    assert run.probe.to_job()["record"] is True
+    assert JUDGES["forbidden-calls"].recorded_entries(gate.spec) == {"f"}
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        "judge: forbidden-calls\nwith: {names: [relu], at_run_time: false}",
+        "judge: forbidden-calls\nwith: {names: [allclose]}",  # not a function it can see
+        "judge: forbidden-calls\nwith: {names: [relu], functions: [g]}",  # g is read, not f
+    ],
+)
+def test_calls_nobody_asks_for_are_not_recorded(tmp_path: Path, gate: str):
+    _, run = plan_checks(tmp_path, gate, RUN, entries=("f", "g"))
+    assert run.probe is not None and not run.probe.record
+    assert "record" not in run.probe.to_job()
+
+
+def test_a_training_loop_is_never_recorded(tmp_path: Path):
+    assert not JUDGES["training"].recordable
+    assert all(j.recordable for name, j in JUDGES.items() if name != "training")
+
+
+def test_a_function_built_at_run_time_fails_and_says_how_it_was_seen(tmp_path: Path):
+    v = recorded(tmp_path, BUILT, ran("aten.detach", "aten.relu"))
+    assert not v.passed
+    assert v.message == (
+        "f called the library's relu at run time (aten.relu). This exercise asks you to "
+        "write it yourself with elementary tensor operations, so f earns no points."
+    )
+    assert v.details == {"dispatched": ["f on ordinary inputs: aten.relu"]}
+    assert v.message.split(". ")[0] == "f called the library's relu at run time (aten.relu)"
+
+
+def test_every_recorded_check_that_saw_it_is_listed(tmp_path: Path):
+    v = recorded(
+        tmp_path,
+        BUILT,
+        ran("aten.relu_", check="a"),
+        ran("aten.add", check="b"),
+        ran("aten.relu", "aten.relu_", check="c"),
+    )
+    assert "(aten.relu, aten.relu_)" in v.message
+    assert v.details == {"dispatched": ["a: aten.relu_", "c: aten.relu, aten.relu_"]}
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        ("aten.maximum", "aten.zeros_like"),  # torch.maximum(x, 0) is not relu
+        ("aten.clamp",),
+        ("aten.gt", "aten.scalar_tensor", "aten.where"),
+        ("aten.clamp_min", "aten.threshold", "aten.hardtanh"),  # not in relu's list
+        ("aten.sigmoid", "aten.tanh"),  # forbidden elsewhere, not by this check
+        (),
+    ],
+)
+def test_elementary_operators_are_not_the_function(tmp_path: Path, ops: tuple[str, ...]):
+    v = recorded(tmp_path, HONEST, ran(*ops))
+    assert v.passed and v.message == "f is written with elementary operations"
+
+
+def test_records_of_other_entry_points_do_not_count(tmp_path: Path):
+    assert recorded(tmp_path, HONEST, ran("aten.relu", entry="g")).passed
+
+
+def test_the_syntax_message_is_kept_when_both_see_it(tmp_path: Path):
+    source = "import torch\n\n\ndef f(x):\n    return torch.relu(x)\n"
+    v = recorded(tmp_path, source, ran("aten.relu"))
+    assert v.message.startswith("f uses the library's own version: torch.relu (line 5). ")
+    assert v.lines == [5] and "uses" in v.details
+
+
+def test_at_run_time_false_reads_the_code_only(tmp_path: Path):
+    text = "judge: forbidden-calls\nwith: {names: [relu], at_run_time: false}"
+    assert recorded(tmp_path, BUILT, ran("aten.relu"), text=text).passed
+
+
+def test_each_function_counts_its_own_operators(tmp_path: Path):
+    text = "judge: forbidden-calls\nwith: {names: [sigmoid, expit, tanh]}"
+    v = recorded(tmp_path, HONEST, ran("aten.tanh", "aten.sigmoid", "aten.relu"), text=text)
+    assert v.message.startswith(
+        "f called the library's sigmoid and tanh at run time (aten.sigmoid, aten.tanh). "
+    )
+    for fn, (names, ops) in RUN_TIME.items():
+        assert fn in names, fn
+        assert all(op.startswith("aten.") for op in ops), fn
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from torch.utils._python_dispatch import _disable_current_modes as _",
+        "import torch.utils._python_dispatch as d\n_ = d._disable_current_modes",
+        "import torch\n_ = torch._C._pop_torch_dispatch_mode",
+        "import torch\n_ = torch._C._DisableTorchDispatch",
+        "import torch\n_ = getattr(torch._C, '_ExcludeDispatchKeyGuard')",
+    ],
+)
+def test_the_usual_ways_of_turning_the_record_off_are_flagged(tmp_path: Path, line: str):
+    source = f"{line}\n\n\ndef f(x):\n    _\n    return x.clamp(min=0)\n"
+    v = recorded(tmp_path, source, ran("aten.clamp"))
+    assert not v.passed
+    assert v.message.startswith("f reaches into PyTorch's dispatch modes: ")
+    assert v.message.endswith(
+        "The grader uses them to see which library functions f calls, so f earns no points."
+    )
+    assert "_python_dispatch" in TAMPERING
+
+
+def test_tampering_is_not_looked_for_when_nothing_is_recorded(tmp_path: Path):
+    text = "judge: forbidden-calls\nwith: {names: [relu], at_run_time: false}"
+    source = (
+        "import torch\n_ = torch._C._DisableTorchDispatch\n\n\ndef f(x):\n    _\n    return x\n"
+    )
+    assert recorded(tmp_path, source, text=text).passed
+
+
+def test_an_unreadable_record_makes_the_check_unjudgeable(tmp_path: Path):
+    ctx = context(check(tmp_path, RELU_CHECK), source=HONEST)
+    ctx.unreadable_records = ["malformed run-time record"]
+    with pytest.raises(Unjudgeable, match="the record of what it called at run time was"):
+        JUDGES["forbidden-calls"].judge(ctx)
+    ctx.dispatched = [ran("aten.relu")]  # what was readable still counts
+    assert not JUDGES["forbidden-calls"].judge(ctx).passed
+
+
+def test_the_option_is_validated_at_load(tmp_path: Path):
+    with pytest.raises(ExerciseError, match="at_run_time"):
+        check(tmp_path, "judge: forbidden-calls\nwith: {names: [relu], at_run_time: maybe}")

@@ -39,6 +39,7 @@ import types
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 if __package__:  # imported as grader.sandbox.inside.runner (the benchmarks)
     from grader.sandbox.protocol import layout, values
@@ -100,8 +101,9 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_result(out: Path, stem: str, kept: dict) -> None:
-    """Encode named values; tensors to ``stem.safetensors``, the rest to ``stem.json``."""
+def write_result(out: Path, stem: str, kept: dict, extra: dict | None = None) -> None:
+    """Encode named values; tensors to ``stem.safetensors``, the rest to ``stem.json``
+    (with ``extra``'s fields: the run-time record)."""
     from safetensors.torch import save_file
 
     encoded, tensors = values.encode_outputs(kept)
@@ -109,7 +111,37 @@ def write_result(out: Path, stem: str, kept: dict) -> None:
         tmp = out / (layout.tensors_name(stem) + layout.TMP)
         save_file(tensors, str(tmp))
         os.replace(tmp, out / layout.tensors_name(stem))
-    write_json_atomic(out / layout.json_name(stem), {"status": "ok", "values": encoded})
+    write_json_atomic(
+        out / layout.json_name(stem), {"status": "ok", "values": encoded, **(extra or {})}
+    )
+
+
+# --------------------------------------------------------------------------- run-time record
+class DispatchRecorder(TorchDispatchMode):
+    """Records the names of the library operators (aten namespace) dispatched while it
+    is active, whatever Python spelling reached them (torch.relu, F.relu, x.relu(),
+    nn.ReLU, getattr with a built name, torch.ops.aten.relu). A dispatch mode sits below
+    autograd, so it sees the operators that compute the value, not the Python calls.
+
+    Used only for the calls the plan marks: every operator pays a Python call while it
+    is active. It sees only this thread, and student code in this process could turn it
+    off (docs/security.md says what that means)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name
+        if name.startswith("aten::"):  # a bounded set: no other namespace can flood it
+            self.seen.add("aten." + name[6:])
+        return func(*args, **(kwargs or {}))
+
+    def record(self) -> dict:
+        return {values.DISPATCHED: values.dispatched_data(self.seen)}
+
+
+RECORDED_STEPS = {"call", "method", "eval", "grad"}  # the steps that run student code
 
 
 def redirect_output(path: Path, append: bool = False) -> None:
@@ -1055,17 +1087,20 @@ class StudentProcess:
             workdir.mkdir(parents=True, exist_ok=True)
         os.chdir(workdir)
         reset_state(int(call.get("seed", 0)))
+        recorder = DispatchRecorder() if call.get("record") else None
         try:
             if module is None:
                 raise RuntimeError("the module did not load")
-            env = perform_steps(module, call, self.inputs, workdir)
+            env = perform_steps(module, call, self.inputs, workdir, recorder)
             kept = {name: env[name] for name in call.get("keep", []) if name in env}
-            write_result(out, layout.call_stem(call_id), kept)
+            write_result(
+                out, layout.call_stem(call_id), kept, recorder.record() if recorder else None
+            )
         except BaseException as exc:
             error = describe_error(exc, str(self.sup.submission))
             write_json_atomic(
                 out / layout.json_name(layout.call_stem(call_id)),
-                {"status": "error", "error": error},
+                {"status": "error", "error": error, **(recorder.record() if recorder else {})},
             )
         sys.stdout.flush()
 
@@ -1075,47 +1110,59 @@ def uses_files(call: dict) -> bool:
     return bool(call.get("artifacts")) or '"path"' in json.dumps(call["steps"])
 
 
-def perform_steps(module, call: dict, inputs: dict, workdir: Path) -> dict:
-    """Run one probe's steps against a loaded student module; returns the bound values."""
+def perform_steps(
+    module, call: dict, inputs: dict, workdir: Path, recorder: DispatchRecorder | None = None
+) -> dict:
+    """Run one probe's steps against a loaded student module; returns the bound values.
+    With a ``recorder``, the steps that run student code run under it (their inputs are
+    decoded before, so the record holds what the student's code dispatched)."""
     env: dict = {}
-    namespace = module.__dict__
     for step in call["steps"]:
         kind = step["do"]
         args = [values.decode_input(a, env, inputs) for a in step.get("args", [])]
         kwargs = {k: values.decode_input(v, env, inputs) for k, v in step.get("kwargs", {}).items()}
-        if kind == "bind":
-            value = values.decode_input(step["value"], env, inputs)
-        elif kind == "call":
-            target = step["target"]
-            if target in env:
-                fn = env[target]
-            elif target in namespace:
-                fn = namespace[target]
-            else:
-                raise MissingEntryPoint(target)
-            value = fn(*args, **kwargs)
-        elif kind == "method":
-            value = getattr(env[step["target"]], step["method"])(*args, **kwargs)
-        elif kind == "eval":
-            scope = dict(namespace)
-            scope.setdefault("torch", torch)
-            value = eval(compile(step["expr"], "<example>", "eval"), scope)
-        elif kind == "grad":
-            result = env[step["of"]]
-            if not isinstance(result, torch.Tensor) or not result.requires_grad:
-                raise NotDifferentiable()
-            (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
-        elif kind == "save_state_dict":
-            state = values.decode_input(step["value"], env, inputs)
-            if isinstance(state, torch.nn.Module):
-                state = state.state_dict()  # save weights only, never a pickled module
-            torch.save(state, str(workdir / step["path"]))
-            value = None
-        else:
-            raise ValueError(f"unknown step {kind!r}")
+        watch = recorder is not None and kind in RECORDED_STEPS
+        with recorder if watch else contextlib.nullcontext():
+            value = _perform_step(module, step, args, kwargs, env, inputs, workdir)
         if "as" in step:
             env[step["as"]] = value
     return env
+
+
+def _perform_step(
+    module, step: dict, args: list, kwargs: dict, env: dict, inputs: dict, workdir: Path
+):
+    kind = step["do"]
+    if kind == "bind":
+        return values.decode_input(step["value"], env, inputs)
+    if kind == "call":
+        target = step["target"]
+        if target in env:
+            fn = env[target]
+        elif target in module.__dict__:
+            fn = module.__dict__[target]
+        else:
+            raise MissingEntryPoint(target)
+        return fn(*args, **kwargs)
+    if kind == "method":
+        return getattr(env[step["target"]], step["method"])(*args, **kwargs)
+    if kind == "eval":
+        scope = dict(module.__dict__)
+        scope.setdefault("torch", torch)
+        return eval(compile(step["expr"], "<example>", "eval"), scope)
+    if kind == "grad":
+        result = env[step["of"]]
+        if not isinstance(result, torch.Tensor) or not result.requires_grad:
+            raise NotDifferentiable()
+        (value,) = torch.autograd.grad(result.sum(), env[step["wrt"]], allow_unused=True)
+        return value
+    if kind == "save_state_dict":
+        state = values.decode_input(step["value"], env, inputs)
+        if isinstance(state, torch.nn.Module):
+            state = state.state_dict()  # save weights only, never a pickled module
+        torch.save(state, str(workdir / step["path"]))
+        return None
+    raise ValueError(f"unknown step {kind!r}")
 
 
 class MissingEntryPoint(Exception):

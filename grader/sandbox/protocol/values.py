@@ -226,6 +226,35 @@ def decode_outputs(specs: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         raise WireError(f"malformed value ({type(exc).__name__})") from None
 
 
+# ------------------------------------------------------------------ the run-time record
+# A check the plan marks ("record": true in its call) comes back with the library
+# operators its steps dispatched: a sorted list of names ("aten.relu"), in the result
+# record under DISPATCHED. The sandbox records the aten namespace only, whose operators
+# number well under MAX_OPS, so no flood of other names can push one off the list.
+DISPATCHED = "dispatched"
+MAX_OPS = 4096
+MAX_OP_NAME = 100
+
+
+def dispatched_data(names: set[str]) -> list[str]:
+    """The record as the sandbox writes it: sorted, capped in count and length."""
+    return sorted(n[:MAX_OP_NAME] for n in names)[:MAX_OPS]
+
+
+def read_dispatched(record: Any) -> frozenset[str] | None:
+    """The operators a result record says its check dispatched (in the grader); None
+    when it holds no record. Raises only WireError."""
+    if not isinstance(record, dict) or DISPATCHED not in record:
+        return None
+    names = record[DISPATCHED]
+    expect(isinstance(names, list) and len(names) <= MAX_OPS, "malformed run-time record")
+    expect(
+        all(isinstance(n, str) and len(n) <= MAX_OP_NAME for n in names),
+        "malformed run-time record",
+    )
+    return frozenset(names)
+
+
 def decode_input(spec: Any, env: dict[str, Any], tensors: dict[str, Any]) -> Any:
     """A probe's input value (in the sandbox), live: tensors, functions, networks."""
     return Decoder(INPUT, tensors, env).decode(spec)
