@@ -170,6 +170,9 @@ def test_interrupted_run_resumes_with_nothing_lost_or_doubled(tmp_path: Path, ho
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As from a terminal: a suite started in the background (`cmd &`) ignores SIGINT,
+        # and a Python started with it ignored never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while _saved_students(out) < 3 and time.monotonic() < deadline and proc.poll() is None:

@@ -14,6 +14,7 @@ a Python other users cannot reach, each stop the run with a message that says wh
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -141,14 +142,30 @@ def _open_up(folder: Path) -> None:
 
 
 def _other_checkouts() -> list[str]:
-    """Other working trees of this repository on this machine (a developer's): copies of
-    the course the run does not know of, named to the grader with GRADER_PROTECT as an
-    instructor would. A clean CI clone has none."""
-    listing = subprocess.run(
-        ["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True, text=True
-    ).stdout
-    trees = [line.split(" ", 1)[1] for line in listing.splitlines() if line.startswith("worktree ")]
-    return [t for t in trees if Path(t).resolve() != ROOT.resolve() and Path(t).is_dir()]
+    """Other copies of this course on this machine (a developer's worktrees and clones,
+    found where the snooping attackers look): copies the run does not know of, named to
+    the grader with GRADER_PROTECT as an instructor would. A clean CI machine has none."""
+    ours = (ROOT / "solutions" / "tensor_ops.py").read_bytes()
+    places = [
+        "/work/*",
+        "/tmp/*",
+        "/var/tmp/*",
+        "/srv/*",
+        "/opt/*",
+        "/home/*/*",
+        f"{Path.home()}/*",
+    ]
+    found = set()
+    for place in places:
+        for candidate in glob.glob(f"{place}/solutions/tensor_ops.py"):
+            course = Path(candidate).parents[1]
+            try:
+                same = Path(candidate).read_bytes() == ours
+            except OSError:
+                continue
+            if same and course.resolve() != ROOT.resolve():
+                found.add(str(course))
+    return sorted(found)
 
 
 def _grade(
