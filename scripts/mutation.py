@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -72,9 +73,13 @@ def run_seam(seam: str, children: int, survivors: bool) -> tuple[int, int, float
     work = prepare(seam)
     start = time.monotonic()
     mutmut = [sys.executable, "-m", "mutmut"]
+    # One thread per worker: the machine's cores go to the workers, and torch's OpenMP
+    # pool cannot hang a forked worker.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     done = subprocess.run(
         [*mutmut, "run", "--max-children", str(children)],
         cwd=work,
+        env=env,
         capture_output=True,
         text=True,
     )
