@@ -11,7 +11,7 @@ import torch
 from judging import plan_check
 
 from grader.course.inputs import DTYPE_NAMES, make_mlp, realize, torch_dtype, validate
-from grader.course.schema import ExerciseError
+from grader.course.schema import ExerciseError, Located
 from grader.sandbox.protocol.values import Lambda, MLPSpec, Ref, WorkPath
 
 
@@ -199,3 +199,117 @@ def test_the_loader_validates_kwargs_and_steps_too(tmp_path: Path):
         ExerciseError, match=r"unit.yaml:16: key 'dtype': expected one of float32, "
     ):
         plan_check(tmp_path / "d", "judge: match\ncall:\n  - randn: [2]\n    dtype: float128")
+
+
+# ------------------------------------------------------------------ found by mutation testing
+KEYS = "data, dict, lambda, mlp, path, rand, randint, randn, ref, size, tensor, tuple, uniform"
+SHAPE = "expected a shape (list of whole numbers)"
+MLP_WORDS = "key 'mlp': expected a list of [name, in_features, out_features]"
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            {"randn": [2], "rand": [2]},
+            f"an input mapping needs exactly one of the keys {KEYS}; got randn, rand",
+        ),
+        ({}, f"an input mapping needs exactly one of the keys {KEYS}; got none"),
+        (
+            {"randn": [2], "mean": 1},
+            "key 'mean': unknown beside 'randn' (allowed: as_list, "
+            "dtype, requires_grad, scale, shape, shift)",
+        ),
+        ({"randn": [2.5]}, f"key 'randn': {SHAPE}, got a list"),
+        ({"rand": [True]}, f"key 'rand': {SHAPE}, got a list"),
+        ({"size": "x"}, f"key 'size': {SHAPE}, got 'x'"),
+        ({"uniform": [0, 1]}, "key 'shape': required beside 'uniform' as a list of whole numbers"),
+        (
+            {"randint": [0, 1], "shape": [1.5]},
+            "key 'shape': required beside 'randint' as a list of whole numbers",
+        ),
+        ({"uniform": [0], "shape": [2]}, "key 'uniform': expected [low, high], got a list"),
+        ({"randint": 5, "shape": [2]}, "key 'randint': expected [low, high], got 5"),
+        ({"uniform": [0, "1"], "shape": [2]}, "key 'uniform': expected [low, high], got a list"),
+        ({"ref": ""}, "key 'ref': expected text, got ''"),
+        ({"path": "  "}, "key 'path': expected text, got '  '"),
+        ({"data": 3}, "key 'data': expected text, got 3"),
+        ({"lambda": "v=1: v"}, "key 'lambda': a lambda given as input may not have default values"),
+        (
+            {"lambda": "*, v=1: v"},
+            "key 'lambda': a lambda given as input may not have default values",
+        ),
+        ({"lambda": "v: v, 1"}, "key 'lambda': expected one lambda, e.g. 'v: v[0] ** 2'"),
+        ({"mlp": []}, MLP_WORDS),
+        ({"mlp": "a"}, MLP_WORDS),
+        ({"mlp": ["a"]}, MLP_WORDS),
+        ({"mlp": [["fc", 2]]}, MLP_WORDS),
+        ({"mlp": [[1, 2, 3]]}, MLP_WORDS),
+        ({"mlp": [["a", -1, 2]]}, MLP_WORDS),
+        ({"mlp": [["a", 2, True]]}, MLP_WORDS),
+        ({"tensor": 3}, "key 'tensor': expected a list, got 3"),
+        ({"tuple": "x"}, "key 'tuple': expected a list, got 'x'"),
+        ({"dict": [1]}, "key 'dict': expected a mapping, got a list"),
+        (b"x", "input b'x' is not a value the grader can pass"),
+        (
+            [1, [2, {"shape": [1]}]],
+            f"an input mapping needs exactly one of the keys {KEYS}; got shape",
+        ),
+    ],
+)
+def test_validate_says_what_is_wrong_in_full(raw: object, message: str):
+    with pytest.raises(ExerciseError) as caught:
+        validate(raw, "ex.yaml", 7)
+    assert str(caught.value) == f"ex.yaml:7: {message}"
+
+
+def test_a_broken_lambda_says_why():
+    with pytest.raises(ExerciseError) as caught:
+        validate({"lambda": "v: (v"}, "ex.yaml", 7)
+    assert str(caught.value).startswith("ex.yaml:7: key 'lambda': not a valid lambda (")
+
+
+def located(data: dict, line: int, **key_lines: int) -> Located:
+    mapping = Located(data)
+    mapping.line, mapping.key_lines = line, key_lines
+    return mapping
+
+
+def test_validate_names_the_line_of_what_is_wrong():
+    def message(raw: object) -> str:
+        with pytest.raises(ExerciseError) as caught:
+            validate(raw, "ex.yaml", 7)
+        return str(caught.value)
+
+    assert message([1, located({"randn": "x"}, 12)]).startswith("ex.yaml:12: key 'randn'")
+    assert message(located({"randn": [2], "mean": 1}, 3, mean=4)).startswith(
+        "ex.yaml:4: key 'mean'"
+    )
+    assert message(located({"randn": [2], "dtype": "float128"}, 3, dtype=5)) == (
+        "ex.yaml:5: key 'dtype': expected one of float32, float64, float16, int64, int32, "
+        "uint8, bool, got 'float128'"
+    )
+    assert message(located({"randn": [2], "dtype": 32}, 3)) == (
+        "ex.yaml:3: key 'dtype': expected one of float32, float64, float16, int64, int32, "
+        "uint8, bool, got 32"
+    )
+    nested = located({"dict": {"a": located({"rand": "x"}, 9)}}, 8)
+    assert message(nested).startswith("ex.yaml:9: key 'rand'")  # the value's own line
+
+
+def test_zero_is_a_whole_number_for_shapes_and_layers():
+    validate({"randn": [0, 2]}, "ex.yaml", 1)
+    validate({"mlp": [["a", 0, 2]]}, "ex.yaml", 1)
+    assert realize({"randn": [0, 2]}, gen(), {}).shape == (0, 2)
+
+
+def test_mlp_weights_fill_the_linear_layers_interval():
+    # nn.Linear's init: uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)), here 1/sqrt(4) = 0.5.
+    spec = make_mlp([("fc", 4, 500)], gen())
+    for key in ("fc.weight", "fc.bias"):
+        values = spec.state[key]
+        assert float(values.min()) >= -0.5 and float(values.max()) < 0.5
+        assert float(values.min()) < -0.45 and float(values.max()) > 0.45
+    # A layer without inputs gets the bound 1, not a division by zero.
+    empty = make_mlp([("fc", 0, 500)], gen())
+    assert float(empty.state["fc.bias"].min()) < -0.9 and float(empty.state["fc.bias"].max()) > 0.9

@@ -643,3 +643,84 @@ def test_submission_fingerprint(tmp_path: Path) -> None:
     sub = submission("alice")
     sub.files[c.id] = SubmittedFile(c, tmp_path / "alice" / f"{c.file}.py", "py", source="")
     assert submission_fingerprint(sub) != base
+
+
+# -- found by mutation testing ---------------------------------------------------------
+def test_meta_values_are_stored_and_replaced(store: Store) -> None:
+    assert store.meta("run_key") is None
+    store.set_meta("run_key", "abc")
+    store.set_meta("other", "1")
+    assert store.meta("run_key") == "abc"
+    store.set_meta("run_key", "def")
+    assert (store.meta("run_key"), store.meta("other")) == ("def", "1")
+
+
+def test_last_graded_says_when_each_student_was_saved(store: Store) -> None:
+    import time
+
+    assert store.last_graded() == {}
+    before = time.time()
+    store.save_student("zoe", "sub", items())
+    store.save_student("ada", "sub", items()[:1])
+    graded = store.last_graded()
+    assert set(graded) == {"zoe", "ada"}
+    # Saved to the second: within the second before and the one after the saves.
+    assert all(int(before) - 1 <= when <= time.time() + 1 for when in graded.values())
+
+
+def test_exercises_no_longer_in_the_course_go(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.save_student("zoe", "sub", items())
+        store.save_student("ada", "sub", items())
+        store.save_student("zoe", "sub", items()[:1], course_exercises=EXERCISES[:2])
+    assert rows(tmp_path / Store.FILENAME) == [
+        ("ada", "tensor-init", "sub"),
+        ("ada", "tensor-ops", "sub"),
+        ("ada", "text-to-ids", "sub"),
+        ("zoe", "tensor-init", "sub"),
+        ("zoe", "text-to-ids", "sub"),
+    ]
+
+
+def _store_with_meta(path: Path, version: str | None) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        if version is not None:
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (version,))
+    conn.close()
+
+
+@pytest.mark.parametrize("version", [None, "two"])
+def test_a_store_without_a_readable_version_is_refused(tmp_path: Path, version: str | None):
+    path = tmp_path / Store.FILENAME
+    _store_with_meta(path, version)
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert str(info.value) == (
+        f"{path} is not a torch-grader store (no schema version); move it away or delete it"
+    )
+
+
+def test_the_refusals_say_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / Store.FILENAME
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE songs (title TEXT)")
+    conn.execute("CREATE TABLE albums (title TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert str(info.value) == (
+        f"{path} is an SQLite database of another program (tables: albums, songs), not a "
+        "torch-grader store; move it away or delete it"
+    )
+    newer = tmp_path / "newer" / Store.FILENAME
+    newer.parent.mkdir()
+    _store_with_meta(newer, "3")
+    with pytest.raises(StoreError) as info:
+        Store(newer)
+    assert str(info.value) == (
+        f"{newer} was written by a newer torch-grader (store schema 3, this version reads 2); "
+        "upgrade torch-grader or move the file away"
+    )

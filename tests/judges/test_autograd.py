@@ -168,3 +168,29 @@ def test_output_option(tmp_path: Path):
 def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
     with pytest.raises(ExerciseError, match=words):
         check(tmp_path, option)
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def test_a_skipped_name_does_not_end_the_look_at_the_others(tmp_path: Path):
+    pc = check(tmp_path, "{unchanged: [nothing, point]}")
+    v = verdict(pc, gradient(pc), point=pc.bound["point"] + 1)
+    assert v.passed is False and v.message == "f: the caller's 'point' was changed"
+
+
+def test_at_most_three_problems_are_said(tmp_path: Path):
+    pc = check(tmp_path)
+    got = torch.zeros(4, dtype=torch.float64).requires_grad_(True)
+    v = verdict(pc, got, point=pc.bound["point"] + 1)
+    assert v.message == (
+        "f: shape is [4]; expected [3]; dtype is float64; expected float32; "
+        "the returned gradient still requires grad; return it detached"
+    )
+
+
+def test_the_comparison_details_come_with_either_verdict(tmp_path: Path):
+    pc = check(tmp_path)
+    shapes = {"expected": "float32 tensor of shape [3]", "got": "float32 tensor of shape [3]"}
+    assert verdict(pc, gradient(pc)).details == shapes
+    v = verdict(pc, gradient(pc) + 1)
+    assert v.passed is False
+    assert {k: v.details[k] for k in shapes} == shapes and len(v.details["mismatches"]) == 3

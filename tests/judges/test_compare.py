@@ -348,3 +348,93 @@ def test_an_error_record_or_object_where_a_tensor_is_expected():
     assert problems(obj, torch.zeros(2)) == [
         "got an object of class builtins.object; expected a tensor"
     ]
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def test_exactly_three_missing_keys_are_all_named_with_no_count():
+    assert problems({}, {"a": 0, "b": 0, "c": 0}) == ["missing keys 'a', 'b', 'c'"]
+
+
+def test_items_of_sequences_and_dicts_keep_the_tolerance_and_the_flags():
+    # Each item is compared with the caller's atol, rtol, values and reveal, not the defaults.
+    assert problems([1.01], [1.0], atol=0.02) == []
+    assert problems([100.5], [100.0], atol=0.0, rtol=0.01) == []
+    assert problems([8.0], [7.0], values=False) == []
+    assert problems(["b"], ["a"], reveal=False) == [
+        "result[0]: got the string 'b', which is not the expected value"
+    ]
+    assert problems({"k": 1.01}, {"k": 1.0}, atol=0.02) == []
+    assert problems({"k": 100.5}, {"k": 100.0}, atol=0.0, rtol=0.01) == []
+    assert problems({"k": 8.0}, {"k": 7.0}, values=False) == []
+    assert problems({"k": "b"}, {"k": "a"}, reveal=False) == [
+        "result['k']: got the string 'b', which is not the expected value"
+    ]
+
+
+def test_diagnosis_names_numbers_unless_told_not_to():
+    e = torch.tensor([1.0, 2.0, 3.0])
+    a = e * 2
+    close = torch.zeros(3, dtype=torch.bool)
+    assert diagnosis(a, e, close, rtol=0, atol=0) == "; every value is the expected one times 2"
+
+
+def test_two_values_are_enough_for_a_diagnosis():
+    e = torch.tensor([1.0, 2.0])
+    close = torch.zeros(2, dtype=torch.bool)
+    assert diagnosis(e.flip(0), e, close, rtol=0, atol=0).startswith(
+        "; your result holds the expected values, but at other positions"
+    )
+
+
+def test_two_nonzero_expected_values_are_enough_for_a_factor():
+    e = torch.tensor([0.0, 1.0, 2.0])
+    close = torch.tensor([True, False, False])
+    assert diagnosis(e * 4, e, close, rtol=0, atol=1e-6) == (
+        "; every value is the expected one times 4"
+    )
+
+
+def test_values_within_atol_of_zero_give_no_factor():
+    # Only 5 is clearly non-zero (atol 1): one ratio is no evidence of a common factor.
+    e = torch.tensor([1.0, 1.0, 5.0])
+    close = torch.zeros(3, dtype=torch.bool)
+    assert diagnosis(e * 3, e, close, rtol=0, atol=1) == ""
+
+
+def test_all_zeros_are_not_the_expected_values_times_zero():
+    assert problems(tv(torch.zeros(4)), torch.tensor([1.0, 2.0, 3.0, 4.0])) == [
+        "values differ at 4 of 4 positions, e.g. at [0]: expected 1, got 0"
+    ]
+
+
+def test_diagnosis_uses_the_given_tolerances():
+    close = torch.zeros(4, dtype=torch.bool)
+    e = torch.tensor([10.0, 20.0, 30.0, 40.0])
+    # Permuted, each value 0.5 % off: within rtol 1 %, or within atol 0.5.
+    permuted = torch.tensor([20.1, 10.05, 40.2, 30.15])
+    for tol in ({"rtol": 0.01, "atol": 0.0}, {"rtol": 0.0, "atol": 0.5}):
+        assert diagnosis(permuted, e, close, **tol).startswith("; your result holds the expected")
+    # Three times, 0.5 % off.
+    tripled = e * 3 * 1.005
+    assert diagnosis(tripled, e, close, rtol=0.01, atol=0.0) == (
+        "; every value is the expected one times 3.015"
+    )
+    # Three times plus 0.5: the ratios' median is 90.5 / 30, and each value within 1 of it.
+    assert diagnosis(e * 3 + 0.5, e, close, rtol=0.0, atol=1.0) == (
+        "; every value is the expected one times 3.01667"
+    )
+    # Plus about 100: the differences 99.4, 99.5, 100.5, 100.6 have the median 99.5 (torch
+    # takes the lower middle value), and each is within 1 % or within 1.2 of it.
+    shifted = e + 100 + torch.tensor([0.5, -0.5, 0.6, -0.6])
+    plus = "; every value is the expected one plus 99.5"
+    assert diagnosis(shifted, e, close, rtol=0.01, atol=0.0) == plus
+    assert diagnosis(shifted, e, close, rtol=0.0, atol=1.2) == plus
+
+
+def test_up_to_three_wrong_values_are_a_few():
+    expected = torch.arange(1.0, 41.0)
+    actual = expected.clone()
+    actual[[3, 17, 29]] = torch.tensor([-7.0, -50.0, 0.5])
+    assert problems(tv(actual), expected)[0].endswith("; the other values are right")
+    actual[35] = -3.0
+    assert not problems(tv(actual), expected)[0].endswith("right")

@@ -13,7 +13,7 @@ from judging import judge, plan_check, returned
 from grader.course.schema import ExerciseError
 from grader.grading.plan import PlannedCheck
 from grader.judges import Verdict
-from grader.judges.distribution import ks_pvalue, ks_statistic, normal_cdf, uniform_cdf
+from grader.judges.distribution import histogram, ks_pvalue, ks_statistic, normal_cdf, uniform_cdf
 
 
 def test_pvalue_matches_known_critical_values():
@@ -193,3 +193,83 @@ def test_output_option(tmp_path: Path):
 def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
     with pytest.raises(ExerciseError, match=words):
         check(tmp_path, option)
+
+
+# ------------------------------------------------------------------ found by mutation testing
+@pytest.mark.parametrize(
+    "lam, p",
+    # Kolmogorov's distribution, from its published table: P(K >= lam).
+    [(0.5, 0.9639), (1.0, 0.2700), (1.2238, 0.1000), (1.3581, 0.0500), (1.6276, 0.0100)],
+)
+def test_ks_pvalue_follows_kolmogorovs_table(lam: float, p: float):
+    # With n = 100, Stephens' factor is 10 + 0.12 + 0.11 / 10 = 10.131.
+    assert ks_pvalue(lam / 10.131, 100) == pytest.approx(p, abs=2e-4)
+
+
+def test_ks_pvalue_of_a_perfect_fit_is_one():
+    assert ks_pvalue(0.0, 100) == 1.0
+
+
+def test_ks_statistic_by_hand():
+    # Four samples against uniform [0, 1): the empirical CDF reaches 1 at 0.4, 0.6 above F.
+    assert ks_statistic(torch.tensor([0.1, 0.2, 0.3, 0.4]), uniform_cdf(0.0, 1.0)) == (
+        pytest.approx(0.6)
+    )
+
+
+def test_uniform_cdf_is_zero_below_and_one_above_the_interval():
+    cdf = uniform_cdf(0.0, 2.0)
+    assert cdf(torch.tensor([-1.0, 1.0, 3.0])).tolist() == [0.0, 0.5, 1.0]
+
+
+def test_details_of_evenly_spread_samples(tmp_path: Path):
+    # 0.01, 0.06, ..., 0.96: the empirical CDF is 0.04 above F at every sample, 0.01 below.
+    v = verdict(check(tmp_path), torch.linspace(0.01, 0.96, 20, dtype=torch.float64))
+    assert v.passed is True
+    assert v.details["ks_statistic"] == "0.04" and v.details["p_value"] == "1"
+    assert v.details["min"] == "0.01" and v.details["max"] == "0.96"
+    assert v.details["mean"] == "0.485"
+
+
+def test_a_sample_at_the_lower_end_is_inside(tmp_path: Path):
+    uniform, _ = samples()
+    uniform[3] = 0.0
+    assert verdict(check(tmp_path), uniform).passed
+
+
+def test_samples_outside_keep_their_details_and_a_titled_histogram(tmp_path: Path):
+    got = torch.arange(20, dtype=torch.float64) / 20  # 0, 0.05, ..., 0.95
+    got[19] = 1.0
+    v = verdict(check(tmp_path), got)
+    assert v.passed is False and v.message == "f: 1 of 20 samples lie outside [0, 1)"
+    assert v.details["min"] == "0" and v.details["max"] == "1"
+    assert v.details["mean"] == "0.4775"  # (0.05 * 171 + 1) / 20
+    [figure] = v.figures
+    assert figure["title"] == "f: your samples"
+    assert (figure["low"], figure["high"]) == (0.0, 1.0)
+
+
+def test_expected_std_of_a_uniform_interval(tmp_path: Path):
+    uniform, _ = samples()
+    v = verdict(check(tmp_path, "{dist: uniform, low: -2, high: 3}"), uniform * 5 - 2)
+    assert v.details["expected_mean"] == "0.5"
+    assert v.details["expected_std"] == "1.44338"  # 5 / sqrt(12)
+
+
+def test_identical_samples_get_a_histogram_one_wide():
+    h = histogram(torch.full((30,), 0.5, dtype=torch.float64))
+    assert (h["low"], h["high"]) == (0.5, 1.5)
+    assert h["counts"][0] == 30 and sum(h["counts"]) == 30
+
+
+@pytest.mark.parametrize(
+    "got",
+    [object(), torch.zeros(50, dtype=torch.int64), torch.rand(19), torch.full((30,), math.nan)],
+)
+def test_a_refused_sample_is_a_failed_verdict(tmp_path: Path, got: object):
+    assert verdict(check(tmp_path), got).passed is False
+
+
+def test_a_rejected_sample_is_a_failed_verdict(tmp_path: Path):
+    uniform, _ = samples()
+    assert verdict(check(tmp_path), uniform**2).passed is False

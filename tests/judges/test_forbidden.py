@@ -338,7 +338,7 @@ def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
 # to the judge (ctx.dispatched), judged together with the syntax tree. How the sandbox
 # records it: tests/sandbox/test_dispatch_record.py; end to end: test_forbidden_at_run_time.py.
 from grader.judges.base import Dispatched  # noqa: E402
-from grader.judges.forbidden import RUN_TIME, TAMPERING  # noqa: E402
+from grader.judges.forbidden import MAX_DEPTH, RUN_TIME, TAMPERING, TOO_DEEP, _find_forbidden  # noqa: E402
 
 RELU_CHECK = """
 judge: forbidden-calls
@@ -496,3 +496,96 @@ def test_an_unreadable_record_makes_the_check_unjudgeable(tmp_path: Path):
 def test_the_option_is_validated_at_load(tmp_path: Path):
     with pytest.raises(ExerciseError, match="at_run_time"):
         check(tmp_path, "judge: forbidden-calls\nwith: {names: [relu], at_run_time: maybe}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_reading() -> None:
+    """Each test reads its code itself: the judge keeps what it read of a source, and a
+    reading left by another test would hide what this one checks."""
+    _find_forbidden.cache_clear()
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def test_code_that_cannot_be_read_fails(tmp_path: Path):
+    pc = check(tmp_path)
+    assert judge(pc, source=None).passed is False
+    assert judge(pc, source="def f(x):\n    return (x\n").passed is False
+    assert judge(pc, source=USES).passed is False
+
+
+@pytest.mark.parametrize(
+    "source, uses",
+    [
+        (
+            "from torch import sigmoid\n\n\ndef f(x):\n    return sigmoid(x)\n",
+            [("from torch import sigmoid", 1)],
+        ),
+        (
+            "import torch\n\n\ndef f(x):\n    return getattr(torch, 'sigmoid')(x)\n",
+            [("'sigmoid'", 5)],
+        ),
+        (
+            "import torch\n\n\ndef f(x):\n    return getattr(torch, name=' sigmoid ')(x)\n",
+            [("' sigmoid '", 5)],
+        ),
+        (
+            "import torch.nn.functional as F\n\n\ndef f(x):\n    return F.__dict__['sigmoid'](x)\n",
+            [("'sigmoid'", 5)],
+        ),
+        ("import torch\n\n\ndef f(x):\n    return torch.exp(x, out=None)\n", []),
+        ('def f(x):\n    """Like sigmoid."""\n    return print("sigmoid is banned", 2, x)\n', []),
+        # A helper bound in the main guard is never run by the grader; one bound in
+        # another module-level `if` is.
+        (
+            "import torch\n\n\ndef f(x):\n    return g(x)\n\n\ng = abs\n"
+            "if __name__ == '__main__':\n    g = torch.sigmoid\n",
+            [],
+        ),
+        (
+            "import torch\n\n\ndef f(x):\n    return g(x)\n\n\ng = abs\n"
+            "if torch.cuda.is_available():\n    g = torch.sigmoid\n",
+            [("torch.sigmoid", 10)],
+        ),
+    ],
+)
+def test_uses_found_in_the_syntax(source: str, uses: list):
+    assert find_forbidden(source, ["f"], {"sigmoid"}) == {"f": uses}
+
+
+def test_code_of_exactly_the_caps_is_read(monkeypatch: pytest.MonkeyPatch):
+    assert find_forbidden("#" * MAX_SOURCE_CHARS, ["f"], {"sigmoid"}) == {"f": []}
+    # A small cap keeps the test fast. `x = [0, ..., 0]` is the module, the assignment,
+    # x, its Store, the list, its Load and one element per zero: 6 + 14 = 20.
+    monkeypatch.setattr(forbidden, "MAX_NODES", 20)
+    assert find_forbidden("x = [" + "0," * 14 + "]", ["f"], {"s"}) == {"f": []}
+    with pytest.raises(CodeTooLarge) as caught:
+        find_forbidden("x = [" + "0," * 15 + "]", ["f"], {"s"})
+    assert str(caught.value) == (
+        "the code has more than 20 syntax elements, more than the grader reads to look "
+        "for library calls, so this check could not be judged"
+    )
+
+
+def test_nesting_of_exactly_the_cap_is_read():
+    # `x = - - ... 0`: the module at depth 0, the assignment at 1, k negations from 2
+    # on, the last one's 0 (and its operator) at k + 2.
+    k = MAX_DEPTH - 2
+    assert find_forbidden("x = " + "-" * k + "0", ["f"], {"s"}) == {"f": []}
+    with pytest.raises(CodeTooLarge) as caught:
+        find_forbidden("x = " + "-" * (k + 1) + "0", ["f"], {"s"})
+    assert str(caught.value) == TOO_DEEP
+
+
+def test_code_too_deep_for_the_parser_says_so():
+    with pytest.raises(CodeTooLarge) as caught:
+        find_forbidden("x = " + "-" * 100_000 + "0", ["f"], {"s"})
+    assert str(caught.value) == TOO_DEEP
+
+
+def test_code_over_the_character_cap_says_so():
+    with pytest.raises(CodeTooLarge) as caught:
+        find_forbidden("#" * (MAX_SOURCE_CHARS + 1), ["f"], {"s"})
+    assert str(caught.value) == (
+        "the code is 1,000,001 characters long, more than the 1,000,000 the grader reads "
+        "to look for library calls, so this check could not be judged"
+    )

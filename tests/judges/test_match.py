@@ -206,3 +206,28 @@ def test_a_picture_at_the_size_limits_is_drawn(tmp_path: Path, shape: tuple[int,
 def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
     with pytest.raises(ExerciseError, match=words):
         check(tmp_path, f"with: {option}")
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def test_no_picture_unless_the_check_asks_for_one(tmp_path: Path):
+    v = verdict(check(tmp_path), IMAGE.flip(0), IMAGE)
+    assert v.passed is False and v.figures == []
+
+
+def test_the_picture_shows_the_output_the_check_names(tmp_path: Path):
+    pc = plan_check(
+        tmp_path,
+        """
+        judge: match
+        steps:
+          - call: f
+            args: [1]
+            as: y
+        with: {output: y, picture: channels}
+        disclose: [expected]
+    """,
+    )
+    image = torch.tensor([[[0.5]], [[0.25]], [[0.125]]])
+    [figure] = judge(pc, returned(y=image * 2), returned(y=image)).figures
+    assert figure["got"] == [[[1.0]], [[0.5]], [[0.25]]]
+    assert figure["expected"] == [[[0.5]], [[0.25]], [[0.125]]]

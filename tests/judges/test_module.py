@@ -187,3 +187,33 @@ def test_output_option(tmp_path: Path):
 def test_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
     with pytest.raises(ExerciseError, match=words):
         plan_check(tmp_path, STRUCTURE + f"with: {option}")
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def test_what_is_not_a_module_fails(tmp_path: Path):
+    v = verdict(plan_check(tmp_path, STRUCTURE), [1.0])
+    assert v.passed is False
+    assert v.message == "f: got a list of 1 items; expected a torch.nn.Module"
+
+
+def test_at_most_four_problems_are_said_and_the_details_stay(tmp_path: Path):
+    got = mlp([["a", 3, 4], ["b", 4, 1]])
+    v = verdict(plan_check(tmp_path, STRUCTURE), got)
+    assert v.passed is False
+    assert v.message == (
+        "f: no parameter 'fc1.weight' (expected shape [4, 3]); no parameter 'fc1.bias' "
+        "(expected shape [4]); no parameter 'out.weight' (expected shape [1, 4]); "
+        "no parameter 'out.bias' (expected shape [1])"
+    )
+    assert v.details["parameters"] == [
+        "a.weight [4, 3]",
+        "a.bias [4]",
+        "b.weight [1, 4]",
+        "b.bias [1]",
+    ]
+
+
+def test_at_most_four_unexpected_parameters_are_named(tmp_path: Path):
+    got = mlp(LAYERS + [["x", 1, 1], ["y", 1, 1], ["z", 1, 1]])
+    v = verdict(plan_check(tmp_path, STRUCTURE), got)
+    assert v.message == "f: unexpected parameters x.weight, x.bias, y.weight, y.bias"

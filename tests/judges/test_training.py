@@ -13,6 +13,7 @@ from judging import judge, plan_check, returned
 from grader.course.schema import ExerciseError
 from grader.grading.plan import PlannedCheck
 from grader.judges import Verdict
+from grader.judges.training import Training
 from grader.sandbox.protocol.mlp import MLP
 
 DATA = {
@@ -281,3 +282,30 @@ def test_a_check_sending_its_held_out_set_is_refused(tmp_path: Path):
             CHECK.replace("{data: X_train}", "{data: X_test}") + "with: {target_mse: 1.0}",
             files=DATA,
         )
+
+
+# ------------------------------------------------------------------ found by mutation testing
+BARELY = "The loss barely went down"
+UP_AGAIN = "The loss went down, then up again"
+GENERIC = "Check the order forward, loss, zero_grad, backward, step."
+
+
+@pytest.mark.parametrize(
+    "losses, start",
+    [
+        # More than ten epochs and the second half never below half the first loss.
+        ([1.0] * 11, BARELY),
+        ([1.0] * 10, GENERIC),  # ten epochs are too few to say
+        ([1.0, 2.0] + [0.9] * 9, BARELY),  # measured against the first loss, not the second
+        ([1.0, 0.9, 0.8, 0.3] + [0.9] * 7, BARELY),  # the dip at epoch 3 is in the first half
+        ([1.0, 0.9, 0.8, 0.7, 0.6] + [0.5] * 6, GENERIC),  # half exactly is going down
+        # More than ten epochs and the last loss over three times the lowest.
+        ([1.0, 0.3, 0.2] + [0.1] * 7 + [0.35], UP_AGAIN),
+        ([1.0, 0.3, 0.2] + [0.1] * 6 + [0.35], GENERIC),  # ten epochs
+        ([1.0, 0.1, 0.5], GENERIC),
+        ([1.0] + [0.25] * 9 + [0.75], GENERIC),  # three times exactly is not over
+        ([1.0] + [0.25] * 9 + [0.5], GENERIC),
+    ],
+)
+def test_advice_from_the_loss_curve(losses: list[float], start: str):
+    assert Training.advice(False, losses).startswith(start)
