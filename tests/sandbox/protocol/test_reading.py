@@ -545,3 +545,144 @@ def test_a_fifo_result_is_that_checks_message(tmp_path: Path, planned: tuple[Any
         f"{probe.spec.entry}: the sandbox's output was unreadable: "
         f"out/{result_file.name} is not a regular file"
     )
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def test_a_file_of_exactly_its_cap_is_read_and_one_byte_more_is_not(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    (job / layout.OUT).mkdir(parents=True)
+    (job / "a").write_bytes(b"x" * 100)
+    (job / "b").write_bytes(b"y" * 101)
+    with JobFolder(job) as folder:
+        assert folder.read("a", 100) == b"x" * 100
+        refused = folder.read("b", 100)
+        assert isinstance(refused, Unreadable) and refused.reason == "b is larger than 100 bytes"
+        assert folder.read("b", 100, head=True) == b"y" * 100
+        assert folder.read_text("b", 100) == "y" * 100
+
+
+def test_a_read_returns_cap_plus_one_bytes_across_many_chunks(tmp_path: Path) -> None:
+    """One more byte than allowed says "too large"; reads of 64 KiB at a time, joined."""
+    data = bytes(range(256)) * 1200  # 307,200 bytes: five reads
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert reading.read_bounded(fd, 100_000) == data[:100_001]
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert reading.read_bounded(fd, 10**6, size=len(data)) == data
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert reading.read_bounded(fd, 10**6, size=10) == data  # the size hint is a hint
+    finally:
+        os.close(fd)
+
+
+def test_text_that_is_not_utf8_is_read_with_replacement_characters(tmp_path: Path) -> None:
+    job = make_job(tmp_path, printed="x")
+    (job / layout.OUT / layout.output_log(1)).write_bytes(b"caf\xe9 \xff!")
+    (job / layout.RUNNER_LOG).write_bytes(b"log \xff")
+    status = json.loads((job / layout.OUT / "status.json").read_text())
+    status["output"][CALL] = [1, 0, 7]
+    (job / layout.OUT / "status.json").write_text(json.dumps(status))
+    with JobFolder(job) as folder:
+        assert folder.output(CALL, 100) == "caf\ufffd \ufffd!"
+        assert folder.read_text(layout.RUNNER_LOG, 100) == "log \ufffd"
+
+
+@pytest.mark.parametrize(
+    ("span", "cap", "expected"),
+    [
+        ([1, 3, 3], 100, ""),  # nothing printed
+        ([1, 5, 3], 100, ""),  # an end before the start
+        ([1, 0, 5], 5, "01234"),  # exactly the cap: whole, no note
+        ([1, 2, 8], 6, "234567"),  # from the middle
+        ([1, 0, 6], 5, "01234\n[output truncated after 5 characters]"),
+        ([1, 4, 10], 5, "45678\n[output truncated after 5 characters]"),
+    ],
+)
+def test_an_output_span_is_cut_at_its_cap(
+    tmp_path: Path, span: list[int], cap: int, expected: str
+) -> None:
+    job = make_job(tmp_path, printed="0123456789")
+    status = json.loads((job / layout.OUT / "status.json").read_text())
+    status["output"][CALL] = span
+    (job / layout.OUT / "status.json").write_text(json.dumps(status))
+    with JobFolder(job) as folder:
+        assert folder.output(CALL, cap) == expected
+
+
+LONG_KEY = "k" * 50
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"\0" * 7, "t.st is truncated"),
+        (b"\0" * 8, "t.st is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
+        (
+            safetensors_file({LONG_KEY: {**F32, "dtype": "F4"}}, b"\0" * 8),
+            f"t.st: tensor {'k' * 40!r} has no known dtype",
+        ),
+        (
+            safetensors_file({LONG_KEY: {**F32, "shape": [-1]}}, b"\0" * 8),
+            f"t.st: tensor {'k' * 40!r} has a malformed shape",
+        ),
+        (
+            safetensors_file({LONG_KEY: {**F32, "data_offsets": [0, 9]}}, b"\0" * 8),
+            f"t.st: tensor {'k' * 40!r} has data offsets out of bounds",
+        ),
+        (
+            safetensors_file({LONG_KEY: {**F32, "shape": [3]}}, b"\0" * 8),
+            f"t.st: tensor {'k' * 40!r} does not match its dtype and shape",
+        ),
+        (
+            safetensors_file({"__metadata__": {"a": "b"}, "x": {"y": [[1]]}}),
+            "t.st: the header is nested too deeply",
+        ),
+    ],
+)
+def test_a_malformed_safetensors_header_says_what_is_wrong(raw: bytes, message: str) -> None:
+    found = reading.check_safetensors(raw, "t.st")
+    assert isinstance(found, Unreadable) and found.reason == message
+
+
+def test_headers_at_their_limits_are_accepted() -> None:
+    """The edges the checks allow: a second tensor at a later offset, an empty tensor
+    (equal offsets), metadata, MAX_DIMS dimensions, MAX_TENSORS tensors."""
+    two = {
+        "__metadata__": {"format": "pt"},
+        "a": F32,
+        "b": {"dtype": "F32", "shape": [3], "data_offsets": [8, 20]},
+        "empty": {"dtype": "F32", "shape": [0], "data_offsets": [20, 20]},
+        "deep": {"dtype": "U8", "shape": [1] * reading.MAX_DIMS, "data_offsets": [20, 21]},
+    }
+    raw = safetensors_file(two, b"\0" * 21)
+    assert reading.check_safetensors(raw, "t.st") is None
+    loaded = reading.load_safetensors(raw, "t.st")
+    assert isinstance(loaded, dict) and loaded["b"].shape == (3,) and loaded["empty"].numel() == 0
+    many = {
+        f"t{i}": {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]}
+        for i in range(reading.MAX_TENSORS)
+    }
+    assert (
+        reading.check_safetensors(safetensors_file(many, b"\0" * reading.MAX_TENSORS), "t") is None
+    )
+    more = {**many, "__metadata__": {"k": "v"}}
+    assert (
+        reading.check_safetensors(safetensors_file(more, b"\0" * reading.MAX_TENSORS), "t") is None
+    )
+    too_many = {**many, "extra": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}}
+    refused = reading.check_safetensors(
+        safetensors_file(too_many, b"\0" * reading.MAX_TENSORS), "t"
+    )
+    assert isinstance(refused, Unreadable)
+    assert refused.reason == f"t holds more than {reading.MAX_TENSORS} tensors"
+
+
+def test_true_bools_load_and_other_bytes_do_not() -> None:
+    header = {"a": {"dtype": "BOOL", "shape": [3], "data_offsets": [0, 3]}}
+    loaded = reading.load_safetensors(safetensors_file(header, b"\x01\x00\x01"), "t")
+    assert isinstance(loaded, dict) and loaded["a"].tolist() == [True, False, True]
+    refused = reading.load_safetensors(safetensors_file(header, b"\x01\x02\x00"), "t")
+    assert isinstance(refused, Unreadable)
+    assert refused.reason == "t: tensor 'a' holds bools other than 0 and 1"
