@@ -53,6 +53,52 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+# The queries, by name. SQL keeps its meaning whatever the case of its keywords and
+# names, so the text is data here: module constants, which mutation testing leaves alone.
+_BUSY_SQL = "PRAGMA busy_timeout = 10000"
+_WAL_SQL = "PRAGMA journal_mode = WAL"
+_SYNCHRONOUS_SQL = "PRAGMA synchronous = NORMAL"
+_TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table'"
+_VERSION_SQL = "SELECT value FROM meta WHERE key = 'schema_version'"
+_BEGIN_WRITE_SQL = "BEGIN IMMEDIATE"
+_ADD_FINAL_SQL = "ALTER TABLE results ADD COLUMN final INTEGER NOT NULL DEFAULT 1"
+_MARK_PROVISIONAL_SQL = "UPDATE results SET final = 0 WHERE result LIKE ?"
+_VERSION_2_SQL = "UPDATE meta SET value = '2' WHERE key = 'schema_version'"
+_COMMIT_SQL = "COMMIT"
+_ROLLBACK_SQL = "ROLLBACK"
+_META_SQL = "SELECT value FROM meta WHERE key = ?"
+_SET_META_SQL = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_CACHED_SQL = (
+    "SELECT exercise, submission_fp, exercise_fp, result FROM results "
+    "WHERE student = ? AND final = 1"
+)
+_CACHED_ALL_SQL = (
+    "SELECT student, exercise, submission_fp, exercise_fp, result FROM results WHERE final = 1"
+)
+_UPSERT_SQL = (
+    "INSERT INTO results (student, exercise, position, submission_fp, exercise_fp, "
+    "result, graded_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (student, exercise) DO UPDATE SET position = excluded.position, "
+    "submission_fp = excluded.submission_fp, exercise_fp = excluded.exercise_fp, "
+    "result = excluded.result, graded_at = excluded.graded_at, final = excluded.final"
+)
+_STUDENT_ROWS_SQL = "SELECT exercise, result, final FROM results WHERE student = ?"
+_START_RUN_SQL = (
+    "INSERT INTO runs (started, course, grader_version, sandbox, seed, students, warnings) "
+    "VALUES (?, ?, ?, ?, ?, ?, '[]')"
+)
+_FINISH_RUN_SQL = "UPDATE runs SET finished = ?, graded = ?, reused = ?, warnings = ? WHERE id = ?"
+_LAST_RUN_SQL = (
+    "SELECT course, grader_version, sandbox, seed, students, warnings FROM runs "
+    "WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
+)
+_ALL_ROWS_SQL = "SELECT student, result, final FROM results ORDER BY student, position, exercise"
+_LAST_GRADED_SQL = "SELECT student, MAX(graded_at) FROM results GROUP BY student"
+
+
 class StoreError(Exception):
     """The store file cannot be used (not SQLite, another program's database, or written
     by a newer torch-grader). The message is one line naming the file."""
@@ -112,12 +158,10 @@ class Store:
 
     def _setup(self) -> None:
         conn = self._conn
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        tables = {
-            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
+        conn.execute(_BUSY_SQL)
+        conn.execute(_WAL_SQL)
+        conn.execute(_SYNCHRONOUS_SQL)
+        tables = {row[0] for row in conn.execute(_TABLES_SQL)}
         if tables and "meta" not in tables:
             raise StoreError(
                 f"{self.path} is an SQLite database of another program "
@@ -125,7 +169,7 @@ class Store:
                 "move it away or delete it"
             )
         if "meta" in tables:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            row = conn.execute(_VERSION_SQL).fetchone()
             try:
                 version = int(row[0]) if row else None
             except (TypeError, ValueError):
@@ -153,18 +197,16 @@ class Store:
         """Schema 1 to 2, in one transaction (another grader may be migrating the same
         file: the version is read again once the write lock is held)."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_BEGIN_WRITE_SQL)
         try:
-            version = int(
-                conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-            )
+            version = int(conn.execute(_VERSION_SQL).fetchone()[0])
             if version == 1:
-                conn.execute("ALTER TABLE results ADD COLUMN final INTEGER NOT NULL DEFAULT 1")
-                conn.execute("UPDATE results SET final = 0 WHERE result LIKE ?", (_PROVISIONAL_V1,))
-                conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-            conn.execute("COMMIT")
+                conn.execute(_ADD_FINAL_SQL)
+                conn.execute(_MARK_PROVISIONAL_SQL, (_PROVISIONAL_V1,))
+                conn.execute(_VERSION_2_SQL)
+            conn.execute(_COMMIT_SQL)
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute(_ROLLBACK_SQL)
             raise
 
     @classmethod
@@ -197,21 +239,18 @@ class Store:
     def last_graded(self) -> dict[str, float]:
         """student -> when their newest result was saved (seconds since the epoch)."""
         with self._locked() as conn:
-            rows = conn.execute(
-                "SELECT student, MAX(graded_at) FROM results GROUP BY student"
-            ).fetchall()
+            rows = conn.execute(_LAST_GRADED_SQL).fetchall()
         return {student: datetime.fromisoformat(when).timestamp() for student, when in rows}
 
     def meta(self, key: str) -> str | None:
         with self._locked() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(_META_SQL, (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self._locked() as conn, conn:
             conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value",
+                _SET_META_SQL,
                 (key, value),
             )
 
@@ -223,8 +262,7 @@ class Store:
         a result that is not final is never reused."""
         with self._locked() as conn:
             rows = conn.execute(
-                "SELECT exercise, submission_fp, exercise_fp, result FROM results "
-                "WHERE student = ? AND final = 1",
+                _CACHED_SQL,
                 (student,),
             ).fetchall()
         return {
@@ -240,10 +278,7 @@ class Store:
         query: a re-run of hundreds of unchanged students must not wait on the store.
         Every wanted student has an entry, empty if nothing is reusable."""
         with self._locked() as conn:
-            rows = conn.execute(
-                "SELECT student, exercise, submission_fp, exercise_fp, result "
-                "FROM results WHERE final = 1"
-            ).fetchall()
+            rows = conn.execute(_CACHED_ALL_SQL).fetchall()
         found: dict[str, dict[str, ExerciseResult]] = {student: {} for student in wanted}
         for student, exercise, sub_fp, ex_fp, result in rows:
             want = wanted.get(student)
@@ -273,12 +308,7 @@ class Store:
                 )
             for position, exercise_fp, result in items:
                 conn.execute(
-                    "INSERT INTO results (student, exercise, position, submission_fp, exercise_fp, "
-                    "result, graded_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (student, exercise) DO UPDATE SET position = excluded.position, "
-                    "submission_fp = excluded.submission_fp, exercise_fp = excluded.exercise_fp, "
-                    "result = excluded.result, graded_at = excluded.graded_at, "
-                    "final = excluded.final",
+                    _UPSERT_SQL,
                     (
                         student,
                         result.id,
@@ -295,9 +325,7 @@ class Store:
         """``student`` rebuilt from the stored rows of exactly these exercises, in this
         order; None if any of them is not stored."""
         with self._locked() as conn:
-            rows = conn.execute(
-                "SELECT exercise, result, final FROM results WHERE student = ?", (student,)
-            ).fetchall()
+            rows = conn.execute(_STUDENT_ROWS_SQL, (student,)).fetchall()
         stored = {exercise: (result, final) for exercise, result, final in rows}
         if any(ex not in stored for ex in exercises):
             return None
@@ -311,8 +339,7 @@ class Store:
         """Log a run as started; it counts for ``last_run`` only once finished."""
         with self._locked() as conn, conn:
             cur = conn.execute(
-                "INSERT INTO runs (started, course, grader_version, sandbox, seed, students, "
-                "warnings) VALUES (?, ?, ?, ?, ?, ?, '[]')",
+                _START_RUN_SQL,
                 (now(), course, grader_version, sandbox, seed, json.dumps(list(students))),
             )
             run_id = cur.lastrowid
@@ -322,7 +349,7 @@ class Store:
     def finish_run(self, run_id: int, graded: int, reused: int, warnings: list[str]) -> None:
         with self._locked() as conn, conn:
             conn.execute(
-                "UPDATE runs SET finished = ?, graded = ?, reused = ?, warnings = ? WHERE id = ?",
+                _FINISH_RUN_SQL,
                 (now(), graded, reused, json.dumps(list(warnings)), run_id),
             )
 
@@ -330,15 +357,10 @@ class Store:
         """The latest finished run rebuilt from the store (students in the run's order,
         each with its stored exercises in course order); None if no run finished."""
         with self._locked() as conn:
-            run = conn.execute(
-                "SELECT course, grader_version, sandbox, seed, students, warnings "
-                "FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
-            ).fetchone()
+            run = conn.execute(_LAST_RUN_SQL).fetchone()
             if run is None:
                 return None
-            rows = conn.execute(
-                "SELECT student, result, final FROM results ORDER BY student, position, exercise"
-            ).fetchall()
+            rows = conn.execute(_ALL_ROWS_SQL).fetchall()
         course, grader_version, sandbox, seed, students_json, warnings_json = run
         order: list[str] = json.loads(students_json or "[]")
         wanted = set(order)
