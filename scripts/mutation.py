@@ -39,7 +39,11 @@ SEAMS: dict[str, tuple[str, list[str]]] = {
     "inputs": ("grader/course/inputs.py", ["tests/course/test_inputs.py"]),
     "store": ("grader/grading/store.py", ["tests/grading/test_store.py"]),
     "reading": ("grader/sandbox/protocol/reading.py", ["tests/sandbox/protocol/test_reading.py"]),
-    "values": ("grader/sandbox/protocol/values.py", ["tests/sandbox/protocol/test_values.py"]),
+    # read_dispatched (the run-time record's reader) is tested beside the recorder.
+    "values": (
+        "grader/sandbox/protocol/values.py",
+        ["tests/sandbox/protocol/test_values.py", "tests/sandbox/test_dispatch_record.py"],
+    ),
 }
 
 
