@@ -391,3 +391,132 @@ def test_mutated_honest_outputs_decode_or_are_wire_errors(data: st.DataObject) -
         decode_outputs(specs, tensors)
     except WireError:
         pass
+
+
+# ------------------------------------------------------------------ found by mutation testing
+def receive(value: Any) -> tuple[dict, Any]:
+    """A student's return value as the grader gets it: (its JSON spec, decoded)."""
+    specs, tensors = encode_outputs({"v": value})
+    specs, tensors = through_files(specs, tensors)
+    return specs["v"], decode_outputs(specs, tensors)["v"]
+
+
+def test_a_tensor_is_described_as_written_in_the_protocol() -> None:
+    spec, got = receive(torch.tensor([1.5, -2.0]))
+    assert {k: v for k, v in spec.items() if k != "key"} == {
+        "t": "tensor",
+        "class": "torch.Tensor",
+        "exact": True,
+        "requires_grad": False,
+        "has_grad": False,
+        "dtype": "float32",
+        "shape": [2],
+    }
+    assert isinstance(got, TensorValue) and got.data.tolist() == [1.5, -2.0]
+    leaf = torch.ones(3, requires_grad=True)
+    leaf.sum().backward()
+    spec, got = receive(leaf)
+    assert (spec["requires_grad"], spec["has_grad"]) == (True, True)
+    assert (got.requires_grad, got.has_grad) == (True, True)
+    spec, _ = receive(leaf * 2)  # not a leaf: it has no .grad of its own
+    assert (spec["requires_grad"], spec["has_grad"]) == (True, False)
+    spec, _ = receive(torch.zeros(2, 3, dtype=torch.int64))
+    assert (spec["dtype"], spec["shape"]) == ("int64", [2, 3])
+
+
+@pytest.mark.parametrize("make", [torch.Tensor.to_sparse, torch.Tensor.to_sparse_csr])
+def test_a_sparse_tensor_arrives_dense(make: Any) -> None:
+    dense = torch.tensor([[0.0, 2.0], [3.0, 0.0]])
+    spec, got = receive(make(dense))
+    assert spec["shape"] == [2, 2] and got.data.layout == torch.strided
+    assert got.data.tolist() == dense.tolist()
+
+
+def test_a_module_is_described_as_written_in_the_protocol() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    model.eval()
+    spec, got = receive(model)
+    assert spec["t"] == "module" and spec["class"] == "torch.nn.modules.container.Sequential"
+    assert spec["training"] is False
+    assert spec["params"] == [["0.weight", [1, 2]], ["0.bias", [1]]]
+    assert spec["children"] == [["0", "torch.nn.modules.linear.Linear"]]
+    assert sorted(spec["state"]) == ["0.bias", "0.weight"]
+    assert spec["state"]["0.weight"]["shape"] == [1, 2]
+    assert isinstance(got, ModuleValue) and got.training is False
+    assert got.children == [("0", "torch.nn.modules.linear.Linear")]
+    assert got.cls == "torch.nn.modules.container.Sequential"
+    model.train()
+    assert receive(model)[1].training is True
+
+
+def test_missing_fields_take_their_defaults_and_text_is_capped() -> None:
+    got = decode_outputs({"v": {"t": "object"}}, {})["v"]
+    assert got == OpaqueValue(cls="?", repr="")
+    long = {"t": "object", "class": "c" * 300, "repr": "r" * (values.MAX_TEXT + 10)}
+    got = decode_outputs({"v": long}, {})["v"]
+    assert got == OpaqueValue(cls="c" * 200, repr="r" * values.MAX_TEXT)
+    module = decode_outputs({"v": {"t": "module", "state": {}, "params": []}}, {})["v"]
+    assert module.cls == "?" and module.children == [] and module.training is False
+
+
+def test_a_dict_with_unhashable_keys_is_kept_as_its_count() -> None:
+    _, got = receive({torch.tensor(1): "a", torch.tensor(2): "b"})
+    assert got == OpaqueValue(cls="builtins.dict", repr="dict with 2 non-hashable keys")
+
+
+def nest(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+def test_dicts_are_kept_to_the_encoding_depth_and_no_deeper() -> None:
+    """MAX_ENCODE_DEPTH: a value inside 20 dicts is kept; inside 21 dicts it is its class
+    only, and so is the innermost dict's key (so that dict is kept as its count)."""
+    _, got = receive(nest(values.MAX_ENCODE_DEPTH))
+    assert got == nest(values.MAX_ENCODE_DEPTH)
+    _, got = receive(nest(values.MAX_ENCODE_DEPTH + 1))
+    for _ in range(values.MAX_ENCODE_DEPTH):
+        assert list(got) == ["k"]
+        got = got["k"]
+    assert got == OpaqueValue(cls="builtins.dict", repr="dict with 1 non-hashable keys")
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({}, None),
+        ("dispatched", None),
+        ({"dispatched": []}, frozenset()),
+        (
+            {"dispatched": ["aten.relu.default", "aten.add.Tensor"]},
+            frozenset({"aten.relu.default", "aten.add.Tensor"}),
+        ),
+        ({"dispatched": ["x" * values.MAX_OP_NAME]}, frozenset({"x" * values.MAX_OP_NAME})),
+    ],
+)
+def test_a_run_time_record_is_read(record: Any, expected: Any) -> None:
+    assert values.read_dispatched(record) == expected
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        "aten.relu",
+        ["x" * (values.MAX_OP_NAME + 1)],
+        [1],
+        [f"op{i}" for i in range(values.MAX_OPS + 1)],
+    ],
+)
+def test_a_malformed_run_time_record_is_a_wire_error(names: Any) -> None:
+    with pytest.raises(WireError, match="malformed run-time record"):
+        values.read_dispatched({"dispatched": names})
+
+
+def test_the_record_is_written_sorted_and_capped() -> None:
+    assert values.dispatched_data({"b", "a"}) == ["a", "b"]
+    many = {f"op{i:05d}" for i in range(values.MAX_OPS + 5)}
+    assert values.dispatched_data(many) == sorted(many)[: values.MAX_OPS]
+    assert values.dispatched_data({"y" * 150}) == ["y" * values.MAX_OP_NAME]
+    assert values.read_dispatched({"dispatched": values.dispatched_data(many)}) is not None
