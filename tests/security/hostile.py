@@ -1381,11 +1381,12 @@ def _fallback_runs(base: Path) -> dict:
         )
         # As root, the fallback runs student code as users of its own, which need a Python
         # they can reach (world_python.py); the run is then the confined fallback's.
-        python = sys.executable
+        python, no_python = sys.executable, ""
         if os.geteuid() == 0:
             from world_python import world_python
 
-            python = world_python()[0] or sys.executable
+            found, why = world_python()
+            python, no_python = (found, "") if found else (sys.executable, why)
         proc = run_grader_with(
             {"GRADER_SANDBOX": "subprocess", "PYTHONPATH": None},
             "grade",
@@ -1411,6 +1412,7 @@ def _fallback_runs(base: Path) -> dict:
         "default_out": default_out,
         "leftovers": leftovers,
         "pwned": pwned,
+        "no_python": no_python,
     }
 
 

@@ -246,7 +246,10 @@ def test_fallback_warns_on_the_terminal(tmp_path: Path):
     )
     python = sys.executable
     if os.geteuid() == 0:  # the confined fallback: its users need a Python they can reach
-        python = world_python()[0] or sys.executable
+        found, why = world_python()
+        if found is None:
+            pytest.skip(why)
+        python = found
     proc = run_grader_with(
         {"PYTHONPATH": None},
         "grade",
