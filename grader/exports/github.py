@@ -25,6 +25,7 @@ from grader.reports.csv_report import format_points
 from grader.reports.html_report import status_symbol
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, frame_cell
 from grader.submissions.definitions import definition_line, notebook_definition
+from grader.submissions.folders import MAX_NOTEBOOK_BYTES, MAX_SOURCE_BYTES
 from grader.terminal import ANSI_ESCAPE, CONTROL_CHARS, fenced, stop_token
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "autograde.yml"
@@ -163,13 +164,11 @@ class Place:
 
 
 Reader = Callable[[Path], str | None]  # the text of a submitted file, or None
-MAX_SOURCE_BYTES = 2 * 2**20  # as submissions/folders.py takes a .py file
-MAX_NOTEBOOK_BYTES = 100 * 2**20
 
 
 def read_submitted(path: Path) -> str | None:
     """The text of a submitted file, or None: not a regular file (a link could point
-    anywhere), too large, or unreadable."""
+    anywhere), larger than the grader reads a submission, or unreadable."""
     limit = MAX_NOTEBOOK_BYTES if path.suffix == ".ipynb" else MAX_SOURCE_BYTES
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
