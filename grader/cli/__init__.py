@@ -57,37 +57,11 @@ def _sandbox(args: argparse.Namespace) -> Sandbox:
     return sandbox
 
 
-def _confinement_problems() -> list[str]:
-    """Whether the root fallback's users could run this Python (what grading checks first)."""
-    from grader.sandbox import confine
-
-    try:
-        slot = confine.UserSlot.acquire()
-    except confine.ConfinementError as exc:
-        return [str(exc)]
-    try:
-        return confine.probe(slot.uid, [], [str(p) for p in confine.reachable_paths()])
-    finally:
-        slot.release()
-
-
-def confine_explain(problems: list[str]) -> str:
-    from grader.sandbox import confine
-
-    return confine.explain(problems)
-
-
-def confine_uid_base() -> int:
-    from grader.sandbox import confine
-
-    return confine.uid_base()
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Where this runs, the kernel facts that decide the sandbox, the sandbox in force and
     why, and (when it is not bubblewrap) the cause and what to do here: a ``key: value``
     line each, or one JSON object with --json."""
-    from grader.sandbox import cgroups, platforms
+    from grader.sandbox import cgroups, confine, platforms
 
     here = platforms.detect()
     report: dict[str, object] = {"platform": here.as_dict()}
@@ -108,15 +82,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "capabilities; seccomp (no keyrings, ptrace, process_vm_*)"
             )
         elif sandbox.confined:
-            problems = _confinement_problems()
+            problems = confine.python_problems()
             report["sandbox"]["confined"] = not problems  # type: ignore[index]
             if problems:
-                lines.append(f"  refused: {confine_explain(problems)}")
+                lines.append(f"  refused: {confine.explain(problems)}")
                 sandbox = None
             else:
                 lines.append(
                     "  student code runs as users of its own "
-                    f"(uid {confine_uid_base()} and up, one per worker): the course, "
+                    f"(uid {confine.uid_base()} and up, one per worker): the course, "
                     "reports and submissions are closed to them; "
                     "they can use the network; install bubblewrap"
                 )

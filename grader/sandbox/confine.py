@@ -370,6 +370,19 @@ def probe(uid: int, closed: list[str], open_: list[str], python: str = sys.execu
     return problems
 
 
+def python_problems() -> list[str]:
+    """Whether a user of the fallback could run this Python (what `grader doctor` says
+    before any run; grading checks it again with the course's own paths)."""
+    try:
+        slot = UserSlot.acquire()
+    except ConfinementError as exc:
+        return [str(exc)]
+    try:
+        return probe(slot.uid, [], [str(p) for p in reachable_paths()])
+    finally:
+        slot.release()
+
+
 def explain(problems: list[str]) -> str:
     """The refusal, with what to do."""
     shown = "; ".join(problems[:5]) + (
