@@ -106,6 +106,16 @@ class MLPSpec:
     state: dict[str, torch.Tensor]
 
 
+@dataclass
+class NetSpec:
+    """A network of named layers of the kinds in ``mlp.LAYER_KINDS`` (``[name, kind,
+    *args]``: Linear, Conv2d, ReLU, Flatten...), run in order, with given weights: an
+    architecture that crosses the boundary as plain data (see ``mlp.Net``)."""
+
+    layers: list[list[Any]]
+    state: dict[str, torch.Tensor]
+
+
 def _lambda(src: str) -> Any:
     """The instructor's lambda source as a function (instructor text, never a student's)."""
     import torch
@@ -656,6 +666,29 @@ class MLPTag(Tag):
         net = MLP(spec["layers"])
         if "state" in spec:
             net.load_state_dict({k: dec.decode(v, depth + 1) for k, v in spec["state"].items()})
+        return net
+
+
+@register
+class NetTag(Tag):
+    name = "net"
+    directions = frozenset({INPUT})
+
+    def check(self, value: Any, enc: Encoder) -> bool:
+        return isinstance(value, NetSpec)
+
+    def to_json(self, value: Any, enc: Encoder, depth: int) -> dict:
+        return {
+            "t": "net",
+            "layers": [list(layer) for layer in value.layers],
+            "state": {k: enc.encode(v, depth + 1) for k, v in value.state.items()},
+        }
+
+    def to_python(self, spec: dict, dec: Decoder, depth: int) -> Any:
+        from .mlp import Net
+
+        net = Net(spec["layers"])
+        net.load_state_dict({k: dec.decode(v, depth + 1) for k, v in spec["state"].items()})
         return net
 
 
