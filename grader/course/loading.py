@@ -278,6 +278,8 @@ def _check(
     JUDGES[judge].validate_options(options)
     if judge == "custom":
         _helper(str(opts["function"]), folder, options, "function", helpers, resolve_helpers)
+    if judge == "training" and str(opts.get("metric", "")).count(":"):
+        _helper(str(opts["metric"]), folder, options, "metric", helpers, resolve_helpers)
     if m.has("call") and m.has("steps"):
         raise m.error(
             "steps", "give either 'call' (arguments for the entry point) or 'steps', not both"

@@ -233,10 +233,14 @@ def _encode_steps(
 
 
 def _guard_held_out(ex: Exercise, spec: CheckSpec) -> None:
-    """A held-out set named by a training judge must never be sent to the sandbox."""
+    """A held-out set named by a training judge must never be sent to the sandbox; its
+    inputs may when the check scores the predictions of a student's own model class
+    (``predictions``), which only the sandbox can run; its targets never."""
     if spec.judge != "training":
         return
-    held_out = {spec.options.get("x", "X_test"), spec.options.get("y", "y_test")}
+    held_out = {spec.options.get("y", "y_test")}
+    if not spec.options.get("predictions"):
+        held_out.add(spec.options.get("x", "X_test"))
     sent = set()
     for step in spec.steps:
         _data_refs([step.args, step.kwargs, step.value], sent)

@@ -1,6 +1,30 @@
-"""``training``: the student's training function trains a model the grader gave it,
-on data the student never saw; the grader then computes the trained model's MSE on a
-held-out set that never entered the sandbox, and compares it with a target."""
+"""``training``: the student's training function trains a model on data the student
+never saw; the grader then scores the trained model on a held-out set and compares the
+score with a target.
+
+The metric (``metric:``): ``mse`` (the default), ``accuracy``, ``cross-entropy``, or a
+function of the course's hidden helpers (``hidden/x.py:fn``, called here in the grader's
+process as ``fn(predictions, targets) -> float``, lower is better unless ``better:
+higher``). The target: ``target`` (or ``target_mse``, the older name, for ``mse``).
+
+The model, and where the held-out predictions come from:
+
+- a network the grader hands over, bound by a step (``bind: {mlp: ...}``, or ``bind:
+  {data: model}`` where the check's data helper returns a ``NetSpec`` made with
+  ``judge_api.make_net``: Conv2d/Linear/ReLU/Flatten... layers as plain data). The
+  trained weights come back as a state_dict; the grader loads them into its own copy of
+  the network and predicts the held-out rows itself: nothing held out enters the
+  sandbox (``plan`` refuses a check that sends ``x`` or ``y`` there).
+- a class the student defines (an entry point the steps call, ``call: Net``). The grader
+  cannot rebuild it without running student code, so a later step of the same sandboxed
+  call applies the trained model to the held-out inputs (``call: model, args: [{data:
+  X_test}]``) and the check names that output (``predictions:``). Only the held-out X
+  crosses, never y: the expected answers stay in the grader, which scores the decoded
+  predictions. Knowing X without y gives a student nothing to copy (docs/security.md).
+
+A factory given as a helper's *code* would have to run in the sandbox, which would put a
+hidden file there; an architecture given as data (``NetSpec``) does not.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +32,71 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from grader.course.schema import Mapping
 from grader.judges.base import Judge, JudgeContext, Verdict, register
 from grader.judges.compare import describe_value, fmt_number
-from grader.sandbox.protocol.values import MLPSpec, ModuleValue
+from grader.judges.metrics import (
+    METRICS,
+    MetricError,
+    accuracy,
+    cross_entropy,
+    mse,
+    predict,
+)
+from grader.sandbox.protocol.values import MLPSpec, ModuleValue, NetSpec, TensorValue
 
 if TYPE_CHECKING:
     import torch
 
 
 def mse_of(
-    spec: MLPSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
+    spec: MLPSpec | NetSpec, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
 ) -> float:
+    """The MSE on (x, y) of the bound network ``spec`` holding the weights ``state``."""
     import torch
 
-    from grader.sandbox.protocol.mlp import MLP  # defines a torch.nn.Module, so imports torch
-
-    net = MLP([list(layer) for layer in spec.layers])
-    net.load_state_dict(state)
-    net.eval()
-    with torch.no_grad():
-        return float(torch.mean((net(x) - y) ** 2))
+    return float(torch.mean((predict(spec, state, x) - y) ** 2))
 
 
 def _floats(values: Any) -> bool:
     return isinstance(values, list) and bool(values) and all(isinstance(v, float) for v in values)
+
+
+class _Score:
+    """The check's metric: its name in messages, its direction, how it is computed."""
+
+    def __init__(self, ctx: JudgeContext) -> None:
+        metric = str(ctx.opt("metric", "mse"))
+        self.fn: Any = None
+        if metric in METRICS:
+            self.label, self.higher = METRICS[metric]
+            self.key = metric.replace("-", "_")
+        else:
+            from grader.course.helpers import helper_function
+
+            self.fn = helper_function(metric, ctx.exercise.root)
+            self.label = metric.partition(":")[2]
+            self.higher = ctx.opt("better", "lower") == "higher"
+            self.key = "metric"
+        self.metric = metric
+        self.threshold = float(ctx.opt("threshold", 0.0))
+
+    def __call__(self, predictions: torch.Tensor, targets: torch.Tensor) -> float:
+        if self.metric == "mse":
+            return mse(predictions, targets)
+        if self.metric == "accuracy":
+            return accuracy(predictions, targets, self.threshold)
+        if self.metric == "cross-entropy":
+            return cross_entropy(predictions, targets)
+        value = self.fn(predictions.float(), targets)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(f"the metric {self.metric} returned {describe_value(value)}")
+        return float(value)
+
+    def misses(self, value: float, target: float) -> bool:
+        if not math.isfinite(value):
+            return True
+        return value < target if self.higher else value > target
 
 
 @register
@@ -45,42 +110,89 @@ class Training(Judge):
         "losses": "text",
         "x": "text",
         "y": "text",
+        "metric": "text",
+        "target": "number",
         "target_mse": "number",
+        "better": "one of higher|lower",
+        "threshold": "number",
+        "predictions": "text",
         "epochs": "number",
         "solution": "flag",
     }
 
-    def judge(self, ctx: JudgeContext) -> Verdict:
-        import torch
+    @classmethod
+    def validate_options(cls, m: Mapping) -> None:
+        super().validate_options(m)
+        metric = m.raw("metric", "mse")
+        if metric not in METRICS and ":" not in str(metric):
+            raise m.error(
+                "metric",
+                f"expected {', '.join(METRICS)} or a helper function (hidden/file.py:name), "
+                f"got '{metric}'",
+            )
+        if m.has("target") == m.has("target_mse"):
+            raise m.error("target", "give the held-out target as 'target' (or 'target_mse')")
+        if m.has("target_mse") and metric != "mse":
+            raise m.error(
+                "target_mse", f"'target_mse' is for metric mse; use 'target' for {metric}"
+            )
+        if m.has("better") and metric in METRICS:
+            raise m.error("better", f"'better' is for a helper's metric; {metric} has its own")
 
+    def judge(self, ctx: JudgeContext) -> Verdict:
         model_name = ctx.opt("model", "model")
         spec = ctx.inputs.get(model_name)
-        assert isinstance(spec, MLPSpec), (
-            "the training judge needs the model bound with `bind: {mlp: ...}`"
+        pred_name = ctx.opt("predictions")
+        assert isinstance(spec, (MLPSpec, NetSpec)) or pred_name, (
+            "the training judge needs the model bound by a step (`bind: {mlp: ...}` or a "
+            "NetSpec from the data helper), or the student's model's held-out predictions "
+            "named by `predictions`"
         )
+        score = _Score(ctx)
         x, y = ctx.data[ctx.opt("x", "X_test")], ctx.data[ctx.opt("y", "y_test")]
-        target = float(ctx.opt("target_mse"))
+        target = float(ctx.opt("target", ctx.opt("target_mse")))
         trained = ctx.outputs.get(model_name)
         losses_name = ctx.opt("losses", "result")
         losses = ctx.outputs.get(losses_name)
-        before = mse_of(spec, spec.state, x, y)
-        details: dict[str, Any] = {
-            "target_mse": fmt_number(target),
-            "mse_before_training": fmt_number(before),
-            "held_out_variance": fmt_number(float(y.var(unbiased=False))),
-        }
-        if not isinstance(trained, ModuleValue):
-            return Verdict(
-                False, f"{ctx.entry}: the model could not be read back after training", details
-            )
-        try:
+        key = score.key
+        details: dict[str, Any] = {f"target_{key}": fmt_number(target)}
+        before = None
+        if isinstance(spec, (MLPSpec, NetSpec)):
+            before = score(predict(spec, spec.state, x), y)
+            details[f"{key}_before_training"] = fmt_number(before)
+        if score.metric == "mse":
+            details["held_out_variance"] = fmt_number(float(y.var(unbiased=False)))
+        state: dict[str, Any] = {}
+        if isinstance(trained, ModuleValue):
             state = {k: v.data for k, v in trained.state.items()}
-            after = mse_of(spec, state, x, y)
-        except (RuntimeError, KeyError) as exc:
-            return Verdict(
-                False, f"{ctx.entry}: the trained model's weights no longer fit it ({exc})", details
-            )
-        details["mse_after_training"] = fmt_number(after)
+        if pred_name:
+            predictions = ctx.outputs.get(pred_name)
+            if not isinstance(predictions, TensorValue):
+                return Verdict(
+                    False,
+                    f"{ctx.entry}: the trained model's output on held-out data should be a "
+                    f"tensor, and is {describe_value(predictions)}",
+                    details,
+                )
+            try:
+                after = score(predictions.data, y)
+            except MetricError as exc:
+                return Verdict(False, f"{ctx.entry}: {exc}", details)
+        else:
+            assert isinstance(spec, (MLPSpec, NetSpec))
+            if not isinstance(trained, ModuleValue):
+                return Verdict(
+                    False, f"{ctx.entry}: the model could not be read back after training", details
+                )
+            try:
+                after = score(predict(spec, state, x), y)
+            except (RuntimeError, KeyError) as exc:
+                return Verdict(
+                    False,
+                    f"{ctx.entry}: the trained model's weights no longer fit it ({exc})",
+                    details,
+                )
+        details[f"{key}_after_training"] = fmt_number(after)
         curve: list[Any] = []
         problems = self.loss_problems(losses, int(ctx.opt("epochs", 0)), curve)
         reference = (
@@ -93,21 +205,21 @@ class Training(Judge):
                     "title": f"{ctx.entry}: training loss per epoch",
                     "losses": curve,
                     "reference": reference if _floats(reference) else None,
-                    "target": target,
-                    "target_label": f"target held-out MSE {fmt_number(target)}",
+                    # A score where higher is better is not on the loss's scale.
+                    "target": None if score.higher else target,
+                    "target_label": f"target held-out {score.label} {fmt_number(target)}",
                 }
             ]
             if curve
             else []
         )
-        unchanged = all(torch.equal(state[k], v) for k, v in spec.state.items() if k in state)
-        if not math.isfinite(after) or after > target:
-            advice = self.advice(unchanged, curve)
+        if score.misses(after, target):
+            advice = self.advice(self.unchanged(spec, state, curve), curve)
+            was = f" (before training it was {fmt_number(before)})" if before is not None else ""
             return Verdict(
                 False,
-                f"{ctx.entry}: after training, the model's MSE on held-out data is "
-                f"{fmt_number(after)}; the target is {fmt_number(target)} (before training it was "
-                f"{fmt_number(before)}). {advice}".strip(),
+                f"{ctx.entry}: after training, the model's {score.label} on held-out data is "
+                f"{fmt_number(after)}; the target is {fmt_number(target)}{was}. {advice}".strip(),
                 details,
                 figures=figures,
             )
@@ -120,10 +232,21 @@ class Training(Judge):
             )
         return Verdict(
             True,
-            f"{ctx.entry}: held-out MSE {fmt_number(after)} is under the target "
-            f"{fmt_number(target)}",
+            f"{ctx.entry}: held-out {score.label} {fmt_number(after)} "
+            f"{'reaches' if score.higher else 'is under'} the target {fmt_number(target)}",
             details,
         )
+
+    @staticmethod
+    def unchanged(spec: Any, state: dict[str, Any], curve: list[Any]) -> bool:
+        """Whether training left the weights as they were: compared with the bound
+        network's, or (a student's own class, whose first weights the grader never saw)
+        told by a loss that never moved, as full-batch training without step() gives."""
+        import torch
+
+        if isinstance(spec, (MLPSpec, NetSpec)) and state:
+            return all(torch.equal(state[k], v) for k, v in spec.state.items() if k in state)
+        return len(curve) > 1 and all(v == curve[0] for v in curve)
 
     @staticmethod
     def loss_problems(losses: Any, epochs: int, curve: list[Any]) -> list[str]:
