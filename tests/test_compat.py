@@ -51,16 +51,35 @@ def test_old_paths_give_the_same_objects_and_say_the_new_ones():
     assert ("grader.schema", "grader.course.schema") in said, proc.stderr
 
 
+# Where 0.1 kept each name the helpers now import from grader.judge_api.
+OLD_HOMES = {
+    "JudgeContext": "grader.checks.base",
+    "Verdict": "grader.checks.base",
+    "describe_value": "grader.checks.compare",
+    "fmt_number": "grader.checks.compare",
+    "tensor_problems": "grader.checks.compare",
+    "value_problems": "grader.checks.compare",
+    "find_forbidden": "grader.checks.forbidden",
+    "mse_of": "grader.checks.training",
+    "MLPSpec": "grader.protocol.values",
+    "ModuleValue": "grader.protocol.values",
+    "TensorValue": "grader.protocol.values",
+}
+OLD_API = re.compile(r"from grader\.judge_api import (\([^)]*\)|[^\n]*)")
+
+
+def _old_imports(match: re.Match[str]) -> str:
+    names = [n.strip() for n in match.group(1).strip("()").split(",") if n.strip()]
+    return "\n".join(f"from {OLD_HOMES[n]} import {n}" for n in names)
+
+
 def test_a_course_with_old_imports_still_loads(tmp_path: Path):
     course = tmp_path / "course"
     for part in ("exercises", "solutions"):
         shutil.copytree(ROOT / part, course / part)
     shutil.copy(ROOT / "course.yaml", course / "course.yaml")
     for helper in (course / "exercises" / "hidden").glob("*.py"):
-        text = helper.read_text()
-        text = text.replace("grader.judges", "grader.checks").replace(
-            "grader.wire", "grader.protocol.values"
-        )
+        text = OLD_API.sub(_old_imports, helper.read_text())
         helper.write_text(text.replace("describe_value", "describe"))
     assert "grader.checks" in (course / "exercises" / "hidden" / "tensor_init.py").read_text()
     proc = subprocess.run(

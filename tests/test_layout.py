@@ -216,3 +216,32 @@ def test_every_judge_has_its_unit_tests():
         if not path.is_file() or f"judge: {name}" not in path.read_text():
             missing.append(f"{name}: {path.relative_to(ROOT)}")
     assert not missing, f"judges without unit tests loading 'judge: <name>': {', '.join(missing)}"
+
+
+def test_the_bundled_helpers_import_only_the_judge_api():
+    """exercises/hidden/*.py are what instructors copy: of the grader they import only
+    grader.judge_api, the stable surface, never its internals."""
+    wrong = []
+    for path in sorted((ROOT / "exercises" / "hidden").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            wrong += [
+                f"{path.name}:{node.lineno} imports {n}"
+                for n in names
+                if _in(n, "grader") and n != "grader.judge_api"
+            ]
+    assert not wrong, "; ".join(wrong)
+
+
+def test_the_judge_api_lists_and_documents_every_name():
+    import grader.judge_api as api
+
+    doc = api.__doc__ or ""
+    for name in api.__all__:
+        assert getattr(api, name) is not None
+        assert name in doc, f"grader.judge_api does not document {name}"

@@ -3,9 +3,7 @@ derivative_of_square uses autograd rather than the formula 2 * x."""
 
 from __future__ import annotations
 
-from grader.judges.base import JudgeContext, Verdict
-from grader.judges.compare import describe_value, value_problems
-from grader.judges.forbidden import find_forbidden
+from grader.judge_api import JudgeContext, Verdict, describe_value, find_forbidden, value_problems
 
 # Any of these names, reached from the function (directly or through helpers), means
 # autograd computes the derivative: t.backward(), t.grad, torch.autograd.grad,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from grader.judges.base import JudgeContext, Verdict
-from grader.judges.compare import describe_value, fmt_number, tensor_problems
-from grader.wire import TensorValue
+from grader.judge_api import (
+    JudgeContext,
+    TensorValue,
+    Verdict,
+    describe_value,
+    fmt_number,
+    tensor_problems,
+)
 
 
 def centred_and_unchanged(ctx: JudgeContext) -> Verdict:

@@ -11,9 +11,7 @@ from typing import Any
 
 import torch
 
-from grader.judges.base import JudgeContext, Verdict
-from grader.judges.compare import describe_value, fmt_number
-from grader.wire import TensorValue
+from grader.judge_api import JudgeContext, TensorValue, Verdict, describe_value, fmt_number
 
 ENTRY_SPLIT = "train_val_split"
 ENTRY_STD = "standardize"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.judges.base import JudgeContext, Verdict
-from grader.judges.compare import describe_value
-from grader.wire import TensorValue
+from grader.judge_api import JudgeContext, TensorValue, Verdict, describe_value
 
 
 def fresh_samples(ctx: JudgeContext) -> Verdict:

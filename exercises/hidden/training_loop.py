@@ -12,10 +12,15 @@ from typing import Any
 
 import torch
 
-from grader.judges.base import JudgeContext, Verdict
-from grader.judges.compare import describe_value, fmt_number
-from grader.judges.training import mse_of
-from grader.wire import MLPSpec, ModuleValue
+from grader.judge_api import (
+    JudgeContext,
+    MLPSpec,
+    ModuleValue,
+    Verdict,
+    describe_value,
+    fmt_number,
+    mse_of,
+)
 
 FEATURES = 87
 N_TRAIN = 400
