@@ -309,3 +309,234 @@ GENERIC = "Check the order forward, loss, zero_grad, backward, step."
 )
 def test_advice_from_the_loss_curve(losses: list[float], start: str):
     assert Training.advice(False, losses).startswith(start)
+
+
+# ------------------------------------------------------------------ metrics and model kinds
+BLOBS = {
+    "hidden/blobs.py": """
+    import torch
+
+    from grader.judge_api import make_net
+
+
+    def blobs(seed):
+        gen = torch.Generator().manual_seed(seed)
+        X = torch.randn(40, 2, generator=gen)
+        y = torch.arange(40) % 2  # class 1 where the first feature is high, see below
+        X[:, 0] += 4 * y
+        return {
+            "X_train": X[:20], "y_train": y[:20], "X_test": X[20:], "y_test": y[20:],
+            "model": make_net([["fc", "Linear", 2, 2]], seed),
+        }
+
+
+    def error_rate(predictions, targets):
+        return float((predictions.argmax(1) != targets).float().mean())
+"""
+}
+# The student's own class: the steps build it, train it, then apply it to the held-out
+# inputs; only X_test crosses, y_test stays in the grader.
+STUDENT_CLASS = """
+judge: training
+entry: train
+data: hidden/blobs.py:blobs
+steps:
+  - call: Net
+    as: model
+  - call: train
+    args: [{ref: model}, {data: X_train}, {data: y_train}]
+    as: result
+  - call: model
+    args: [{data: X_test}]
+    as: predictions
+keep: [result, predictions]
+"""
+NET_SPEC = """
+judge: training
+entry: train
+data: hidden/blobs.py:blobs
+steps:
+  - bind: {data: model}
+    as: model
+  - call: train
+    args: [{ref: model}, {data: X_train}, {data: y_train}]
+    as: result
+keep: [result, model]
+"""
+ENTRIES = ("Net", "train")
+
+
+def classify(tmp_path: Path, steps: str, options: str) -> PlannedCheck:
+    return plan_check(tmp_path, steps + f"with: {options}\n", files=BLOBS, entries=ENTRIES)
+
+
+def scores(pc: PlannedCheck, right: int) -> torch.Tensor:
+    """Two logits per held-out row, the first ``right`` rows classified right."""
+    y = pc.data["y_test"]
+    chosen = torch.where(torch.arange(len(y)) < right, y, 1 - y)
+    return torch.nn.functional.one_hot(chosen, 2).float() * 3 - 1
+
+
+def test_a_student_class_is_scored_on_its_held_out_predictions(tmp_path: Path):
+    pc = classify(
+        tmp_path, STUDENT_CLASS, "{metric: accuracy, target: 0.9, predictions: predictions}"
+    )
+    assert "X_test" in str(pc.spec.steps) and "y_test" not in str(pc.spec.steps)
+    v = judge(pc, returned(result=LOSSES, predictions=scores(pc, 19)))
+    assert v.passed and v.message == "train: held-out accuracy 0.95 reaches the target 0.9"
+    assert v.details == {"target_accuracy": "0.9", "accuracy_after_training": "0.95"}
+    v = judge(pc, returned(result=LOSSES, predictions=scores(pc, 17)))
+    assert not v.passed
+    assert v.message.startswith(
+        "train: after training, the model's accuracy on held-out data is 0.85; the target is 0.9. "
+    )  # no "before training": the grader never saw the class's first weights
+    assert v.figures[0]["target"] is None  # an accuracy is not drawn on the loss's axis
+
+
+def test_a_student_class_whose_loss_never_moved_gets_the_step_advice(tmp_path: Path):
+    pc = classify(
+        tmp_path, STUDENT_CLASS, "{metric: accuracy, target: 0.9, predictions: predictions}"
+    )
+    v = judge(pc, returned(result=[0.7] * 5, predictions=scores(pc, 10)))
+    assert not v.passed and "The weights did not change at all" in v.message
+
+
+@pytest.mark.parametrize(
+    "predictions, words",
+    [
+        ("a list", "should be a tensor, and is a list of 2 items"),
+        (torch.zeros(7, 2), "predictions of shape 7x2 for 20 held-out rows"),
+        (torch.zeros(20, 2, dtype=torch.bool), "predictions are bool, not numbers"),
+    ],
+)
+def test_predictions_that_cannot_be_scored_fail_saying_why(
+    tmp_path: Path, predictions: object, words: str
+):
+    pc = classify(
+        tmp_path, STUDENT_CLASS, "{metric: accuracy, target: 0.9, predictions: predictions}"
+    )
+    predictions = [1, 2] if predictions == "a list" else predictions
+    v = judge(pc, returned(result=LOSSES, predictions=predictions))
+    assert not v.passed and words in v.message
+
+
+def test_cross_entropy_is_lower_is_better_with_a_target_line(tmp_path: Path):
+    pc = classify(
+        tmp_path, STUDENT_CLASS, "{metric: cross-entropy, target: 0.2, predictions: predictions}"
+    )
+    good = judge(pc, returned(result=LOSSES, predictions=scores(pc, 20) * 5))
+    assert good.passed and good.message.startswith("train: held-out cross-entropy ")
+    assert "is under the target 0.2" in good.message
+    bad = judge(pc, returned(result=LOSSES, predictions=scores(pc, 10)))
+    assert not bad.passed and bad.figures[0]["target"] == 0.2
+    assert bad.figures[0]["target_label"] == "target held-out cross-entropy 0.2"
+    expected = float(torch.nn.functional.cross_entropy(scores(pc, 10), pc.data["y_test"]))
+    assert bad.details["cross_entropy_after_training"] == f"{expected:.6g}"
+
+
+def test_one_logit_per_row_for_two_classes(tmp_path: Path):
+    pc = classify(
+        tmp_path, STUDENT_CLASS, "{metric: accuracy, target: 1, predictions: predictions}"
+    )
+    logits = (pc.data["y_test"].float() * 2 - 1).unsqueeze(1)  # > 0 exactly for class 1
+    assert judge(pc, returned(result=LOSSES, predictions=logits)).passed
+    probabilities = classify(
+        tmp_path / "p",
+        STUDENT_CLASS,
+        "{metric: accuracy, target: 1, threshold: 0.5, predictions: predictions}",
+    )
+    assert judge(
+        probabilities, returned(result=LOSSES, predictions=(logits + 1) / 2 * 0.8 + 0.1)
+    ).passed
+
+
+def test_a_helpers_metric_with_its_direction(tmp_path: Path):
+    pc = classify(
+        tmp_path,
+        STUDENT_CLASS,
+        "{metric: 'hidden/blobs.py:error_rate', target: 0.1, predictions: predictions}",
+    )
+    v = judge(pc, returned(result=LOSSES, predictions=scores(pc, 19)))
+    assert v.passed and v.message == "train: held-out error_rate 0.05 is under the target 0.1"
+    assert v.details["metric_after_training"] == "0.05"
+    pc = classify(
+        tmp_path / "h",
+        STUDENT_CLASS,
+        "{metric: 'hidden/blobs.py:error_rate', better: higher, target: 0.1, "
+        "predictions: predictions}",
+    )
+    assert not judge(pc, returned(result=LOSSES, predictions=scores(pc, 19))).passed
+
+
+def test_a_net_spec_from_the_data_helper_is_rebuilt_by_the_grader(tmp_path: Path):
+    """A NetSpec model: the grader loads the trained weights into its own copy and
+    predicts the held-out rows itself; nothing held out enters the sandbox."""
+    from grader.sandbox.protocol.mlp import Net
+
+    pc = classify(tmp_path, NET_SPEC, "{metric: accuracy, target: 0.9}")
+    assert "X_test" not in str(pc.probe.steps)
+    spec = pc.bound["model"]
+    net = Net(spec.layers)
+    with torch.no_grad():
+        net.fc.weight.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
+        net.fc.bias.copy_(torch.tensor([2.0, -2.0]))  # class 1 where x0 > 2
+    v = judge(pc, returned(result=LOSSES, model=net))
+    assert v.passed, v.message
+    assert set(v.details) == {
+        "target_accuracy",
+        "accuracy_before_training",
+        "accuracy_after_training",
+    }
+    untrained = Net(spec.layers)
+    untrained.load_state_dict(spec.state)
+    pc = classify(tmp_path / "u", NET_SPEC, "{metric: cross-entropy, target: 0.01}")
+    v = judge(pc, returned(result=[0.7] * 5, model=untrained))
+    assert not v.passed and "(before training it was " in v.message
+    assert "The weights did not change at all" in v.message
+
+
+def test_a_net_spec_crosses_as_data_and_is_built_the_same_inside():
+    from grader.judge_api import NetSpec, make_net
+    from grader.sandbox.protocol.values import INPUT, Decoder, InputEncoder
+
+    layers = [
+        ["conv", "Conv2d", 1, 2, 3],
+        ["act", "ReLU"],
+        ["flat", "Flatten"],
+        ["fc", "Linear", 8, 3],
+    ]
+    spec = make_net(layers, 7)
+    assert isinstance(spec, NetSpec) and make_net(layers, 7).state.keys() == spec.state.keys()
+    assert all(torch.equal(v, make_net(layers, 7).state[k]) for k, v in spec.state.items())
+    enc = InputEncoder()
+    built = Decoder(INPUT, enc.tensors).decode(enc.encode(spec))
+    assert set(built.state_dict()) == set(spec.state)
+    assert built(torch.randn(2, 1, 4, 4)).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        ("{metric: f1, target: 1}", "key 'metric': expected mse, accuracy, cross-entropy"),
+        ("{metric: accuracy}", "key 'target': give the held-out target"),
+        ("{target: 1, target_mse: 1}", "key 'target': give the held-out target"),
+        ("{metric: accuracy, target_mse: 1}", "'target_mse' is for metric mse"),
+        ("{metric: accuracy, target: 1, better: higher}", "'better' is for a helper's metric"),
+        ("{metric: 'hidden/blobs.py:nothing', target: 1}", "defines no function 'nothing'"),
+        ("{target: 1, better: up}", "key 'better': expected one of higher, lower"),
+    ],
+)
+def test_general_options_are_validated_at_load(tmp_path: Path, option: str, words: str):
+    with pytest.raises(ExerciseError, match=words):
+        classify(tmp_path, NET_SPEC, option)
+
+
+def test_without_predictions_a_student_class_may_not_send_its_held_out_set(tmp_path: Path):
+    with pytest.raises(ExerciseError, match="would send its held-out X_test"):
+        classify(tmp_path, STUDENT_CLASS, "{metric: accuracy, target: 0.9}")
+    with pytest.raises(ExerciseError, match="would send its held-out y_test"):
+        classify(
+            tmp_path / "y",
+            STUDENT_CLASS.replace("{data: y_train}", "{data: y_test}"),
+            "{metric: accuracy, target: 0.9, predictions: predictions}",
+        )
