@@ -1,5 +1,6 @@
 """The value types a custom judge receives, for instructors' helpers
-(``exercises/hidden/*.py``): ``from grader.wire import TensorValue``.
+(``exercises/hidden/*.py``): ``from grader.wire import TensorValue``. New helpers import
+everything from ``grader.judge_api`` instead, which documents each name.
 
 A re-export only: the boundary's vocabulary lives in ``grader.sandbox.protocol``
 (``values`` for these types and their encoding, ``reading`` for how the grader reads
