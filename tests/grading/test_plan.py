@@ -226,7 +226,7 @@ def test_needs_solution(tmp_path: Path):
         "judge: match\ncall: [1]",
         "judge: forbidden-calls\nwith: {names: [sum]}",
         "judge: distribution\ncall: [1]",
-        "judge: training\ncall: [1]\nwith: {solution: true}",
+        "judge: training\ncall: [1]\nwith: {solution: true, target_mse: 1}",
     )
     assert match.needs_solution and not forbidden.needs_solution
     assert not distribution.needs_solution and training.needs_solution

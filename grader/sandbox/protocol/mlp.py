@@ -63,7 +63,8 @@ def layer_problem(layer: Any) -> str:
         return f"unknown layer kind {str(kind)!r:.40} (known: {', '.join(LAYER_KINDS)})"
     types, required = LAYER_KINDS[kind]
     if not required <= len(args) <= len(types):
-        return f"layer '{name}': {kind} takes {required} to {len(types)} arguments"
+        count = str(required) if required == len(types) else f"{required} to {len(types)}"
+        return f"layer '{name}': {kind} takes {count} arguments"
     for arg, kind_of in zip(args, types, strict=False):  # optional ones may be left out
         ok = (
             isinstance(arg, int) and not isinstance(arg, bool) and arg >= 0

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from safetensors.torch import load, save
 
 from grader.sandbox.protocol import values
-from grader.sandbox.protocol.mlp import MLP
+from grader.sandbox.protocol.mlp import MLP, Net, make_net
 from grader.sandbox.protocol.values import (
     INPUT,
     OUTPUT,
@@ -100,6 +100,12 @@ def test_inputs_round_trip_every_input_tag(tmp_path: Path, monkeypatch: pytest.M
     )
     net = check(spec)
     assert isinstance(net, MLP) and torch.equal(net.fc1.weight.detach(), spec.state["fc1.weight"])
+    layers = [["conv", "Conv2d", 1, 2, 3], ["act", "ReLU"], ["flat", "Flatten"]]
+    made = make_net(layers, seed=3)
+    built = check(made)
+    assert isinstance(built, Net) and torch.equal(
+        built.conv.weight.detach(), made.state["conv.weight"]
+    )
     assert seen == set(values.RECEIVING[INPUT]), "every input tag needs a case here"
 
 
