@@ -20,7 +20,7 @@ from grader.course.helpers import data_function
 from grader.course.model import CheckSpec, Course, Exercise, Step, display_path
 from grader.course.schema import ExerciseError
 from grader.judges import JUDGES
-from grader.sandbox.protocol.values import InputEncoder
+from grader.sandbox.protocol.values import InputEncoder, MLPSpec, NetSpec
 
 IMPORT_ALLOWANCE = 30.0  # seconds for a job to start and read its inputs (a busy machine)
 ARTIFACT_ALLOWANCE = 30.0
@@ -146,7 +146,7 @@ def build_plan(course: Course, seed: int) -> Plan:
             probe, bound = None, {}
             if spec.runs_code:
                 steps, bound = _encode_steps(spec.steps, check_seed, data, encoder)
-                _guard_held_out(ex, spec)
+                _guard_held_out(ex, spec, bound)
                 probe = Probe(
                     f"{ex.file}-{index}",
                     steps,
@@ -232,7 +232,7 @@ def _encode_steps(
     return encoded, bound
 
 
-def _guard_held_out(ex: Exercise, spec: CheckSpec) -> None:
+def _guard_held_out(ex: Exercise, spec: CheckSpec, bound: dict[str, Any]) -> None:
     """A held-out set named by a training judge must never be sent to the sandbox; its
     inputs may when the check scores the predictions of a student's own model class
     (``predictions``), which only the sandbox can run; its targets never."""
@@ -251,6 +251,15 @@ def _guard_held_out(ex: Exercise, spec: CheckSpec) -> None:
             spec.line,
             f"check '{spec.name}' would send its held-out {', '.join(sorted(leaked))} "
             "into the sandbox; pass only training data to the student's code",
+        )
+    model = spec.options.get("model", "model")
+    if not spec.options.get("predictions") and not isinstance(bound.get(model), (MLPSpec, NetSpec)):
+        raise ExerciseError(
+            display_path(ex.path, ex.root.parent),
+            spec.line,
+            f"check '{spec.name}': the training judge scores a network a step binds as "
+            f"'{model}' ({{mlp: ...}}, or a NetSpec from the data helper), or the "
+            "held-out predictions of the student's own model named by 'predictions'",
         )
 
 

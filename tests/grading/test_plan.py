@@ -226,7 +226,8 @@ def test_needs_solution(tmp_path: Path):
         "judge: match\ncall: [1]",
         "judge: forbidden-calls\nwith: {names: [sum]}",
         "judge: distribution\ncall: [1]",
-        "judge: training\ncall: [1]\nwith: {solution: true, target_mse: 1}",
+        "judge: training\nsteps:\n  - bind: {mlp: [[fc, 1, 1]]}\n    as: model\n"
+        "  - call: f\n    args: [{ref: model}]\nwith: {solution: true, target_mse: 1}",
     )
     assert match.needs_solution and not forbidden.needs_solution
     assert not distribution.needs_solution and training.needs_solution

@@ -540,3 +540,14 @@ def test_without_predictions_a_student_class_may_not_send_its_held_out_set(tmp_p
             STUDENT_CLASS.replace("{data: y_train}", "{data: y_test}"),
             "{metric: accuracy, target: 0.9, predictions: predictions}",
         )
+
+
+def test_a_check_with_neither_a_bound_network_nor_predictions_is_refused(tmp_path: Path):
+    with pytest.raises(ExerciseError, match="the training judge scores a network a step binds"):
+        classify(
+            tmp_path,
+            STUDENT_CLASS.replace(
+                "  - call: model\n    args: [{data: X_test}]\n    as: predictions\n", ""
+            ),
+            "{metric: accuracy, target: 0.9}",
+        )
