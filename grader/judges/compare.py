@@ -83,7 +83,8 @@ def tensor_problems(
         f"{list(expected.shape)}"
     }
     if not isinstance(actual, TensorValue):
-        return [f"{prefix}got {describe_value(actual)}; expected a tensor"], details
+        note = _same_values_note(actual, expected, atol=atol, rtol=rtol) if values else ""
+        return [f"{prefix}got {describe_value(actual)}; expected a tensor{note}"], details
     data = actual.data
     details["got"] = f"{str(data.dtype).replace('torch.', '')} tensor of shape {list(data.shape)}"
     problems = []
@@ -98,8 +99,11 @@ def tensor_problems(
             f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; "
             f"expected {str(expected.dtype).replace('torch.', '')}"
         )
-    if problems or not values:
+    if not values or list(data.shape) != list(expected.shape):
         return problems, details
+    # A wrong dtype or class still gets its values compared: the student learns both
+    # halves at once instead of fixing the type only to find the values wrong too.
+    typed_wrongly = bool(problems)
     if data.is_floating_point() or data.is_complex():
         nan = int(torch.isnan(data).sum())
         inf = int(torch.isinf(data).sum())
@@ -122,6 +126,8 @@ def tensor_problems(
     else:
         close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
+        if typed_wrongly:
+            problems[-1] += f"; the {'value is' if data.numel() == 1 else 'values are'} right"
         return problems, details
     bad = (~close).nonzero().tolist()
     shown = []
@@ -235,6 +241,7 @@ def value_problems(
                     if isinstance(actual, TensorValue)
                     else ""
                 )
+                + (_number_note(actual, expected, atol, rtol, reveal) if values else "")
             ], {}
         if not values or math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
             return [], {}
@@ -243,7 +250,8 @@ def value_problems(
         return [f"{prefix}got {fmt_number(actual)}; expected {fmt_number(expected)}"], {}
     if isinstance(expected, (list, tuple)):
         if not isinstance(actual, (list, tuple)):
-            return [f"{prefix}got {describe_value(actual)}; expected {_kind(expected)}"], {}
+            note = _same_values_note(actual, expected, atol=atol, rtol=rtol) if values else ""
+            return [f"{prefix}got {describe_value(actual)}; expected {_kind(expected)}{note}"], {}
         if len(actual) != len(expected):
             return [f"{prefix}got {len(actual)} items; expected {len(expected)}"], {}
         problems: list[str] = []
@@ -292,6 +300,56 @@ def value_problems(
                 problems += p
         return problems[:6], {}
     return [f"{prefix}cannot compare with {describe_value(expected)}"], {}
+
+
+def as_numbers(value: Any) -> torch.Tensor | None:
+    """A number, a tensor or nested lists of numbers as a float64 tensor, to compare
+    values across types; None for anything else (text, None, dicts, ragged lists)."""
+    import torch
+
+    if isinstance(value, TensorValue):
+        value = value.data
+    if isinstance(value, torch.Tensor):
+        return None if value.is_complex() else value.double()
+    if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
+        return None
+    try:
+        return torch.tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return None
+
+
+def _same_values(actual: Any, expected: Any, *, atol: float, rtol: float) -> bool | None:
+    """Whether two values of different types hold the same numbers in the same shape;
+    None when they cannot be compared that way."""
+    import torch
+
+    a, e = as_numbers(actual), as_numbers(expected)
+    if a is None or e is None or a.shape != e.shape:
+        return None
+    return bool(torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True).all())
+
+
+def _same_values_note(actual: Any, expected: Any, *, atol: float, rtol: float) -> str:
+    """After "got X; expected a Y": whether X's values are the right ones all the same."""
+    same = _same_values(actual, expected, atol=atol, rtol=rtol)
+    if same is None:
+        return ""
+    return "; its values are right" if same else "; its values are wrong too"
+
+
+def _number_note(actual: Any, expected: float, atol: float, rtol: float, reveal: bool) -> str:
+    """After "got X; expected a Python int": whether X's value is the right one."""
+    number = as_numbers(actual)
+    if number is None or number.numel() != 1:
+        return ""
+    got = number.item()
+    if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol):
+        return f"; its value, {fmt_number(got)}, is right"
+    if reveal:
+        expected_text = fmt_number(expected)
+        return f"; its value is wrong too: {fmt_number(got)}, where {expected_text} is expected"
+    return f"; its value, {fmt_number(got)}, is wrong too"
 
 
 def _kind(expected: Any) -> str:

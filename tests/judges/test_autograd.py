@@ -74,8 +74,14 @@ def test_a_wrong_gradient(tmp_path: Path):
 def test_wrong_shape_dtype_type_and_nan(tmp_path: Path):
     pc = check(tmp_path)
     assert verdict(pc, gradient(pc)[:2]).message == "f: shape is [2]; expected [3]"
-    assert verdict(pc, gradient(pc).double()).message == "f: dtype is float64; expected float32"
+    assert verdict(pc, gradient(pc).double()).message == (
+        "f: dtype is float64; expected float32; the values are right"
+    )
     assert verdict(pc, 1.5).message == "f: got the float 1.5; expected a tensor"
+    wrong = (gradient(pc) + 1).double()
+    assert verdict(pc, wrong).message.startswith(
+        "f: dtype is float64; expected float32; values differ at 3 of 3 positions"
+    )
     nan = gradient(pc)
     nan[2] = float("nan")
     assert verdict(pc, nan).message == (

@@ -60,9 +60,13 @@ def test_atol_and_rtol_options(tmp_path: Path):
 
 def test_wrong_type_shape_dtype(tmp_path: Path):
     pc = check(tmp_path)
-    assert verdict(pc, [1.0, 2.0, 3.0]).message == "f: got a list of 3 items; expected a tensor"
+    assert verdict(pc, [1.0, 2.0, 3.0]).message == (
+        "f: got a list of 3 items; expected a tensor; its values are right"
+    )
     assert verdict(pc, torch.zeros(3, 1)).message == "f: shape is [3, 1]; expected [3]"
-    assert verdict(pc, EXPECTED.double()).message == "f: dtype is float64; expected float32"
+    assert verdict(pc, EXPECTED.double()).message == (
+        "f: dtype is float64; expected float32; the values are right"
+    )
     assert verdict(pc, torch.zeros(2, dtype=torch.int64)).message == (
         "f: shape is [2]; expected [3]; dtype is int64; expected float32"
     )
@@ -138,7 +142,13 @@ def test_python_values(tmp_path: Path):
     assert verdict(pc, {"a": 1, "b": [1, 2]}, {"a": 1, "b": [1, 2]}).passed
     v = verdict(pc, {"a": 1, "b": [1, 3]}, {"a": 1, "b": [1, 2]})
     assert v.message == "f: result['b'][1]: got 3; expected 2"
-    assert verdict(pc, 1, 1.0).message == "f: got the int 1; expected a Python float"
+    assert verdict(pc, 1, 1.0).message == (
+        "f: got the int 1; expected a Python float; its value, 1, is right"
+    )
+    assert verdict(pc, 28.0, 27).message == (
+        "f: got the float 28; expected a Python int; its value is wrong too: 28, "
+        "where 27 is expected"
+    )
     assert verdict(pc, "x", "x").message == "f returned the string 'x', as expected"
 
 
