@@ -143,6 +143,18 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
                 shown, check.line, f"key 'name': two checks are named '{check.name}'"
             )
         check_names.add(check.name)
+    for check in checks:
+        for need in check.needs:
+            if need == check.name:
+                raise ExerciseError(
+                    shown, check.needs_line, "key 'needs': a check cannot need itself"
+                )
+            if need not in check_names:
+                raise ExerciseError(
+                    shown,
+                    check.needs_line,
+                    f"key 'needs': no check of this exercise is named '{need}'",
+                )
     total = sum(c.points for c in checks)
     if declared is not None and abs(declared - total) > 1e-9:
         raise doc.error("points", f"says {declared:g} but the checks' points add up to {total:g}")
@@ -260,6 +272,8 @@ def _check(
             "data",
             "timeout",
             "gate",
+            "needs",
+            "alone",
             "visibility",
             "disclose",
         }
@@ -319,10 +333,25 @@ def _check(
         data=data,
         timeout=timeout,
         gate=m.flag("gate", False),
+        needs=tuple(str(n) for n in _text_or_list(m, "needs")),
+        needs_line=m.line_of("needs") if m.has("needs") else m.line,
+        alone=m.text("alone", None),
         visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT),
         disclose=_disclose(m, disclose),
         line=m.line,
     )
+
+
+def _text_or_list(m: Mapping, key: str) -> list[str]:
+    """A key that takes one name or a list of names."""
+    if not m.has(key):
+        return []
+    value = m.raw(key)
+    names = [value] if isinstance(value, str) else m.items(key)
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise m.error(key, f"expected the name of a check or a list of names, got {name!r}")
+    return names
 
 
 def _empty_mapping(line: int) -> Located:

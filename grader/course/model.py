@@ -58,6 +58,15 @@ class CheckSpec:
     data: str | None = None  # "hidden/file.py:function" giving hidden data
     timeout: float | None = None
     gate: bool = False  # failing it zeroes the entry's other checks
+    # Checks of the same exercise this one counts only together with: a shape-only or
+    # mode-only check that a trivial implementation would pass scores only when the
+    # values are right too. ``needs_line`` locates the key for errors.
+    needs: tuple[str, ...] = ()
+    needs_line: int = 0
+    # Why a check that a trivial implementation passes stands on its own (for instance,
+    # an uninitialised tensor's values are unspecified, so shape and dtype are all there
+    # is to check). ``grader validate`` does not list a check that says why.
+    alone: str | None = None
     # Who sees the check's result when: Gradescope's four words, which the other
     # outputs read as "shown" (visible) or "held back" (the rest).
     visibility: str = "visible"

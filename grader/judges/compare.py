@@ -69,10 +69,12 @@ def tensor_problems(
     values: bool = True,
     where: str = "",
     reveal: bool = True,
+    dtype: bool = True,
 ) -> tuple[list[str], dict[str, Any]]:
     """Problems of ``actual`` against the expected tensor, and details for reports.
 
-    Shapes and dtypes are the exercise's contract and always named. Expected *values*
+    Shapes and dtypes are the exercise's contract and named (the dtype unless ``dtype``
+    is off: a check that leaves the dtype to another check compares values only). Expected *values*
     are the answer: with ``reveal`` off, messages and details give where values differ
     and what the student returned there, never what was expected."""
     import torch
@@ -94,7 +96,7 @@ def tensor_problems(
         )
     if list(data.shape) != list(expected.shape):
         problems.append(f"{prefix}shape is {list(data.shape)}; expected {list(expected.shape)}")
-    if data.dtype != expected.dtype:
+    if dtype and data.dtype != expected.dtype:
         problems.append(
             f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; "
             f"expected {str(expected.dtype).replace('torch.', '')}"
@@ -119,9 +121,10 @@ def tensor_problems(
                 f"(the first at {first}), where every value should be a finite number"
             )
             return problems, details
-    a = data.double() if data.dtype != torch.bool else data
-    e = expected.double() if expected.dtype != torch.bool else expected
-    if data.dtype == torch.bool or not data.is_floating_point():
+    both_bool = data.dtype == torch.bool and expected.dtype == torch.bool
+    a = data if both_bool else data.double()
+    e = expected if both_bool else expected.double()
+    if both_bool or not (data.is_floating_point() or expected.is_floating_point()):
         close = a == e
     else:
         close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
@@ -206,6 +209,7 @@ def value_problems(
     values: bool = True,
     where: str = "",
     reveal: bool = True,
+    dtype: bool = True,
 ) -> tuple[list[str], dict[str, Any]]:
     """Compare any decoded value: tensors, numbers, text, containers. Types, lengths and
     shapes are always named; with ``reveal`` off, expected values and keys are not."""
@@ -216,7 +220,14 @@ def value_problems(
         expected = expected.data
     if isinstance(expected, torch.Tensor):
         return tensor_problems(
-            actual, expected, atol=atol, rtol=rtol, values=values, where=where, reveal=reveal
+            actual,
+            expected,
+            atol=atol,
+            rtol=rtol,
+            values=values,
+            where=where,
+            reveal=reveal,
+            dtype=dtype,
         )
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         if type(actual) is type(expected) and actual == expected:
@@ -265,6 +276,7 @@ def value_problems(
                 values=values,
                 where=f"{where or 'result'}[{i}]",
                 reveal=reveal,
+                dtype=dtype,
             )
             problems += p
             if d:
@@ -296,6 +308,7 @@ def value_problems(
                     values=values,
                     where=f"{where or 'result'}[{key!r}]",
                     reveal=reveal,
+                    dtype=dtype,
                 )
                 problems += p
         return problems[:6], {}

@@ -1,0 +1,95 @@
+"""One mistake is charged once, by the check that names it (issue 17).
+
+A class of students, each making one typical mistake in an otherwise correct solution,
+is graded through the real CLI and sandbox. Each student must lose exactly the checks
+listed for them, and keep every other check of the exercise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, exercise, results, run_grader, write_student
+
+
+def solution(file: str) -> str:
+    return (ROOT / "solutions" / file).read_text()
+
+
+def mistake(file: str, old: str, new: str) -> dict[str, str]:
+    text = solution(file)
+    assert old in text, f"{old!r} is not in solutions/{file}"
+    return {file: text.replace(old, new)}
+
+
+# student -> (their one file, the exercise, the checks that must fail, and nothing else)
+MISTAKES: dict[str, tuple[dict[str, str], str, set[str]]] = {
+    # The loss tensors instead of loss.item(): the model still trains well.
+    "loss_tensors": (
+        mistake("training_loop.py", "losses.append(loss.item())", "losses.append(loss)"),
+        "training-loop",
+        {"train returns one Python float per epoch, and the loss goes down"},
+    ),
+    # A one-element tensor for a float: the float check names it; the value is right.
+    "tensor_not_float": (
+        mistake("derivative.py", "return t.grad.item()", "return t.grad"),
+        "derivative",
+        {"derivative_of_square at x = 3 returns the float 6"},
+    ),
+    # requires_grad on the caller's point: one check names it, not five.
+    "grad_on_callers_point": (
+        mistake(
+            "derivative.py",
+            "v = point.detach().clone().requires_grad_(True)",
+            "v = point.requires_grad_(True)",
+        ),
+        "derivative",
+        {"gradient returns a detached tensor and leaves the caller's point unchanged"},
+    ),
+    # A list of ids for a tensor: one check names the int64 tensor.
+    "ids_as_a_list": (
+        mistake(
+            "text_to_ids.py",
+            "return torch.tensor(ids, dtype=torch.int64)",
+            "return ids",
+        ),
+        "text-to-ids",
+        {"encode returns an int64 tensor, even for an empty sentence"},
+    ),
+    # No / 255: the channels are right; the scale check names it.
+    "no_division": (
+        mistake("image_to_tensor.py", ".to(torch.float32) / 255.0", ".to(torch.float32)"),
+        "image-to-tensor",
+        {"0 becomes 0.0 and 255 becomes exactly 1.0"},
+    ),
+    # Centred in place: the result is right, the caller's v is not.
+    "centred_in_place": (
+        mistake(
+            "mesh_to_tensor.py", "return v - v.mean(dim=0)", "v -= v.mean(dim=0)\n    return v"
+        ),
+        "mesh-to-tensor",
+        {"center_vertices leaves the caller's v unchanged"},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("one-charge")
+    for student, (files, _, _) in MISTAKES.items():
+        write_student(root / "class", student, files)
+    out = root / "reports"
+    done = run_grader("grade", str(root / "class"), "--out", str(out), "--jobs", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return results(out)
+
+
+@pytest.mark.parametrize("student", sorted(MISTAKES))
+def test_a_mistake_costs_the_checks_that_name_it_and_no_other(graded: dict, student: str):
+    _, exercise_id, must_fail = MISTAKES[student]
+    checks = exercise(graded, student, exercise_id)["checks"]
+    failed = {c["name"] for c in checks if c["status"] != "passed"}
+    assert failed == must_fail, {c["name"]: c["message"] for c in checks if c["name"] in failed}
+    names = {c["name"] for c in checks}
+    assert must_fail <= names, "a check this test names no longer exists"
