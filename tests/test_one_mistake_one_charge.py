@@ -71,6 +71,37 @@ MISTAKES: dict[str, tuple[dict[str, str], str, set[str]]] = {
         "mesh-to-tensor",
         {"center_vertices leaves the caller's v unchanged"},
     ),
+    # Statistics over both sets: the stats check names it; the scaling with them is right.
+    "stats_over_both": (
+        mistake(
+            "prepare_data.py",
+            "    mean = X_train.mean(dim=0)\n    std = X_train.std(dim=0)\n",
+            "    both = torch.cat([X_train, X_val])\n"
+            "    mean = both.mean(dim=0)\n    std = both.std(dim=0)\n",
+        ),
+        "prepare-data",
+        {"standardize computes mean and std per column, on X_train only"},
+    ),
+    # X_val scaled with its own statistics: the scaling check names it.
+    "val_own_stats": (
+        mistake(
+            "prepare_data.py",
+            "(X_val - mean) / std, mean, std",
+            "(X_val - X_val.mean(dim=0)) / X_val.std(dim=0), mean, std",
+        ),
+        "prepare-data",
+        {"standardize scales both sets with the mean and std it returns"},
+    ),
+    # No guard for a constant column: the constant-column check names it.
+    "no_constant_guard": (
+        mistake(
+            "prepare_data.py",
+            "    std = torch.where(std == 0, torch.ones_like(std), std)\n",
+            "",
+        ),
+        "prepare-data",
+        {"standardize survives a constant column (std 1, no NaN or inf)"},
+    ),
 }
 
 
