@@ -124,3 +124,19 @@ def test_a_mistake_costs_the_checks_that_name_it_and_no_other(graded: dict, stud
     assert failed == must_fail, {c["name"]: c["message"] for c in checks if c["name"] in failed}
     names = {c["name"] for c in checks}
     assert must_fail <= names, "a check this test names no longer exists"
+
+
+def test_a_wrong_type_still_has_its_values_judged(graded: dict):
+    """The check that names the type says the values are right too: one fix, not two."""
+    _, exercise_id, must_fail = MISTAKES["loss_tensors"]
+    (name,) = must_fail
+    checks = exercise(graded, "loss_tensors", exercise_id)["checks"]
+    message = next(c["message"] for c in checks if c["name"] == name)
+    assert message.startswith(
+        "train: the losses should be Python floats, but the list holds a float32 tensor of "
+        "shape []; append loss.item(), not the loss tensor; their values are right: 5 losses, "
+        "going down from "
+    )
+    checks = exercise(graded, "tensor_not_float", "derivative")["checks"]
+    message = next(c["message"] for c in checks if c["name"].endswith("returns the float 6"))
+    assert message.endswith("; its value, 6, is right")
