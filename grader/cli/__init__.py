@@ -281,6 +281,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         strict=args.strict,
         trivial_only=args.trivial,
         as_json=args.json,
+        jobs=args.jobs or os.cpu_count() or 1,
     )
 
 
@@ -437,6 +438,13 @@ def parser() -> argparse.ArgumentParser:
         help="only grade the trivial implementations and print the checks each one passes",
     )
     v.add_argument("--json", action="store_true", help="with --trivial: the table as JSON")
+    v.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="sandbox jobs run at once (default: the number of CPU cores)",
+    )
     course_opt(v)
     sandbox_opt(v)
     v.set_defaults(fn=cmd_validate)

@@ -17,8 +17,10 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from grader.course.model import Course
 from grader.grading import trivial
@@ -30,6 +32,9 @@ from grader.results import ExerciseResult, StudentResult
 from grader.sandbox.choice import Sandbox, choose
 from grader.sandbox.pool import Pool
 from grader.submissions.folders import Submission, SubmittedFile, collect
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _shortfalls(result: StudentResult, label: str) -> list[str]:
@@ -51,6 +56,14 @@ class Findings:
     table: list[trivial.Row] = field(default_factory=list)
 
 
+def _parallel(work: Callable[[T], R], items: list[T], jobs: int) -> list[R]:
+    """``work`` on every item, ``jobs`` at a time (sandbox jobs share the pool), in order."""
+    if jobs <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="validate") as executor:
+        return list(executor.map(work, items))
+
+
 def _grade_files(
     g: Grader, course: Course, label: str, files: dict[str, SubmittedFile]
 ) -> dict[str, ExerciseResult]:
@@ -64,7 +77,9 @@ def _grade_files(
     return {r.id: r for r in g.grade_exercises(submission, exercises)}
 
 
-def _mistakes(g: Grader, course: Course, found: Findings, say: Callable[[str], None]) -> None:
+def _mistakes(
+    g: Grader, course: Course, found: Findings, say: Callable[[str], None], jobs: int
+) -> None:
     mistakes = find_mistakes(course)  # errors in them stop here, at file:line
     rounds: list[dict[str, Mistake]] = []
     for mistake in mistakes:  # one job grades one mistake of each exercise
@@ -74,9 +89,13 @@ def _mistakes(g: Grader, course: Course, found: Findings, say: Callable[[str], N
             rounds.append(slot)
         slot[mistake.exercise.id] = mistake
     caught = 0
-    for index, batch in enumerate(rounds):
-        files = {ex_id: m.file for ex_id, m in batch.items()}
-        results = _grade_files(g, course, f"mistakes-{index}", files)
+
+    def grade(index: int) -> dict[str, ExerciseResult]:
+        files = {ex_id: m.file for ex_id, m in rounds[index].items()}
+        return _grade_files(g, course, f"mistakes-{index}", files)
+
+    graded = _parallel(grade, list(range(len(rounds))), jobs)
+    for batch, results in zip(rounds, graded, strict=True):
         for ex_id, mistake in batch.items():
             problems = mistake.problems(results[ex_id])
             found.problems += [f"mistake: {p}" for p in problems]
@@ -86,7 +105,12 @@ def _mistakes(g: Grader, course: Course, found: Findings, say: Callable[[str], N
 
 
 def _trivials(
-    g: Grader, course: Course, stubs: StudentResult, found: Findings, say: Callable[[str], None]
+    g: Grader,
+    course: Course,
+    stubs: StudentResult,
+    found: Findings,
+    say: Callable[[str], None],
+    jobs: int,
 ) -> None:
     solutions = collect(course.solutions, course)
     by_id = {r.id: r for r in stubs.exercises}
@@ -97,6 +121,7 @@ def _trivials(
                 ex, entry.name, "raises", by_id[ex.id]
             )
     widest = max((len(ex.entry_points) for ex in course.exercises), default=0)
+    batches: list[tuple[str, dict[str, SubmittedFile], dict[str, str]]] = []
     for variant in trivial.GENERATED:
         for index in range(widest):  # one job: entry point `index` of every exercise
             files, entries = {}, {}
@@ -106,18 +131,23 @@ def _trivials(
                 entry = ex.entry_points[index]
                 reference = solutions.files[ex.id].code() or ""
                 text = trivial.source(ex, entry, variant, reference)
-                if text is None:
-                    continue
-                files[ex.id] = SubmittedFile(ex, Path(f"{ex.file}.py"), "py", source=text)
-                entries[ex.id] = entry.name
-            if not files:
-                continue
-            results = _grade_files(g, course, f"trivial-{variant}-{index}", files)
-            for ex in course.exercises:
-                if ex.id in entries:
-                    rows[(ex.id, entries[ex.id], variant)] = trivial.row(
-                        ex, entries[ex.id], variant, results[ex.id]
-                    )
+                if text is not None:
+                    files[ex.id] = SubmittedFile(ex, Path(f"{ex.file}.py"), "py", source=text)
+                    entries[ex.id] = entry.name
+            if files:
+                batches.append((variant, files, entries))
+
+    def grade(index: int) -> dict[str, ExerciseResult]:
+        variant, files, _ = batches[index]
+        return _grade_files(g, course, f"trivial-{variant}-{index}", files)
+
+    graded = _parallel(grade, list(range(len(batches))), jobs)
+    for (variant, _, entries), results in zip(batches, graded, strict=True):
+        for ex in course.exercises:
+            if ex.id in entries:
+                rows[(ex.id, entries[ex.id], variant)] = trivial.row(
+                    ex, entries[ex.id], variant, results[ex.id]
+                )
     order = list(trivial.VARIANTS)
     found.table = [
         rows[key]
@@ -141,13 +171,18 @@ def _seeds(
     solutions: Submission,
     found: Findings,
     say: Callable[[str], None],
+    jobs: int,
 ) -> None:
     """Every check on ``seeds`` more seeds: any that fails the reference solution on some
     seed flips with the seed (its false-fail rate does not hold)."""
     failed: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for seed in range(1, seeds + 1):
+
+    def grade(seed: int) -> StudentResult:
         with Grader(course, seed=seed, plan=build_plan(course, seed), pool=pool) as g:
-            result = g.grade_submission(solutions)
+            return g.grade_submission(solutions)
+
+    tried = list(range(1, seeds + 1))
+    for seed, result in zip(tried, _parallel(grade, tried, jobs), strict=True):
         for ex in result.exercises:
             for check in ex.checks:
                 if check.score < check.max_score:
@@ -170,10 +205,11 @@ def validate(
     strict: bool = False,
     trivial_only: bool = False,
     as_json: bool = False,
+    jobs: int = 1,
 ) -> int:
     """Run every pass and say what it found; 0 when the course is valid, 1 when not.
     ``trivial_only`` grades only the stubs and the trivial implementations and prints
-    their table (as JSON with ``as_json``)."""
+    their table (as JSON with ``as_json``). ``jobs`` sandbox jobs run at once."""
     from grader.course.build import build_bundle
 
     found = Findings()
@@ -182,7 +218,7 @@ def validate(
     # One pool of workers for every pass: torch is imported once.
     with (
         tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp,
-        make_pool(sandbox or choose(), 1, course) as pool,
+        make_pool(sandbox or choose(), max(1, jobs), course) as pool,
     ):
         workspace = Path(tmp)
         pool.start()
@@ -212,11 +248,11 @@ def validate(
             quiet(f"stubs: {stubs.score:g}/{stubs.max_score:g}")
 
             if not trivial_only:
-                _mistakes(g, course, found, say)
-            _trivials(g, course, stubs, found, quiet)
+                _mistakes(g, course, found, say, jobs)
+            _trivials(g, course, stubs, found, quiet, jobs)
 
         if not trivial_only and seeds > 0:
-            _seeds(course, seeds, pool, solutions, found, say)
+            _seeds(course, seeds, pool, solutions, found, say, jobs)
 
     if trivial_only:
         if as_json:
