@@ -78,9 +78,13 @@ def _grade_files(
 
 
 def _mistakes(
-    g: Grader, course: Course, found: Findings, say: Callable[[str], None], jobs: int
+    g: Grader,
+    course: Course,
+    mistakes: list[Mistake],
+    found: Findings,
+    say: Callable[[str], None],
+    jobs: int,
 ) -> None:
-    mistakes = find_mistakes(course)  # errors in them stop here, at file:line
     rounds: list[dict[str, Mistake]] = []
     for mistake in mistakes:  # one job grades one mistake of each exercise
         slot = next((r for r in rounds if mistake.exercise.id not in r), None)
@@ -214,6 +218,8 @@ def validate(
 
     found = Findings()
     started = time.monotonic()
+    # Errors in the mistakes' declarations stop here, at file:line, before any grading.
+    mistakes = [] if trivial_only else find_mistakes(course)
     quiet = say if not as_json else (lambda _line: None)
     # One pool of workers for every pass: torch is imported once.
     with (
@@ -248,7 +254,7 @@ def validate(
             quiet(f"stubs: {stubs.score:g}/{stubs.max_score:g}")
 
             if not trivial_only:
-                _mistakes(g, course, found, say, jobs)
+                _mistakes(g, course, mistakes, found, say, jobs)
             _trivials(g, course, stubs, found, quiet, jobs)
 
         if not trivial_only and seeds > 0:
