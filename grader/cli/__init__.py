@@ -279,7 +279,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         say=print,
         sandbox=_sandbox(args),
         strict=args.strict,
-        trivial_only=args.trivial,
+        trivial_only=args.trivial or args.json,
         as_json=args.json,
         jobs=args.jobs or os.cpu_count() or 1,
     )
@@ -437,7 +437,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only grade the trivial implementations and print the checks each one passes",
     )
-    v.add_argument("--json", action="store_true", help="with --trivial: the table as JSON")
+    v.add_argument(
+        "--json", action="store_true", help="the trivial implementations' table as JSON"
+    )
     v.add_argument(
         "-j",
         "--jobs",
