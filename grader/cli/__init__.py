@@ -437,9 +437,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only grade the trivial implementations and print the checks each one passes",
     )
-    v.add_argument(
-        "--json", action="store_true", help="the trivial implementations' table as JSON"
-    )
+    v.add_argument("--json", action="store_true", help="the trivial implementations' table as JSON")
     v.add_argument(
         "-j",
         "--jobs",
