@@ -63,9 +63,11 @@ def find_mistakes(course: Course) -> list[Mistake]:
         shown_dir = f"solutions/{MISTAKES}/{sub.name}"
         ex = by_file.get(sub.name)
         if not sub.is_dir() or sub.is_symlink():
+            if sub.suffix not in (".py", ".ipynb"):
+                continue  # a README, notes: not a mistake
             raise GraderError(
-                f"{shown_dir}: expected a folder named after an exercise's file "
-                f"({', '.join(sorted(by_file))}) holding its mistakes"
+                f"{shown_dir}: a mistake goes in a folder named after its exercise's file "
+                f"(solutions/{MISTAKES}/FILE/{sub.name}, FILE one of {', '.join(sorted(by_file))})"
             )
         if ex is None:
             close = difflib.get_close_matches(sub.name, list(by_file), n=1)

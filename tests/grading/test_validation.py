@@ -229,6 +229,23 @@ def test_a_mistakes_folder_named_after_no_exercise_is_an_error(tmp_path: Path):
         find_mistakes(load_course(course))
 
 
+def test_a_mistake_outside_an_exercise_folder_is_an_error_and_notes_are_left_alone(
+    tmp_path: Path,
+):
+    course = tiny_course(tmp_path, {"triple.py": TRIPLE})
+    (course / "solutions" / "mistakes" / "README.md").write_text("Typical mistakes.\n")
+    assert [m.shown for m in find_mistakes(load_course(course))] == [
+        "solutions/mistakes/double/triple.py"
+    ]
+    (course / "solutions" / "mistakes" / "stray.py").write_text(TRIPLE)
+    with pytest.raises(
+        GraderError,
+        match=r"^solutions/mistakes/stray\.py: a mistake goes in a "
+        r"folder named after its exercise's file \(solutions/mistakes/FILE/stray",
+    ):
+        find_mistakes(load_course(course))
+
+
 def test_declarations_in_a_notebook_name_the_cell(tmp_path: Path):
     import nbformat
 
