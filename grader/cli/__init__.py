@@ -273,7 +273,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from grader.grading.validation import validate
 
     course = _course(args)
-    return validate(course, seeds=args.seeds, say=print, sandbox=_sandbox(args))
+    return validate(
+        course,
+        seeds=args.seeds,
+        say=print,
+        sandbox=_sandbox(args),
+        strict=args.strict,
+        trivial_only=args.trivial or args.json,
+        as_json=args.json,
+        jobs=args.jobs or os.cpu_count() or 1,
+    )
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -416,7 +425,25 @@ def parser() -> argparse.ArgumentParser:
         "validate", help="check the course: solutions pass, stubs score zero, across seeds"
     )
     v.add_argument(
-        "--seeds", type=int, default=20, help="seeds tried for random checks (default 20)"
+        "--seeds", type=int, default=20, help="seeds every check is tried on (default 20)"
+    )
+    v.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a trivial implementation (return None, the input, zeros) earns points",
+    )
+    v.add_argument(
+        "--trivial",
+        action="store_true",
+        help="only grade the trivial implementations and print the checks each one passes",
+    )
+    v.add_argument("--json", action="store_true", help="the trivial implementations' table as JSON")
+    v.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="sandbox jobs run at once (default: the number of CPU cores)",
     )
     course_opt(v)
     sandbox_opt(v)

@@ -177,7 +177,13 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
         else:
             notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} was graded")
             present = [py]
-    path = present[0]
+    return read_file(present[0], ex, notes)
+
+
+def read_file(path: Path, ex: Exercise, notes: list[str] | None = None) -> SubmittedFile:
+    """``path`` read as exercise ``ex``'s file, whatever its name (``grader validate``
+    grades the course's mistakes, ``solutions/mistakes/FILE/NAME.py``, with it)."""
+    notes = list(notes or [])
     kind = "py" if path.suffix == ".py" else "ipynb"
     if path.is_symlink() or not path.is_file():
         return SubmittedFile(
