@@ -106,6 +106,9 @@ class Passed:
     check: str
     score: float
     points: float
+    # Why the check stands alone, when the exercise says so (``alone:``): such a pass
+    # is listed, not warned about.
+    alone: str | None = None
 
 
 @dataclass
@@ -115,11 +118,20 @@ class Row:
     variant: str
     passes: list[Passed] = field(default_factory=list)
 
-    def line(self) -> str:
+    @property
+    def unexplained(self) -> list[Passed]:
+        """The checks it passes that the exercise does not say stand alone."""
+        return [p for p in self.passes if p.alone is None]
+
+    def line(self, only_unexplained: bool = False) -> str:
         head = f"{self.exercise}: {self.entry} {VARIANTS[self.variant]}"
-        if not self.passes:
+        passes = self.unexplained if only_unexplained else self.passes
+        if not passes:
             return f"{head}: passes nothing"
-        listed = ", ".join(f"'{p.check}' ({_points(p)})" for p in self.passes)
+        listed = ", ".join(
+            f"'{p.check}' ({_points(p)}" + (", stands alone" if p.alone else "") + ")"
+            for p in passes
+        )
         return f"{head}: passes {listed}"
 
     def as_data(self) -> dict:
@@ -141,8 +153,9 @@ def _points(p: Passed) -> str:
 
 def row(exercise: Exercise, entry: str, variant: str, result: ExerciseResult) -> Row:
     """What one trivial implementation earned: every check it passed with points."""
+    alone = {c.name: c.alone for c in exercise.checks}
     passes = [
-        Passed(c.name, c.score, c.max_score)
+        Passed(c.name, c.score, c.max_score, alone.get(c.name))
         for c in result.checks
         if c.score > 0 and c.status == "passed"
     ]

@@ -160,11 +160,17 @@ def _trivials(
         for key in [(ex.id, entry.name, v) for v in order]
         if key in rows
     ]
-    weak = [r for r in found.table if r.passes]
-    found.warnings += [f"trivial: {r.line()}" for r in weak]
+    weak = [r for r in found.table if r.unexplained]
+    explained = [r for r in found.table if r.passes and not r.unexplained]
+    found.warnings += [f"trivial: {r.line(only_unexplained=True)}" for r in weak]
     say(
         f"trivial implementations: {len(found.table)} graded, {len(weak)} earn points "
         "(listed as warnings; `--trivial` prints them all)"
+        + (
+            f"; {len(explained)} more pass only checks the exercise says stand alone"
+            if explained
+            else ""
+        )
     )
 
 

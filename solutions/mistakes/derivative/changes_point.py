@@ -1,6 +1,6 @@
 """A typical mistake: requires_grad_ on the caller's point itself."""
 
-# must fail: gradient of the sum of squares at a random point
+# must fail: gradient returns a detached tensor and leaves the caller's point unchanged
 
 import torch
 

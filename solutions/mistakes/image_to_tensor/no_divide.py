@@ -1,7 +1,6 @@
 """A typical mistake: no division by 255: values stay in 0..255."""
 
 # must fail: 0 becomes 0.0 and 255 becomes exactly 1.0
-# must fail: each channel holds one colour of every pixel (uint8 tensor, a 12 x 16 picture)
 
 import torch
 

@@ -1,6 +1,6 @@
 """A typical mistake: v -= mean changes the caller's tensor."""
 
-# must fail: center_vertices returns a new, centred tensor and leaves the caller's v unchanged
+# must fail: center_vertices leaves the caller's v unchanged
 
 import torch
 

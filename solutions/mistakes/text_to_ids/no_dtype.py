@@ -1,6 +1,6 @@
 """A typical mistake: torch.tensor(ids) without a dtype: an empty list gives float32."""
 
-# must fail: encode of an empty sentence is an empty int64 tensor
+# must fail: encode returns an int64 tensor, even for an empty sentence
 
 import torch
 
