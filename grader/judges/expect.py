@@ -159,9 +159,9 @@ def literal_problems(
         return [_differs(prefix, fmt_number(expected), actual, reveal)]
     if type(actual) is type(expected) and actual == expected:
         return []
-    if not reveal and type(actual) is not type(expected):
+    if type(actual) is not type(expected):
         kind = "None" if expected is None else f"a {type(expected).__name__}"
-        return [f"{prefix}expected {kind}; got {describe(actual)}"]
+        return [f"{prefix}expected {show(expected) if reveal else kind}; got {describe(actual)}"]
     return [_differs(prefix, show(expected), actual, reveal)]
 
 

@@ -17,7 +17,9 @@ The language, as an instructor writes it:
   classes ``nn.X`` / ``torch.nn.X`` (a student's subclass counts: modules cross the
   boundary with the names of their classes' MRO).
 
-A comparison of a tensor holds when it holds for every element. Lists and tuples
+A comparison of a tensor is elementwise (``any(result < 0)``); as a verdict, or in
+``and``/``or``/``not`` and chains (``0 <= result < 1``), it holds when it holds for
+every element. Lists and tuples
 compare equal when their items do. A mistake in the text is the instructor's
 (``PredicateError``, found when the course loads); a student's value the predicate
 cannot be evaluated on (a wrong type, a shape that does not broadcast) is
@@ -265,8 +267,6 @@ class _Checker:
     def _attribute(self, node: ast.Attribute) -> None:
         if node.attr.startswith("_"):
             raise PredicateError(f"'.{node.attr}': attributes starting with '_' are not allowed")
-        if dtype_ref(node) is not None:
-            return
         if _dotted(node) is not None and _dotted(node)[0] in NAMESPACES:  # type: ignore[index]
             raise PredicateError(
                 f"{'.'.join(_dotted(node) or [])} is allowed only as a dtype in a comparison "
@@ -498,6 +498,8 @@ class _Evaluator:
 
     def _Compare(self, node: ast.Compare) -> Any:
         left = self._side(node.left)
+        if len(node.ops) == 1:  # a tensor's comparison stays elementwise: any(result < 0)
+            return _compare(node.ops[0], left, self._side(node.comparators[0]))
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             right = self._side(right_node)
             if not truth(_compare(op, left, right)):
