@@ -27,7 +27,19 @@ if TYPE_CHECKING:
 JUDGE = "expect"
 KEYS = ("expect", "that", "cases")
 ROW_KEYS = {"args", "kwargs", "expect", "that"}
-NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "<no value>"})()
+
+
+class _NoValue:
+    """No expected value stated (``expect: null`` states None)."""
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+    def __reduce__(self) -> str:
+        return "NO_VALUE"  # copies and pickles stay the one sentinel
+
+
+NO_VALUE: Any = _NoValue()
 LITERAL_WHAT = (
     "a number, text, true/false, null, a list, {tensor: [...], dtype: ...} or {dict: {...}}"
 )

@@ -225,7 +225,11 @@ class _Checker:
             elif not isinstance(op, _COMPARE):
                 raise PredicateError(f"the comparison {_op_text(op)} is not allowed")
         for operand in [node.left, *node.comparators]:
-            if self._dtype(operand) is None:
+            if isinstance(operand, (ast.Tuple, ast.List)):  # result.dtype in (torch.int32, ...)
+                for item in operand.elts:
+                    if dtype_ref(item) is None:
+                        self.visit(item)
+            elif dtype_ref(operand) is None:
                 self.visit(operand)
 
     def _call(self, node: ast.Call) -> None:
@@ -260,9 +264,6 @@ class _Checker:
                 )
             if found.nn:
                 self.classes.add(found.nn)
-
-    def _dtype(self, node: ast.AST) -> DtypeRef | None:
-        return dtype_ref(node)
 
     def _attribute(self, node: ast.Attribute) -> None:
         if node.attr.startswith("_"):
@@ -508,11 +509,16 @@ class _Evaluator:
         return True
 
     def _side(self, node: ast.AST) -> Any:
+        """An operand of a comparison, where the dtypes may be named."""
         dtype = dtype_ref(node)
         if dtype is not None:
             import torch
 
             return getattr(torch, dtype.name)
+        if isinstance(node, ast.Tuple):
+            return tuple(self._side(item) for item in node.elts)
+        if isinstance(node, ast.List):
+            return [self._side(item) for item in node.elts]
         return self.eval(node)
 
     def _Subscript(self, node: ast.Subscript) -> Any:

@@ -105,6 +105,18 @@ def test_a_dict_literal(tmp_path: Path) -> None:
     )
 
 
+def test_a_check_states_null_apart_from_nothing(tmp_path: Path) -> None:
+    import copy
+
+    from grader.course.expectations import NO_VALUE
+
+    pc = plan_check(tmp_path, "call: []\nexpect: null")
+    assert pc.spec.expectation is not None and pc.spec.expectation.expects
+    assert judge(pc, returned(result=None)).passed and not judge(pc, returned(result=0)).passed
+    assert copy.deepcopy(pc.spec.expectation).expects  # a copy keeps the one sentinel
+    assert copy.deepcopy(NO_VALUE) is NO_VALUE
+
+
 def test_the_output_option_names_the_kept_value(tmp_path: Path) -> None:
     yaml = """
 steps:

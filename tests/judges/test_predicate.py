@@ -56,6 +56,8 @@ def verdict(text: str, **values: Any) -> bool:
         ("result.shape == [2, 3] and result.ndim == 2", torch.zeros(2, 3), True),
         ("result.dtype == torch.float32", torch.zeros(2), True),
         ("result.dtype == torch.int64", torch.zeros(2), False),
+        ("result.dtype in (torch.float32, torch.float64)", torch.zeros(2), True),
+        ("result.dtype not in [torch.int64]", torch.zeros(2), True),
         ("result.requires_grad", torch.zeros(2, requires_grad=True), True),
         ("result >= 0", torch.tensor([1.0, 0.0]), True),  # every element
         ("result >= 0", torch.tensor([1.0, -2.0]), False),
