@@ -136,7 +136,7 @@ def read(m: Mapping) -> Expectation | None:
         if m.raw("judge", None) == JUDGE:
             raise m.error("judge", f"'{JUDGE}' needs 'expect', 'that' or 'cases'")
         return None
-    for other in ("call", "steps"):
+    for other in ("call", "steps", "kwargs", "keep"):  # a row gives its own, and is kept
         if m.has("cases") and m.has(other):
             raise m.error("cases", f"give either 'cases' (one call per row) or '{other}', not both")
     found = Expectation()

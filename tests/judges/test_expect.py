@@ -268,6 +268,7 @@ def test_a_row_without_a_value_fails(tmp_path: Path) -> None:
         ("call: []\njudge: match\nexpect: 1", 2, "key 'expect': belongs to the 'expect' judge"),
         ("judge: expect\ncall: []", 0, "key 'judge': 'expect' needs 'expect', 'that' or 'cases'"),
         ("cases: [[1, 2]]\ncall: [1]", 0, "give either 'cases' (one call per row) or 'call'"),
+        ("cases: [[1, 2]]\nkeep: [x]", 0, "give either 'cases' (one call per row) or 'keep'"),
         ("cases:\n  - [1, 2]\n  - {args: [1]}", 2, "this row states nothing to check"),
         ("cases: []", 0, "key 'cases': expected at least one row"),
         ("cases: [[]]", 0, "a row lists arguments, then the answer"),
