@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.course import inputs
+from grader.course import expectations, inputs
 from grader.course.helpers import reference_problem
 from grader.course.model import (
     STEP_KINDS,
@@ -276,6 +276,7 @@ def _check(
             "alone",
             "visibility",
             "disclose",
+            *expectations.KEYS,
         }
     )
     entry = m.text("entry")
@@ -284,7 +285,7 @@ def _check(
             "entry",
             f"'{entry}' is not one of this exercise's entry points ({', '.join(entry_names)})",
         )
-    judge = m.text("judge")
+    judge = expectations.judge_of(m)
     if judge not in JUDGES:
         raise m.error("judge", f"unknown judge '{judge}' (known: {', '.join(sorted(JUDGES))})")
     options = m.child("with", None) or Mapping(_empty_mapping(m.line), doc.path, "'with'", m.line)
@@ -296,8 +297,11 @@ def _check(
         raise m.error(
             "steps", "give either 'call' (arguments for the entry point) or 'steps', not both"
         )
+    stated = expectations.read(m)
     steps: list[Step] = []
-    if m.has("call"):
+    if stated is not None and stated.rows:
+        steps = stated.steps(entry)
+    elif m.has("call"):
         args = m.items("call")
         inputs.validate(args, doc.path, m.line_of("call"))
         kwargs = m.child("kwargs", None)
@@ -314,6 +318,9 @@ def _check(
         )
     names = [s.bind_as for s in steps if s.bind_as]
     keep = [str(k) for k in m.items("keep", names)]
+    expectations.check_names(stated, keep, str(opts.get("output", "result")), m)
+    if stated is not None and resolve_helpers:
+        stated.resolve()
     artifacts_m = m.child("artifacts", None)
     artifacts = {str(k): str(v) for k, v in (artifacts_m.data.items() if artifacts_m else [])}
     data = m.text("data", None)
@@ -339,6 +346,7 @@ def _check(
         visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT),
         disclose=_disclose(m, disclose),
         line=m.line,
+        expectation=stated,
     )
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.course.helpers import helper_function
 from grader.course.schema import ExerciseError
+
+if TYPE_CHECKING:
+    from grader.course.expectations import Expectation
 
 STEP_KINDS = ("call", "method", "bind", "grad", "save_state_dict")
 
@@ -42,6 +45,7 @@ class Step:
     path: str = ""  # save_state_dict
     wrt: str = ""  # grad
     bind_as: str | None = None
+    catch: bool = False  # a row of a table: an exception becomes the row's value
 
 
 @dataclass
@@ -75,6 +79,8 @@ class CheckSpec:
     # a hidden check's inputs and answers stay hidden unless the exercise says so.
     disclose: frozenset[str] = frozenset()
     line: int = 0
+    # What the check states directly (``expect``, ``that``, ``cases``; the ``expect`` judge)
+    expectation: Expectation | None = None
 
     @property
     def runs_code(self) -> bool:
@@ -155,6 +161,9 @@ class Course:
         for ex in self.exercises:
             for helper in ex.helpers:
                 helper.resolve()
+            for check in ex.checks:
+                if check.expectation is not None:
+                    check.expectation.resolve()  # the torch.nn classes its predicates name
 
 
 def display_path(path: Path, root: Path) -> str:

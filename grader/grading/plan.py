@@ -228,6 +228,8 @@ def _encode_steps(
             item["path"] = step.path
         if step.bind_as:
             item["as"] = step.bind_as
+        if step.catch:
+            item["catch"] = True
         encoded.append(item)
     return encoded, bound
 
