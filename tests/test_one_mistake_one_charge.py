@@ -7,8 +7,6 @@ listed for them, and keep every other check of the exercise.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from conftest import ROOT, exercise, results, run_grader, write_student
 

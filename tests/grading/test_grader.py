@@ -452,9 +452,7 @@ def test_a_check_that_needs_another_scores_only_with_it(tmp_path: Path, job: Job
 
 def test_needs_hold_along_a_chain_and_leave_a_failure_its_own_words(tmp_path: Path, job: Job):
     third = "name: third\njudge: match\ncall: [{tensor: [1.0, 2.0]}]\nwith: {values: false}"
-    planned = checks(
-        tmp_path, MATCH, SHAPE + "\nneeds: doubles", third + "\nneeds: [shape]"
-    )
+    planned = checks(tmp_path, MATCH, SHAPE + "\nneeds: doubles", third + "\nneeds: [shape]")
     folder = job.loaded().call("unit-0", result=torch.zeros(2)).call("unit-1", result=DOUBLED)
     result = grade(planned, folder.call("unit-2", result=DOUBLED).execution())
     assert [c.score for c in result.checks] == [0.0, 0.0, 0.0]

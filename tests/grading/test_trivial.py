@@ -48,8 +48,7 @@ def test_a_pass_the_exercise_explains_is_listed_but_not_warned_about(tmp_path: P
         "(2 pts), 'an empty input gives an empty result' (2 pts, stands alone)"
     )
     assert zeros.line(only_unexplained=True) == (
-        "unit: f returns zeros shaped like the reference's result: passes 'keeps the shape' "
-        "(2 pts)"
+        "unit: f returns zeros shaped like the reference's result: passes 'keeps the shape' (2 pts)"
     )
     assert zeros.as_data()["passes"][1]["alone"].startswith("The answer for an empty input")
 
