@@ -5,6 +5,7 @@ the instructor's code, trusted, and import torch."""
 from __future__ import annotations
 
 import importlib.util
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,3 +65,25 @@ def load_helper_module(path: Path) -> Any:
 
 def data_function(ex: Exercise, check: CheckSpec) -> Callable[[int], dict[str, Any]] | None:
     return helper_function(check.data, ex.root) if check.data else None
+
+
+def raised_at(exc: BaseException, root: Path) -> tuple[str, int] | None:
+    """(file, line) of the deepest frame of ``exc``'s traceback that runs a file under
+    ``root`` (the course folder: its helper files), the file shown relative to it; None
+    when no frame does."""
+    root = root.resolve()
+    found = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        try:
+            rel = Path(frame.f_code.co_filename).resolve().relative_to(root)
+        except (ValueError, OSError):
+            continue
+        found = (rel.as_posix(), line)
+    return found
+
+
+def failure_text(exc: BaseException) -> str:
+    """``KeyError: 'x'`` in one line, cut to a length a report shows."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -42,6 +42,7 @@ class Step:
     path: str = ""  # save_state_dict
     wrt: str = ""  # grad
     bind_as: str | None = None
+    line: int = 0  # where the step is written, for errors
 
 
 @dataclass
@@ -66,6 +67,10 @@ class CheckSpec:
     # a hidden check's inputs and answers stay hidden unless the exercise says so.
     disclose: frozenset[str] = frozenset()
     line: int = 0
+    # The lines of the check's keys and of its `with:` options, for errors found after
+    # loading (a data key the helper does not give is known only when the plan is made).
+    key_lines: dict[str, int] = field(default_factory=dict)
+    option_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def runs_code(self) -> bool:

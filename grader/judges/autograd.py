@@ -16,6 +16,7 @@ class Autograd(Judge):
     name = "autograd"
     needs_solution = True
     options = {"output": "text", "atol": "number", "rtol": "number", "unchanged": "list"}
+    references = {"output": (("kept",), "result"), "unchanged": (("kept", "bound"), None)}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         import torch

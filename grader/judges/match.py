@@ -31,6 +31,7 @@ def compare_with_solution(ctx: JudgeContext) -> tuple[Any, list[str], dict[str, 
 class Match(Judge):
     name = "match"
     needs_solution = True
+    references = {"output": (("kept",), "result")}
     options = {
         "output": "text",
         "atol": "number",
