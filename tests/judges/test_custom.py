@@ -11,6 +11,7 @@ import torch
 from judging import judge, plan_check, returned
 
 from grader.course.schema import ExerciseError
+from grader.judges.base import Unjudgeable
 
 HELPERS = {
     "hidden/judges.py": """
@@ -45,6 +46,11 @@ HELPERS = {
         raise ValueError("the instructor's bug")
 """
 }
+# The line of `raise` in hidden/judges.py as written (the text is dedented, its first
+# line left empty).
+BROKEN_LINE = HELPERS["hidden/judges.py"].split("\n").index(
+    '        raise ValueError("the instructor\'s bug")'
+) + 1
 CHECK = """
 judge: custom
 call: [{randn: [4]}]
@@ -106,10 +112,16 @@ def test_solution_option_asks_for_the_reference_run(tmp_path: Path):
     assert check(tmp_path, "sees", ", solution: true").needs_solution
 
 
-def test_an_error_in_the_function_reaches_the_caller(tmp_path: Path):
-    # ExerciseGrader turns it into "the result could not be judged" (tests/grading/test_grader.py).
-    with pytest.raises(ValueError, match="the instructor's bug"):
+def test_an_error_in_the_function_is_the_checks_error_at_the_helpers_line(tmp_path: Path):
+    # Unjudgeable: the check is an error (not a failure the student takes for their own),
+    # and the message names the line of the instructor's helper that raised.
+    with pytest.raises(Unjudgeable) as info:
         judge(check(tmp_path, "broken"), {})
+    assert str(info.value) == (
+        "f: this check could not be judged: the course's judge failed at "
+        f"exercises/hidden/judges.py:{BROKEN_LINE} (ValueError: the instructor's bug); "
+        "an error in the course, not in your code"
+    )
 
 
 @pytest.mark.parametrize(
