@@ -60,9 +60,7 @@ def check_steps(m: Mapping, steps: list[Step], keep: list[str]) -> None:
             bound.append(step.bind_as)
     for name in keep:
         if name not in bound:
-            raise m.error(
-                "keep", f"'{name}' is not bound by any step (bound: {_listed(bound)})"
-            )
+            raise m.error("keep", f"'{name}' is not bound by any step (bound: {_listed(bound)})")
 
 
 def check_options(

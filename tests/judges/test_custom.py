@@ -48,9 +48,12 @@ HELPERS = {
 }
 # The line of `raise` in hidden/judges.py as written (the text is dedented, its first
 # line left empty).
-BROKEN_LINE = HELPERS["hidden/judges.py"].split("\n").index(
-    '        raise ValueError("the instructor\'s bug")'
-) + 1
+BROKEN_LINE = (
+    HELPERS["hidden/judges.py"]
+    .split("\n")
+    .index('        raise ValueError("the instructor\'s bug")')
+    + 1
+)
 CHECK = """
 judge: custom
 call: [{randn: [4]}]
