@@ -155,3 +155,22 @@ def test_a_custom_judge_that_raises_is_an_error_at_its_line(tmp_path: Path):
         "f: this check could not be judged: the course's judge failed at "
         "exercises/hidden/unit.py:12 (KeyError: 'x'); an error in the course, not in your code"
     )
+
+
+# ---------------------------------------------------------------- grader new
+def test_new_writes_an_exercise_that_validates_and_never_overwrites(tmp_path: Path):
+    proc = run_grader("new", "blob-accuracy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("wrote exercises/blob_accuracy.yaml, ")
+    proc = run_grader("validate", "--seeds", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "course is valid" in proc.stdout
+
+    yaml = tmp_path / "exercises" / "blob_accuracy.yaml"
+    yaml.write_text(yaml.read_text() + "# mine\n")
+    proc = run_grader("new", "blob-accuracy", cwd=tmp_path)
+    assert one_line(proc).endswith("exist already; grader new overwrites nothing")
+    assert yaml.read_text().endswith("# mine\n")
+    assert one_line(run_grader("new", "Blob", cwd=tmp_path)) == (
+        "grader: 'Blob' is not an exercise id: use lower-case letters, digits and dashes"
+    )
