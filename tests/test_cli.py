@@ -49,6 +49,13 @@ def test_check_passes_on_a_solution_and_fails_on_a_stub(tmp_path: Path):
     assert "FAIL" in proc.stdout and "column means" in proc.stdout
     # A visible example's answer is no secret: its message names the expected value.
     assert "values differ at 2 of 2 positions, e.g. at [0]: expected 2, got 1.5" in proc.stdout
+    # Under a failing example, its code, as the student would type it to try it.
+    from grader.course.loading import load_course
+
+    (example, *_) = load_course(ROOT).exercise("tensor-ops").examples
+    lines = proc.stdout.splitlines()
+    failed = next(i for i, line in enumerate(lines) if line.startswith(f"  FAIL    {example.name}"))
+    assert lines[failed + 1] == " " * 10 + example.code.strip()
 
 
 def test_check_from_a_student_bundle(tmp_path: Path):
