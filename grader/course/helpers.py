@@ -67,18 +67,18 @@ def data_function(ex: Exercise, check: CheckSpec) -> Callable[[int], dict[str, A
     return helper_function(check.data, ex.root) if check.data else None
 
 
-def raised_at(exc: BaseException, root: Path) -> tuple[str, int] | None:
+def raised_at(exc: BaseException, folder: Path, shown_from: Path) -> tuple[str, int] | None:
     """(file, line) of the deepest frame of ``exc``'s traceback that runs a file under
-    ``root`` (the course folder: its helper files), the file shown relative to it; None
+    ``folder`` (the exercises folder, which holds the helper files; not the course root,
+    which may hold the grader itself), the file shown relative to ``shown_from``; None
     when no frame does."""
-    root = root.resolve()
+    folder, shown_from = folder.resolve(), shown_from.resolve()
     found = None
     for frame, line in traceback.walk_tb(exc.__traceback__):
-        try:
-            rel = Path(frame.f_code.co_filename).resolve().relative_to(root)
-        except (ValueError, OSError):
-            continue
-        found = (rel.as_posix(), line)
+        path = Path(frame.f_code.co_filename).resolve()
+        if path.is_relative_to(folder):
+            shown = path.relative_to(shown_from) if path.is_relative_to(shown_from) else path
+            found = (shown.as_posix(), line)
     return found
 
 

@@ -246,7 +246,7 @@ def _hidden_data(course: Course, ex: Exercise, spec: CheckSpec, seed: int) -> di
     try:
         data = fn(seed)
     except Exception as exc:
-        where = raised_at(exc, course.root)
+        where = raised_at(exc, ex.root, course.root)
         said = f"{spec.data} raised {failure_text(exc)} for check '{spec.name}'"
         if where is None:
             raise ExerciseError(shown, line, f"key 'data': {said}") from None

@@ -28,6 +28,8 @@ class Custom(Judge):
                 return result
             passed, message = result
             return Verdict(bool(passed), str(message))
+        except Unjudgeable:
+            raise  # the judge's own word that it cannot decide: its message stands
         except Exception as exc:
             raise Unjudgeable(self.failure(ctx, exc)) from None
 
@@ -38,8 +40,7 @@ class Custom(Judge):
         would take for their own."""
         from grader.course.helpers import failure_text, raised_at
 
-        course_root = ctx.exercise.root.parent
-        where = raised_at(exc, course_root)
+        where = raised_at(exc, ctx.exercise.root, ctx.exercise.root.parent)
         at = f" at {where[0]}:{where[1]}" if where else f" in {ctx.opt('function')}"
         return (
             f"{ctx.entry}: this check could not be judged: the course's judge failed{at} "

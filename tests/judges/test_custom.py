@@ -127,6 +127,59 @@ def test_an_error_in_the_function_is_the_checks_error_at_the_helpers_line(tmp_pa
     )
 
 
+OTHER_FAILURES = {
+    "hidden/judges.py": """
+    import sys
+
+    from grader.judges import Unjudgeable
+
+    sys.path.insert(0, __file__.rsplit("/", 3)[0])  # the course folder, outside exercises/
+    import course_lib
+
+
+    def undecided(ctx):
+        raise Unjudgeable("f: too large to judge")
+
+
+    def deeper(ctx):
+        return course_lib.judge_it(ctx)
+
+
+    def nothing(ctx):
+        return None
+    """,
+    "../course_lib.py": """
+    def judge_it(ctx):
+        return {}["missing"]
+    """,
+}
+
+
+def test_the_judges_own_unjudgeable_keeps_its_message(tmp_path: Path):
+    with pytest.raises(Unjudgeable, match=r"^f: too large to judge$"):
+        judge(check(tmp_path, "undecided", files=OTHER_FAILURES), {})
+
+
+def test_the_line_named_is_the_deepest_under_the_exercises_folder(tmp_path: Path):
+    # course_lib.py lies in the course folder but outside exercises/ (as the grader's own
+    # code does for the bundled course): the helper's call is the line named.
+    with pytest.raises(Unjudgeable) as info:
+        judge(check(tmp_path, "deeper", files=OTHER_FAILURES), {})
+    line = (
+        OTHER_FAILURES["hidden/judges.py"]
+        .split("\n")
+        .index("        return course_lib.judge_it(ctx)")
+    )
+    said = f"the course's judge failed at exercises/hidden/judges.py:{line + 1} (KeyError: "
+    assert said in str(info.value)
+
+
+def test_a_judge_returning_neither_verdict_nor_pair(tmp_path: Path):
+    with pytest.raises(Unjudgeable) as info:
+        judge(check(tmp_path, "nothing", files=OTHER_FAILURES), {})
+    assert "failed in hidden/judges.py:nothing (TypeError: cannot unpack" in str(info.value)
+
+
 @pytest.mark.parametrize(
     "option, files, words",
     [
