@@ -295,6 +295,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from grader.course.new import new_exercise
+
+    root = Path(args.course)
+    written = new_exercise(root, args.exercise_id)
+    names = ", ".join(str(path) for path in written)
+    _say(f"wrote {names}; see that it validates: grader validate --course {root}")
+    order = root / "course.yaml"
+    if order.is_file() and "order:" in order.read_text(encoding="utf-8", errors="replace"):
+        _say(f"course.yaml lists an order: add {args.exercise_id} to it, or it comes last")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Grade PyTorch exercises safely.")
     p.add_argument("--version", action="version", version=f"torch-grader {grader.__version__}")
@@ -453,6 +466,17 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print the same facts as one JSON object")
     sandbox_opt(d)
     d.set_defaults(fn=cmd_doctor)
+
+    n = sub.add_parser(
+        "new",
+        help="start a new exercise: its YAML, a reference solution and a hidden data helper",
+        description="Write exercises/FILE.yaml, solutions/FILE.py and exercises/hidden/FILE.py "
+        "(FILE is the id with dashes as underscores): a small exercise that validates as it "
+        "is, to change into yours. Nothing is overwritten.",
+    )
+    n.add_argument("exercise_id", help="the new exercise's id: lower-case letters, digits, dashes")
+    course_opt(n)
+    n.set_defaults(fn=cmd_new)
 
     b = sub.add_parser("build", help="write the student bundle: stubs (.py, .ipynb) and examples")
     b.add_argument(

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.course import expectations, inputs
+from grader.course import expectations, inputs, references
 from grader.course.helpers import reference_problem
 from grader.course.model import (
     STEP_KINDS,
@@ -79,13 +79,24 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
         meta.only({"title", "order"})
         title = meta.text("title", title)
         order = meta.items("order", [])
-        for item in order:
+        lines = getattr(order, "item_lines", [])
+        for index, item in enumerate(order):
+            line = lines[index] if index < len(lines) else meta.line_of("order")
             if not isinstance(item, str):
                 raise ExerciseError(
                     meta.path,
-                    getattr(item, "line", meta.line_of("order")),
+                    getattr(item, "line", line),
                     f"key 'order': expected exercise ids, got {type_name(item)}",
                 )
+            if item not in seen:
+                raise ExerciseError(
+                    meta.path,
+                    line,
+                    f"key 'order': '{item}' is not the id of an exercise "
+                    f"(ids: {', '.join(sorted(seen))})",
+                )
+            if item in order[:index]:
+                raise ExerciseError(meta.path, line, f"key 'order': '{item}' appears twice")
         rank = {ex_id: i for i, ex_id in enumerate(order)}
         exercises.sort(key=lambda e: (rank.get(e.id, len(rank)), e.id))
     return Course(root, exercises, title)
@@ -307,7 +318,16 @@ def _check(
         kwargs = m.child("kwargs", None)
         kw = dict(kwargs.data) if kwargs else {}
         inputs.validate(list(kw.values()), doc.path, m.line_of("kwargs"))
-        steps = [Step(kind="call", target=entry, args=list(args), kwargs=kw, bind_as="result")]
+        steps = [
+            Step(
+                kind="call",
+                target=entry,
+                args=list(args),
+                kwargs=kw,
+                bind_as="result",
+                line=m.line_of("call"),
+            )
+        ]
     elif m.has("steps"):
         steps = [_step(item, m) for item in _non_empty(m, "steps")]
     if not steps and JUDGES[judge].needs_run:
@@ -323,6 +343,8 @@ def _check(
         stated.resolve()
     artifacts_m = m.child("artifacts", None)
     artifacts = {str(k): str(v) for k, v in (artifacts_m.data.items() if artifacts_m else [])}
+    references.check_steps(m, steps, keep)
+    references.check_options(m, options, JUDGES[judge], steps, keep, artifacts)
     data = m.text("data", None)
     if data is not None:
         _helper(data, folder, m, "data", helpers, resolve_helpers)
@@ -347,6 +369,8 @@ def _check(
         disclose=_disclose(m, disclose),
         line=m.line,
         expectation=stated,
+        key_lines=dict(getattr(m.data, "key_lines", {})),
+        option_lines=dict(getattr(options.data, "key_lines", {})),
     )
 
 
@@ -382,7 +406,7 @@ def _step(raw: Any, parent: Mapping) -> Step:
     kwargs = dict(kwargs_m.data) if kwargs_m else {}
     inputs.validate(args + list(kwargs.values()), parent.path, m.line)
     bind_as = m.text("as", None, pattern=IDENTIFIER, what="a name")
-    step = Step(kind=kind, args=list(args), kwargs=kwargs, bind_as=bind_as)
+    step = Step(kind=kind, args=list(args), kwargs=kwargs, bind_as=bind_as, line=m.line)
     if kind == "call":
         step.target = m.text("call", pattern=IDENTIFIER, what="a Python name")
     elif kind == "method":

@@ -46,6 +46,7 @@ class Step:
     wrt: str = ""  # grad
     bind_as: str | None = None
     catch: bool = False  # a row of a table: an exception becomes the row's value
+    line: int = 0  # where the step is written, for errors
 
 
 @dataclass
@@ -81,6 +82,10 @@ class CheckSpec:
     line: int = 0
     # What the check states directly (``expect``, ``that``, ``cases``; the ``expect`` judge)
     expectation: Expectation | None = None
+    # The lines of the check's keys and of its `with:` options, for errors found after
+    # loading (a data key the helper does not give is known only when the plan is made).
+    key_lines: dict[str, int] = field(default_factory=dict)
+    option_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def runs_code(self) -> bool:

@@ -28,6 +28,7 @@ class Autograd(Judge):
         "gradient": "flag",
         "ignore": "list",
     }
+    references = {"output": (("kept",), "result"), "unchanged": (("kept", "bound"), None)}
 
     @classmethod
     def validate_options(cls, m: Mapping) -> None:

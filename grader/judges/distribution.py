@@ -62,6 +62,7 @@ def ks_pvalue(d: float, n: int) -> float:
 @register
 class Distribution(Judge):
     name = "distribution"
+    references = {"output": (("kept",), "result")}
     options = {
         "output": "text",
         "dist": "one of uniform|normal",

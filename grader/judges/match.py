@@ -101,6 +101,7 @@ def scale_factor(actual: Any, expected: Any, atol: float, rtol: float) -> float 
 class Match(Judge):
     name = "match"
     needs_solution = True
+    references = {"output": (("kept",), "result")}
     options = {
         "output": "text",
         "atol": "number",

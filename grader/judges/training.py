@@ -41,6 +41,12 @@ def _floats(values: Any) -> bool:
 class Training(Judge):
     name = "training"
     recordable = False
+    references = {
+        "model": (("bound", "kept"), "model"),
+        "losses": (("kept",), "result"),
+        "x": (("data",), "X_test"),
+        "y": (("data",), "y_test"),
+    }
     # ``solution: true`` also trains with the reference solution, whose loss curve the
     # report draws next to the student's when the exercise discloses "expected".
     options = {

@@ -234,11 +234,15 @@ def read_file(path: Path, ex: Exercise, notes: list[str] | None = None) -> Submi
 
 
 def _is_untouched_stub(py: Path, ex: Exercise) -> bool:
-    from grader.course.stubs import stub_source
+    from grader.course.stubs import is_untouched_stub
 
     if py.is_symlink() or not py.is_file() or py.stat().st_size > MAX_SOURCE_BYTES:
         return False
-    return py.read_bytes() == stub_source(ex).encode("utf-8")
+    try:
+        text = py.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return is_untouched_stub(text, ex)
 
 
 def submission_data(submission: Submission) -> dict[str, Any]:
