@@ -90,9 +90,9 @@ def test_a_tensor_literal_is_strict(tmp_path: Path) -> None:
     yaml = "call: []\nexpect: {tensor: [1, 2], dtype: int64}\ndisclose: [expected]"
     assert verdict(tmp_path / "a", yaml, result=torch.tensor([1, 2])).passed
     v = verdict(tmp_path / "b", yaml, result=torch.tensor([1.0, 2.0]))
-    assert v.message == "f: dtype is float32; expected int64"
+    assert v.message == "f: dtype is float32; expected int64; the values are right"
     v = verdict(tmp_path / "c", yaml, result=[1, 2])
-    assert v.message == "f: got a list of 2 items; expected a tensor"
+    assert v.message == "f: got a list of 2 items; expected a tensor; its values are right"
 
 
 def test_a_dict_literal(tmp_path: Path) -> None:
