@@ -51,6 +51,8 @@ Scores (of decoded tensors; ``MetricError`` names a shape a metric cannot score)
 Messages
     fmt_number     a number as messages print it (6 significant digits, "nan", "inf")
     describe_value a short description of any decoded value ("tensor of shape [3] ...")
+    as_numbers     a number, tensor or nested list of numbers as a float64 tensor (None
+                   for anything else), to compare values across types
     value_problems ``value_problems(actual, expected, atol=, rtol=, reveal=)``: what is
                    wrong with any decoded value against the expected one, and details
     tensor_problems the same for a tensor, with keyword-only ``atol`` and ``rtol``
@@ -65,7 +67,13 @@ A data helper (``data: hidden/x.py:name``) is ``name(seed: int) -> dict`` of ten
 from __future__ import annotations
 
 from grader.judges.base import JudgeContext, Unjudgeable, Verdict
-from grader.judges.compare import describe_value, fmt_number, tensor_problems, value_problems
+from grader.judges.compare import (
+    as_numbers,
+    describe_value,
+    fmt_number,
+    tensor_problems,
+    value_problems,
+)
 from grader.judges.forbidden import find_forbidden
 from grader.judges.metrics import MetricError, accuracy, cross_entropy, mse, predict
 from grader.judges.training import mse_of
@@ -90,6 +98,7 @@ __all__ = [
     "Unjudgeable",
     "Verdict",
     "accuracy",
+    "as_numbers",
     "cross_entropy",
     "describe_value",
     "find_forbidden",

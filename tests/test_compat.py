@@ -55,6 +55,7 @@ def test_old_paths_give_the_same_objects_and_say_the_new_ones():
 OLD_HOMES = {
     "JudgeContext": "grader.checks.base",
     "Verdict": "grader.checks.base",
+    "as_numbers": "grader.checks.compare",
     "describe_value": "grader.checks.compare",
     "fmt_number": "grader.checks.compare",
     "tensor_problems": "grader.checks.compare",

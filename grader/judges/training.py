@@ -22,6 +22,9 @@ The model, and where the held-out predictions come from:
   crosses, never y: the expected answers stay in the grader, which scores the decoded
   predictions. Knowing X without y gives a student nothing to copy (docs/security.md).
 
+It judges the trained model only: what the function returns (the losses) is another
+check's business, and a wrong return value is mentioned here without being charged.
+
 A factory given as a helper's *code* would have to run in the sandbox, which would put a
 hidden file there; an architecture given as data (``NetSpec``) does not.
 """
@@ -103,6 +106,13 @@ class _Score:
 class Training(Judge):
     name = "training"
     recordable = False
+    references = {
+        "model": (("bound", "kept"), "model"),
+        "losses": (("kept",), "result"),
+        "x": (("data",), "X_test"),
+        "y": (("data",), "y_test"),
+        "predictions": (("kept",), None),
+    }
     # ``solution: true`` also trains with the reference solution, whose loss curve the
     # report draws next to the student's when the exercise discloses "expected".
     options = {
@@ -223,17 +233,14 @@ class Training(Judge):
                 details,
                 figures=figures,
             )
-        if problems:
-            return Verdict(
-                False,
-                f"{ctx.entry}: the model trained well, but " + "; ".join(problems),
-                details,
-                figures=figures,
-            )
+        # This check judges how well the model learned. What train returns is judged by
+        # the check that names it; here it is said in passing, never charged twice.
+        aside = f" (the loss curve is not drawn: {'; '.join(problems)})" if problems else ""
         return Verdict(
             True,
             f"{ctx.entry}: held-out {score.label} {fmt_number(after)} "
-            f"{'reaches' if score.higher else 'is under'} the target {fmt_number(target)}",
+            f"{'reaches' if score.higher else 'is under'} the target {fmt_number(target)}"
+            f"{aside}",
             details,
         )
 
