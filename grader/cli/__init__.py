@@ -1,4 +1,4 @@
-"""The ``grader`` command: build, check, validate, grade.
+"""The ``grader`` command: build, check, validate, grade, similarity.
 
 Exit status: 0 when the command did its job (whatever the students' scores); 1 when
 ``check`` or ``validate`` found failures; 2 when the grader itself could not run, with
@@ -276,6 +276,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return validate(course, seeds=args.seeds, say=print, sandbox=_sandbox(args))
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from grader.similarity import report
+    from grader.similarity.run import similarity
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out names the HTML page (say reports/similarity.html), not {out}")
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    course = _course(args, resolve_helpers=False)
+    result = similarity(course, Path(args.submissions), args.top)
+    for line in result.skipped:
+        _say(f"grader: {line}")
+    written = report.write(result, out, out.with_suffix(".json"))
+    _say(
+        f"compared {result.students} students' code, exercise by exercise; wrote "
+        f"{' and '.join(str(p) for p in written)} (a signal to read, never a score)"
+    )
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from grader.course.build import build_bundle
 
@@ -426,6 +447,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print the same facts as one JSON object")
     sandbox_opt(d)
     d.set_defaults(fn=cmd_doctor)
+
+    sim = sub.add_parser(
+        "similarity",
+        help="rank pairs of students by how alike their code is, exercise by exercise",
+        description="Compare every two students' code for each exercise (notebooks: their "
+        "code cells) and write the most similar pairs side by side, shared regions marked, "
+        "to an HTML page and the same facts to a JSON file beside it. The course's own "
+        "text (stubs, docstrings, starter code, examples) is left out. A signal for a "
+        "person to read, never a score.",
+    )
+    sim.add_argument("submissions", help="a folder of student folders")
+    sim.add_argument(
+        "--out",
+        default="reports/similarity.html",
+        help="the HTML page to write; the JSON goes beside it (default: "
+        "reports/similarity.html and reports/similarity.json)",
+    )
+    sim.add_argument("--top", type=int, default=25, help="pairs shown per exercise (default 25)")
+    course_opt(sim)
+    sim.set_defaults(fn=cmd_similarity)
 
     b = sub.add_parser("build", help="write the student bundle: stubs (.py, .ipynb) and examples")
     b.add_argument(
