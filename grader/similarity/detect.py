@@ -64,9 +64,12 @@ def compare(
     """Every pair of ``codes`` (the files of ``exercise``) compared; the ``top`` most similar kept,
     with their shared regions."""
     prints: list[tuple[StudentCode, CodeFingerprint]] = []
+    done: dict[str, CodeFingerprint] = {}  # the same text once: untouched stubs, shared files
     for code in codes:
         try:
-            prints.append((code, _fingerprint(code.text, excluded)))
+            if code.text not in done:
+                done[code.text] = _fingerprint(code.text, excluded)
+            prints.append((code, done[code.text]))
         except Exception as exc:  # a third-party tokenizer on hostile text: say it, go on
             skipped.append(
                 f"{code.student}, {code.exercise}: not compared: {code.name} could not be "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from grader.course.model import Course
 from grader.similarity import detect
 from grader.similarity.report import Similarity
@@ -21,7 +23,8 @@ def similarity(course: Course, submissions: Path, top: int = DEFAULT_TOP) -> Sim
     codes = class_code(folders, course, skipped)
     exercises = []
     for ex in course.exercises:
-        excluded = detect.boilerplate(course_texts(ex))
+        # The course's text is fingerprinted only for an exercise someone handed in.
+        excluded = detect.boilerplate(course_texts(ex)) if codes[ex.id] else np.array([])
         exercises.append((ex.title, detect.compare(ex.id, codes[ex.id], excluded, top, skipped)))
     return Similarity(
         course=course.title,
