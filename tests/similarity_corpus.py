@@ -12,7 +12,8 @@ For each exercise in ``INDEPENDENT`` the class holds
 - ``stub_py``, ``stub_nb``: the untouched stubs of the bundle (``grader build``).
 
 The copies (the first four) must rank above every pair with ``independent``, and the
-stubs must not be similar to anything.
+stubs must not be similar to anything. ``hostile_class`` makes a class whose shared code,
+folder names and notebook cells are HTML, terminal escapes and lone surrogates.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from grader.course.model import Course
 from grader.course.stubs import stub_source
 
 ROOT = Path(__file__).resolve().parents[1]
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert('copied')</script>"
 
 COPIES = ("orig", "renamed", "reordered", "notebook")
 STUBS = ("stub_py", "stub_nb")
@@ -254,3 +258,27 @@ def build(root: Path, course: Course) -> dict[str, list[str]]:
         for filename, text in texts.items():
             (folder / filename).write_text(text, encoding="utf-8")
     return {name: list(files) for name in INDEPENDENT}
+
+
+def hostile_class(root: Path) -> Path:
+    """Two students who share a training loop that carries a script in a string and in a
+    comment, one of them under a folder name that is HTML, one in a notebook whose cell
+    holds a terminal escape and a lone surrogate."""
+    source = (ROOT / "solutions" / "training_loop.py").read_text()
+    source += f'\n\nBANNER = "{SCRIPT}"  # {SCRIPT}\n'
+    (root / HOSTILE_NAME).mkdir(parents=True)
+    (root / HOSTILE_NAME / "training_loop.py").write_text(source)
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1}
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {**cell, "source": source},
+            {**cell, "source": 'print("\x1b[31mred\x1b[0m", "\\ud800")\n# \ud800 alone\n'},
+        ],
+    }
+    (root / "bob").mkdir()
+    # json.dumps escapes the lone surrogate as \ud800, which json.loads gives back.
+    (root / "bob" / "training_loop.ipynb").write_text(json.dumps(notebook))
+    return root

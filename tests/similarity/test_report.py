@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from similarity_corpus import HOSTILE_NAME, hostile_class
 
 from grader.course.loading import load_course
 from grader.course.model import Course
@@ -18,37 +19,11 @@ from grader.similarity.run import similarity
 from grader.similarity.texts import StudentCode
 
 ROOT = Path(__file__).resolve().parents[2]
-HOSTILE_NAME = "<img src=x onerror=alert(1)>"
-SCRIPT = "<script>alert('copied')</script>"
 
 
 @pytest.fixture(scope="module")
 def course() -> Course:
     return load_course(ROOT, resolve_helpers=False)
-
-
-def hostile_class(root: Path) -> Path:
-    """Two students who share a training loop that carries a script in a string and in a
-    comment, one of them under a folder name that is HTML, one in a notebook whose cell
-    holds a terminal escape and a lone surrogate."""
-    source = (ROOT / "solutions" / "training_loop.py").read_text()
-    source += f'\n\nBANNER = "{SCRIPT}"  # {SCRIPT}\n'
-    (root / HOSTILE_NAME).mkdir(parents=True)
-    (root / HOSTILE_NAME / "training_loop.py").write_text(source)
-    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1}
-    notebook = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {},
-        "cells": [
-            {**cell, "source": source},
-            {**cell, "source": 'print("\x1b[31mred\x1b[0m", "\\ud800")\n# \ud800 alone\n'},
-        ],
-    }
-    (root / "bob").mkdir()
-    # json.dumps escapes the lone surrogate as \ud800, which json.loads gives back.
-    (root / "bob" / "training_loop.ipynb").write_text(json.dumps(notebook))
-    return root
 
 
 @pytest.fixture(scope="module")
