@@ -6,7 +6,9 @@ with autoescaping on, under a policy that allows no script at all.
 
 from __future__ import annotations
 
+import bisect
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,42 +44,50 @@ class Similarity:
     top: int
 
 
+class _Lines:
+    """Where the lines (and a notebook's cells) of a text start, to place an offset."""
+
+    def __init__(self, code: StudentCode) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", code.text)]
+        self.cuts = [start for start, _ in code.cells]  # offsets where cells start
+        self.cell_lines = [self.line(start) for start in self.cuts]
+        self.names = [name for _, name in code.cells]
+
+    def line(self, offset: int) -> int:
+        """The 0-based index of the line holding ``offset``."""
+        return bisect.bisect_right(self.starts, offset) - 1
+
+    def cell(self, line: int) -> tuple[str, int]:
+        """The cell line ``line`` is in ("" outside a notebook), and its first line."""
+        at = bisect.bisect_right(self.cell_lines, line) - 1
+        return (self.names[at], self.cell_lines[at]) if at >= 0 else ("", 0)
+
+    def split(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``spans`` cut where a cell starts."""
+        pieces = []
+        for start, end in spans:
+            first, last = bisect.bisect_right(self.cuts, start), bisect.bisect_left(self.cuts, end)
+            for cut in self.cuts[first:last]:
+                pieces.append((start, cut))
+                start = cut
+            pieces.append((start, end))
+        return pieces
+
+
 def regions(code: StudentCode, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
     """Shared regions as 1-based line ranges; in a notebook, lines of the cell named
     (a region over several cells is one per cell)."""
+    lines = _Lines(code)
     found = []
-    cuts = [start for start, _ in code.cells]
-    pieces = [
-        (max(start, lo), min(end, hi))
-        for start, end in spans
-        for lo, hi in zip([0, *cuts], [*cuts, len(code.text)], strict=True)
-        if max(start, lo) < min(end, hi)
-    ]
-    for start, end in pieces:
+    for start, end in lines.split(spans):
         while end > start and code.text[end - 1].isspace():  # the blank line between cells
             end -= 1
-        first = code.text.count("\n", 0, start)
-        last = code.text.count("\n", 0, max(start, end - 1))
-        cell, base = _cell_of(code, first)
+        first, last = lines.line(start), lines.line(max(start, end - 1))
+        cell, base = lines.cell(first)
         region: dict[str, Any] = {"first_line": first - base + 1, "last_line": last - base + 1}
         if cell:
             region["cell"] = cell
         found.append(region)
-    return found
-
-
-def _cell_lines(code: StudentCode) -> list[tuple[int, str]]:
-    """(the line index each notebook cell starts at in ``code.text``, its name)."""
-    return [(code.text.count("\n", 0, start), name) for start, name in code.cells]
-
-
-def _cell_of(code: StudentCode, line: int) -> tuple[str, int]:
-    """The cell that line index ``line`` is in, and the line index it starts at."""
-    found = ("", 0)
-    for start, name in _cell_lines(code):
-        if start > line:
-            break
-        found = (name, start)
     return found
 
 
@@ -126,36 +136,28 @@ def as_data(result: Similarity) -> dict[str, Any]:
 def rows(code: StudentCode, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
     """The lines of ``code`` to show: each as its number and pieces of text (shared or
     not); the lines far from any shared region folded into one row saying how many."""
+    where = _Lines(code)
     lines = code.text.split("\n")
-    starts, at = [], 0
-    for line in lines:
-        starts.append(at)
-        at += len(line) + 1
-    shared_lines = {
-        n
-        for start, end in spans
-        for n in range(
-            code.text.count("\n", 0, start), code.text.count("\n", 0, max(start, end - 1)) + 1
-        )
-    }
-    shown = {
-        n + d for n in shared_lines for d in range(-CONTEXT, CONTEXT + 1) if 0 <= n + d < len(lines)
-    }
-    cell_starts = dict(_cell_lines(code))
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # the text's last newline ends a line; it starts none
+    shown: set[int] = set()
+    for start, end in spans:
+        first, last = where.line(start), where.line(max(start, end - 1))
+        shown.update(range(max(0, first - CONTEXT), min(len(lines), last + CONTEXT + 1)))
     out: list[dict[str, Any]] = []
-    folded, base = 0, 0
+    folded, headed = 0, ""
     for n, line in enumerate(lines):
-        if n in cell_starts:  # a notebook's lines are numbered within their cell
-            base = n
         if n not in shown or len(out) >= MAX_SHOWN_LINES:
             folded += 1
             continue
         if folded:
             out.append({"folded": folded})
             folded = 0
-        if n in cell_starts or (code.cells and not out):
-            out.append({"cell": _cell_of(code, n)[0]})
-        out.append({"number": n - base + 1, "pieces": _pieces(line, starts[n], spans)})
+        cell, base = where.cell(n)  # a notebook's lines are numbered within their cell
+        if cell and (cell != headed or n == base):
+            out.append({"cell": cell})
+            headed = cell
+        out.append({"number": n - base + 1, "pieces": _pieces(line, where.starts[n], spans)})
     if folded:
         out.append({"folded": folded})
     return out

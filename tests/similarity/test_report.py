@@ -85,7 +85,7 @@ def test_lines_far_from_a_shared_region_are_folded() -> None:
     rows = report.rows(_code(text), [(start, start + len("line20\nline21"))])
     numbers = [r["number"] for r in rows if "number" in r]
     assert numbers == list(range(18, 26))  # lines 21-22 (1-based) and 3 either side
-    assert rows[0] == {"folded": 17} and rows[-1] == {"folded": 41 - 25}
+    assert rows[0] == {"folded": 17} and rows[-1] == {"folded": 40 - 25}
     shared = [t for r in rows if "pieces" in r for t, hit in r["pieces"] if hit]
     assert shared == ["line20", "line21"]
 
@@ -108,10 +108,22 @@ def test_notebook_lines_are_numbered_within_their_cell() -> None:
         3,
         "cell 3 (In [2])",
         1,
-        2,
     ]
     regions = report.regions(code, [(0, len(text))])
     assert regions == [
         {"first_line": 1, "last_line": 2, "cell": "cell 1 (In [1])"},
         {"first_line": 1, "last_line": 1, "cell": "cell 3 (In [2])"},
     ]
+
+
+def test_a_cell_is_named_again_after_folded_lines_skip_into_it() -> None:
+    first = "".join(f"a{i} = {i}\n" for i in range(10))
+    text = first + "\n" + "".join(f"b{i} = {i}\n" for i in range(10))
+    second = len(first) + 1
+    code = _code(text, [(0, "cell 1 (In [1])"), (second, "cell 2 (In [2])")])
+    start = text.index("b8")
+    rows = report.rows(code, [(0, 3), (start, start + 2)])
+    heads = [(i, r["cell"]) for i, r in enumerate(rows) if "cell" in r]
+    assert [name for _, name in heads] == ["cell 1 (In [1])", "cell 2 (In [2])"]
+    after = rows[heads[1][0] + 1 :]
+    assert [r.get("number") for r in after if "number" in r] == [6, 7, 8, 9, 10]
