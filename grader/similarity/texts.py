@@ -34,7 +34,7 @@ def code_of(student: str, sub: SubmittedFile) -> StudentCode | str | None:
     """The code of one submitted file; a line saying why it is left out; or None when
     nothing was submitted."""
     if sub.path is None:
-        if sub.problem.startswith("not submitted"):
+        if not sub.kind:  # no FILE.py nor FILE.ipynb: nothing to say
             return None
         return f"{student}, {sub.exercise.id}: not compared: {sub.problem}"
     if sub.notebook is None:
