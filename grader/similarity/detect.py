@@ -151,23 +151,32 @@ def _pair(
         min(float(similarity), 1.0),
         min(float(share_a), 1.0),
         min(float(share_b), 1.0),
-        _spans(slices_a, len(code_a.text)),
-        _spans(slices_b, len(code_b.text)),
+        _spans(slices_a, code_a.text),
+        _spans(slices_b, code_b.text),
     )
 
 
-def _spans(slices: np.ndarray, length: int) -> list[tuple[int, int]]:
-    """copydetect's slices (a row of starts, a row of ends) as sorted, merged ranges
-    within the text."""
+def _spans(slices: np.ndarray, text: str) -> list[tuple[int, int]]:
+    """copydetect's slices (a row of starts, a row of ends) as sorted, merged ranges of
+    ``text``, widened to whole words: its mapping back from the reduced code can land a
+    character inside a name or keyword."""
     if len(slices) == 0 or slices.shape[-1] == 0:
         return []
     merged: list[tuple[int, int]] = []
     for start, end in sorted(zip(slices[0].tolist(), slices[1].tolist(), strict=True)):
-        start, end = max(0, int(start)), min(length, int(end))
+        start, end = max(0, int(start)), min(len(text), int(end))
         if end <= start:
             continue
+        while start > 0 and _word(text[start - 1]) and _word(text[start]):
+            start -= 1
+        while end < len(text) and _word(text[end - 1]) and _word(text[end]):
+            end += 1
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
     return merged
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"

@@ -9,15 +9,19 @@ student's bytes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.course.model import Course, Exercise
 from grader.submissions.folders import SubmittedFile, collect, student_ids
 
-# Characters of code compared per file. Solutions are a few kB; tokenizing costs about
-# 10 s per MB, so one padded file could otherwise hold up the whole class.
-MAX_CODE_CHARS = 200_000
+# Characters of code compared per file. Solutions are a few kB; tokenizing costs up to
+# 50 s per MB of odd text, so one padded file could otherwise hold up the whole class.
+MAX_CODE_CHARS = 100_000
+
+# A line of nothing but white space (Python's \s, as the tokenizer's regexes read it).
+_BLANK_LINE = re.compile(r"^[^\S\n]+$", re.MULTILINE)
 
 
 @dataclass
@@ -38,7 +42,7 @@ def code_of(student: str, sub: SubmittedFile) -> StudentCode | str | None:
             return None
         return f"{student}, {sub.exercise.id}: not compared: {sub.problem}"
     if sub.notebook is None:
-        text, cells = sub.source or "", []
+        text, cells = normalized(sub.source or ""), []
     else:
         text, cells = notebook_text(sub)
     if len(text) > MAX_CODE_CHARS:
@@ -54,16 +58,26 @@ def notebook_text(sub: SubmittedFile) -> tuple[str, list[tuple[int, str]]]:
     starts. The cells' own text, magics included: the tokenizer reads ``%time`` as
     an operator and a name, which is as alike in two copies as anything else."""
     assert sub.notebook is not None
+    sources = [normalized(cell.source).rstrip("\n") for cell in sub.notebook.cells]
     starts, at = [], 0
-    for cell in sub.notebook.cells:
+    for cell, source in zip(sub.notebook.cells, sources, strict=True):
         starts.append((at, f"cell {cell.number} (In [{cell.count}])"))
-        at += len(cell.source.rstrip("\n")) + 2
-    return join_cells([cell.source for cell in sub.notebook.cells]), starts
+        at += len(source) + 2
+    return join_cells(sources), starts
 
 
 def join_cells(sources: list[str]) -> str:
     """Cells as one text: each ends its line, a blank line between two."""
     return "\n".join(source.rstrip("\n") + "\n" for source in sources)
+
+
+def normalized(text: str) -> str:
+    """``text`` as the tokenizer reads it, so that copydetect's regions (counted along
+    its tokens) fall on the text shown: LF line ends, no BOM, no blank lines first. Lines
+    of only white space are emptied: Pygments' Python lexer takes quadratic time over a
+    run of them (20,000 such lines: minutes)."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return _BLANK_LINE.sub("", text).lstrip("\n")
 
 
 def class_code(
@@ -97,4 +111,4 @@ def course_texts(exercise: Exercise) -> list[str]:
     texts = [stub_source(exercise), join_cells(cells), *cells]
     texts += [f"{e.code.strip()}\n{e.expect.strip()}\n" for e in exercise.examples]
     texts += [e.starter for e in exercise.entry_points if e.starter]
-    return texts
+    return [normalized(text) for text in texts]

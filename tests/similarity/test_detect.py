@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -164,7 +165,7 @@ def test_a_broken_file_is_skipped_with_a_line_and_the_rest_compared(
     said = "\n".join(result.skipped)
     for student in (*bad, "linked"):
         assert f"{student}, training-loop: not compared: " in said, said
-    assert "over the limit of 200,000" in said
+    assert f"over the limit of {MAX_CODE_CHARS:,}" in said
     assert "not UTF-8" in said and "not valid JSON" in said and "link" in said
 
 
@@ -188,3 +189,41 @@ def test_a_tiny_answer_in_a_stub_does_not_read_as_a_copy_of_a_whole_solution(
     )
     assert tiny_share > 0.6 and full_share < 0.5
     assert full_share < pair.similarity < tiny_share
+
+
+def test_windows_line_ends_and_leading_blank_lines_do_not_shift_the_regions(
+    course: Course, tmp_path: Path
+) -> None:
+    """Pygments reads CRLF as LF and drops leading blank lines; copydetect places regions
+    along its tokens, so the text compared and shown is normalized the same way first."""
+    solution = (ROOT / "solutions" / "training_loop.py").read_text()
+    (tmp_path / "win").mkdir()
+    (tmp_path / "win" / "training_loop.py").write_bytes(
+        ("\n\n \n" + solution).replace("\n", "\r\n").encode()
+    )
+    (tmp_path / "unix").mkdir()
+    (tmp_path / "unix" / "training_loop.py").write_text(solution)
+    [pair] = next(r for _, r in similarity(course, tmp_path).exercises if r.pairs).pairs
+    assert pair.similarity == pytest.approx(1.0)
+    for code, spans in ((pair.a, pair.spans_a), (pair.b, pair.spans_b)):
+        assert "\r" not in code.text and code.text.startswith('"""Reference solution')
+        start, end = spans[0]
+        assert code.text[start:].startswith("def train(")
+        assert code.text[:end].rstrip().endswith("return losses")
+
+
+def test_lines_of_white_space_cost_no_more_than_any_other_text(
+    course: Course, tmp_path: Path
+) -> None:
+    """Pygments' Python lexer takes quadratic time over a run of lines holding only
+    white space (8,000 of them: about ten seconds); such lines are emptied first."""
+    solution = (ROOT / "solutions" / "training_loop.py").read_text()
+    padded = solution.replace("\n\n", "\n" + " \n\t\n" * 12_000 + "\n", 1)
+    assert len(padded) < MAX_CODE_CHARS
+    for student, text in (("padded", padded), ("plain", solution)):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "training_loop.py").write_text(text)
+    start = time.perf_counter()
+    [pair] = next(r for _, r in similarity(course, tmp_path).exercises if r.pairs).pairs
+    assert time.perf_counter() - start < 20  # about 3 s; unguarded, many minutes
+    assert pair.similarity == pytest.approx(1.0)
