@@ -7,6 +7,7 @@ take a JudgeContext and return a Verdict. Student values arrive decoded
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -364,31 +365,24 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
         return _fail(f"{entry}: " + "; ".join(problems[:3]))
     if mean is None or std is None:  # cannot happen: reported above
         return _fail(f"{entry}: mean and std must hold one value per column")
-    for name, t in zip(names, (tr_s.data, va_s.data, mean, std), strict=True):
-        if t.is_floating_point():
-            nan, inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
-            if nan or inf:
-                why = (
-                    " A column with std 0 divides by zero: use std 1 for such a column "
-                    "(e.g. torch.where(std == 0, torch.ones_like(std), std))"
-                )
-                return _fail(
-                    f"{entry}: {name} contains {nan} NaN and {inf} infinite values.{why}",
-                    {"non_finite": {"nan": nan, "inf": inf, "in": name}},
-                )
-
-    # What the statistics should be (in float64), for both std conventions.
-    want_mean = X_train.mean(dim=0)
-    stds = {
-        "sample": X_train.std(dim=0, unbiased=True),
-        "population": X_train.std(dim=0, unbiased=False),
-    }
-    for key in stds:
-        stds[key] = torch.where(stds[key] == 0, torch.ones_like(stds[key]), stds[key])
+    # Each aspect judges what its check names, so that one mistake costs one check:
+    # - stats: mean and std are X_train's (the constant columns' std is the next one's);
+    # - constant: a constant column gets std 1 and no NaN or inf;
+    # - scaled: both sets are (x - mean) / std with the mean and std standardize returns,
+    #   when those are statistics of the data at all (X_train's, or both sets' together:
+    #   that mistake is the stats check's), on the columns that are not constant.
     constant = [j for j in range(f) if bool((X_train[:, j] == X_train[0, j]).all())]
+    varying = [j for j in range(f) if j not in constant]
+    both = torch.cat([X_train, X_val])
     details: dict[str, Any] = {
         "got_mean": [fmt_number(float(v)) for v in mean],
         "got_std": [fmt_number(float(v)) for v in std],
+    }
+    # What the statistics should be (in float64), for both std conventions.
+    want_mean = X_train.mean(dim=0)
+    stds = {
+        "sample": _std_or_one(X_train, unbiased=True),
+        "population": _std_or_one(X_train, unbiased=False),
     }
     if reveal:
         details.update(
@@ -398,52 +392,53 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
                 "expected_std_population": [fmt_number(float(v)) for v in stds["population"]],
             }
         )
-    both = torch.cat([X_train, X_val])
+    cols = torch.tensor(varying, dtype=torch.long)
 
-    def mean_problem() -> str | None:
-        if _close(mean, want_mean):
-            return None
-        if _close(mean, both.mean(dim=0)):
-            return (
-                "mean was computed over X_train and X_val together; compute it on X_train only "
-                "(the validation set stands for data the model has never seen)"
-            )
-        return f"mean is not X_train's column mean: {_first_difference(mean, want_mean, reveal)}"
+    def on(t: torch.Tensor) -> torch.Tensor:
+        """The columns that are not constant (the last axis)."""
+        return t.index_select(-1, cols)
 
-    def std_kind() -> str | None:
-        for key, want in stds.items():
-            if _close(std, want):
+    def std_kind(candidates: dict[str, torch.Tensor]) -> str | None:
+        for key, want in candidates.items():
+            if _close(on(std.double()), on(want)):
                 return key
         return None
 
-    def std_problem() -> str | None:
-        if std_kind() is not None:
-            return None
-        for j in constant:
-            if not _close(std[j : j + 1], torch.ones(1, dtype=torch.float64)):
-                return (
-                    f"column {j} of X_train is constant (std 0), so its returned std must be 1; "
-                    f"got {fmt_number(float(std[j]))}"
+    if aspect == "stats":
+        for name, t in (("mean", mean), ("std", on(std))):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return _fail(f"{entry}: {name} contains NaN or infinite values", details)
+        problems = []
+        if not _close(mean, want_mean):
+            if _close(mean, both.mean(dim=0)):
+                problems.append(
+                    "mean was computed over X_train and X_val together; compute it on X_train "
+                    "only (the validation set stands for data the model has never seen)"
                 )
-        for unbiased in (True, False):
-            s = both.std(dim=0, unbiased=unbiased)
-            s = torch.where(s == 0, torch.ones_like(s), s)
-            if _close(std, s):
-                return (
+            else:
+                difference = _first_difference(mean, want_mean, reveal)
+                problems.append(f"mean is not X_train's column mean: {difference}")
+        kind = std_kind(stds)
+        if kind is None:
+            together = {
+                "sample": _std_or_one(both, unbiased=True),
+                "population": _std_or_one(both, unbiased=False),
+            }
+            if std_kind(together) is not None:
+                problems.append(
                     "std was computed over X_train and X_val together; compute it on X_train only"
                 )
-        return (
-            f"std is neither the sample nor the population std of X_train's columns: "
-            f"{_first_difference(std, stds['sample'], reveal)} (sample std)"
-        )
-
-    if aspect == "stats":
-        problems = [p for p in (mean_problem(), std_problem()) if p]
+            else:
+                difference = _first_difference(on(std), on(stds["sample"]), reveal)
+                problems.append(
+                    "std is neither the sample nor the population std of X_train's columns: "
+                    f"{difference} (sample std)"
+                )
         if problems:
             return _fail(f"{entry}: " + "; ".join(problems), details)
         return Verdict(
             True,
-            f"{entry}: mean and std ({std_kind()} std) are X_train's per-column statistics",
+            f"{entry}: mean and std ({kind} std) are X_train's per-column statistics",
             details,
         )
 
@@ -452,33 +447,61 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
             raise ValueError("judge_standardize(aspect=constant) needs data with a constant column")
         j = constant[0]
         col = f"column {j} of X_train is constant ({fmt_number(float(X_train[0, j]))} in every row)"
-        if not _close(std[j : j + 1], torch.ones(1, dtype=torch.float64)):
+        # std 1 is the answer; the std of both sets together is the stats check's mistake
+        # (over both sets the column is not constant), not this one's.
+        allowed = [1.0] + [float(_std_or_one(both, unbiased=u)[j]) for u in (True, False)]
+        s_j = float(std[j])
+        if not any(math.isclose(s_j, a, rel_tol=1e-4, abs_tol=1e-4) for a in allowed):
             return _fail(
                 f"{entry}: {col}, so its std is 0; the returned std for it must be 1, got "
-                f"{fmt_number(float(std[j]))}",
+                f"{fmt_number(s_j)}",
                 details,
             )
-        want_tr = torch.zeros(n, dtype=torch.float64)
-        want_va = X_val[:, j] - want_mean[j]
+        for name, got in (("X_train_s", tr_s), ("X_val_s", va_s)):
+            column = got.data[:, j]
+            if column.is_floating_point() and not bool(torch.isfinite(column).all()):
+                return _fail(
+                    f"{entry}: {col}; {name}'s column {j} contains NaN or infinite values",
+                    details,
+                )
+        # With the mean standardize returns (whether it is X_train's is the stats check's),
+        # as long as it is the column's mean at all: a mean of 0 is no statistic. How X_val
+        # is scaled is the scaling check's.
+        column_means = (want_mean[j : j + 1], both.mean(dim=0)[j : j + 1])
+        if not any(_close(mean[j : j + 1], m) for m in column_means):
+            return _fail(
+                f"{entry}: {col}; the mean returned for it, {fmt_number(float(mean[j]))}, is "
+                "not the column's mean",
+                details,
+            )
+        want_tr = (X_train[:, j] - float(mean[j])) / s_j
         if not _close(tr_s.data[:, j], want_tr):
+            difference = _first_difference(tr_s.data[:, j], want_tr, reveal)
             return _fail(
-                f"{entry}: {col}; X_train_s's column {j} should be all 0 (x - mean, divided by 1): "
-                f"{_first_difference(tr_s.data[:, j], want_tr, reveal).replace('column', 'row')}",
+                f"{entry}: {col}; X_train_s's column {j} should be x - mean, divided by 1: "
+                f"{difference.replace('column', 'row')}",
                 details,
             )
-        if not _close(va_s.data[:, j], want_va):
-            return _fail(
-                f"{entry}: {col}; X_val_s's column {j} should be X_val's column minus X_train's "
-                "mean, divided by 1: "
-                f"{_first_difference(va_s.data[:, j], want_va, reveal).replace('column', 'row')}",
-                details,
-            )
-        # The other columns must still be standardized properly.
-    problems = [p for p in (mean_problem(), std_problem()) if p]
-    if problems:
-        return _fail(f"{entry}: " + "; ".join(problems), details)
-    kind = std_kind() or "sample"  # std_problem() above guarantees a match
-    want_std = stds[kind]
+        return Verdict(
+            True,
+            f"{entry}: the constant column {j} got std 1 and was scaled by 1; no NaN or inf",
+            details,
+        )
+
+    # aspect == "scaled"
+    means = (want_mean, both.mean(dim=0))
+    families = {
+        **stds,
+        "sample (over both sets)": _std_or_one(both, unbiased=True),
+        "population (over both sets)": _std_or_one(both, unbiased=False),
+    }
+    kind = std_kind(families)
+    if not any(_close(on(mean), on(m)) for m in means) or kind is None:
+        return _fail(
+            f"{entry}: the mean and std it returns are not the columns' statistics, so the "
+            "scaling cannot be judged; compute them per column over the rows (dim=0)",
+            details,
+        )
     for name, got, X in (("X_train_s", tr_s, X_train), ("X_val_s", va_s, X_val)):
         if got.data.dtype != torch.float32:
             return _fail(
@@ -486,29 +509,35 @@ def judge_standardize(ctx: JudgeContext) -> Verdict:
                 "float32",
                 details,
             )
-        want = (X - want_mean) / want_std
-        if not _close(got.data, want):
+        data = on(got.data)
+        if not bool(torch.isfinite(data).all()):
+            return _fail(f"{entry}: {name} contains NaN or infinite values", details)
+        want = on((X - mean.double()) / std.double())
+        if not _close(data, want):
             reason = ""
             if name == "X_val_s":
-                own_std = X_val.std(dim=0, unbiased=kind == "sample")
-                own = (X_val - X_val.mean(dim=0)) / torch.where(
-                    own_std == 0, torch.ones_like(own_std), own_std
-                )
-                if _close(got.data, own):
+                centred = X_val - X_val.mean(dim=0)
+                own = [on(centred / _std_or_one(X_val, unbiased=u)) for u in (True, False)]
+                if any(_close(data, o) for o in own):
                     reason = (
                         " X_val was scaled with its own mean and std; scale it with X_train's, "
                         "the ones you return"
                     )
-            elif _close(got.data, X - want_mean):
+            elif _close(data, on(X - mean.double())):
                 reason = " It looks centred but not divided by std."
             return _fail(
-                f"{entry}: {name} is not (x - mean) / std with X_train's statistics: "
-                f"{_first_difference(got.data, want, reveal)}.{reason}",
+                f"{entry}: {name} is not (x - mean) / std with the mean and std it returns: "
+                f"{_first_difference(data, want, reveal)}.{reason}",
                 details,
             )
-    extra = " and the constant column scaled by 1" if aspect == "constant" else ""
     return Verdict(
         True,
-        f"{entry}: both sets are scaled with X_train's mean and {kind} std{extra}; no NaN or inf",
+        f"{entry}: both sets are scaled with the mean and {kind} std it returns; no NaN or inf",
         details,
     )
+
+
+def _std_or_one(X: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    """The per-column std, with 1 for a constant column (std 0), as the exercise asks."""
+    s = X.std(dim=0, unbiased=unbiased)
+    return torch.where(s == 0, torch.ones_like(s), s)

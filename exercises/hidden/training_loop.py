@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from grader.judges.base import JudgeContext, Verdict
-from grader.judges.compare import describe_value, fmt_number
+from grader.judges.compare import as_numbers, describe_value, fmt_number
 from grader.judges.training import mse_of
 from grader.wire import MLPSpec, ModuleValue
 
@@ -76,12 +76,37 @@ def judge_losses(ctx: JudgeContext) -> Verdict:
         )
     tensors = [v for v in losses if not isinstance(v, float)]
     if tensors:
-        return Verdict(
-            False,
+        wrong_type = (
             f"{entry}: the losses should be Python floats, but the list holds "
-            f"{describe_value(tensors[0])}; append loss.item(), not the loss tensor",
-            details,
+            f"{describe_value(tensors[0])}; append loss.item(), not the loss tensor"
         )
+        # The values are still judged, so the student learns both halves at once.
+        numbers = [as_numbers(v) for v in losses]
+        if not all(n is not None and n.numel() == 1 for n in numbers):
+            return Verdict(False, wrong_type, details)
+        as_floats = [float(n.item()) for n in numbers]  # type: ignore[union-attr]
+        verdict = _judge_float_losses(ctx, entry, epochs, as_floats, spec, initial, details)
+        if verdict.passed:
+            said = (
+                f"their values are right: {epochs} losses, going down from "
+                f"{fmt_number(as_floats[0])} to {fmt_number(as_floats[-1])}"
+            )
+        else:
+            said = "their values are wrong too: " + verdict.message.removeprefix(f"{entry}: ")
+        return Verdict(False, f"{wrong_type}; {said}", verdict.details)
+    return _judge_float_losses(ctx, entry, epochs, losses, spec, initial, details)
+
+
+def _judge_float_losses(
+    ctx: JudgeContext,
+    entry: str,
+    epochs: int,
+    losses: list[float],
+    spec: MLPSpec,
+    initial: float,
+    details: dict[str, Any],
+) -> Verdict:
+    """The rest of judge_losses, once the losses are numbers."""
     details["losses"] = [fmt_number(v) for v in losses[:50]]
     if len(losses) != epochs:
         return Verdict(

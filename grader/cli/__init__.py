@@ -273,7 +273,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from grader.grading.validation import validate
 
     course = _course(args)
-    return validate(course, seeds=args.seeds, say=print, sandbox=_sandbox(args))
+    return validate(
+        course,
+        seeds=args.seeds,
+        say=print,
+        sandbox=_sandbox(args),
+        strict=args.strict,
+        trivial_only=args.trivial or args.json,
+        as_json=args.json,
+        jobs=args.jobs or os.cpu_count() or 1,
+    )
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
@@ -304,6 +313,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written = build_bundle(course, out)
     _say(f"wrote {len(written)} files for {len(course.exercises)} exercises to {out}/")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from grader.course.new import new_exercise
+
+    root = Path(args.course)
+    written = new_exercise(root, args.exercise_id)
+    names = ", ".join(str(path) for path in written)
+    _say(f"wrote {names}; see that it validates: grader validate --course {root}")
+    order = root / "course.yaml"
+    if order.is_file() and "order:" in order.read_text(encoding="utf-8", errors="replace"):
+        _say(f"course.yaml lists an order: add {args.exercise_id} to it, or it comes last")
     return 0
 
 
@@ -437,7 +459,25 @@ def parser() -> argparse.ArgumentParser:
         "validate", help="check the course: solutions pass, stubs score zero, across seeds"
     )
     v.add_argument(
-        "--seeds", type=int, default=20, help="seeds tried for random checks (default 20)"
+        "--seeds", type=int, default=20, help="seeds every check is tried on (default 20)"
+    )
+    v.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when a trivial implementation (return None, the input, zeros) earns points",
+    )
+    v.add_argument(
+        "--trivial",
+        action="store_true",
+        help="only grade the trivial implementations and print the checks each one passes",
+    )
+    v.add_argument("--json", action="store_true", help="the trivial implementations' table as JSON")
+    v.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="sandbox jobs run at once (default: the number of CPU cores)",
     )
     course_opt(v)
     sandbox_opt(v)
@@ -467,6 +507,17 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--top", type=int, default=25, help="pairs shown per exercise (default 25)")
     course_opt(sim)
     sim.set_defaults(fn=cmd_similarity)
+
+    n = sub.add_parser(
+        "new",
+        help="start a new exercise: its YAML, a reference solution and a hidden data helper",
+        description="Write exercises/FILE.yaml, solutions/FILE.py and exercises/hidden/FILE.py "
+        "(FILE is the id with dashes as underscores): a small exercise that validates as it "
+        "is, to change into yours. Nothing is overwritten.",
+    )
+    n.add_argument("exercise_id", help="the new exercise's id: lower-case letters, digits, dashes")
+    course_opt(n)
+    n.set_defaults(fn=cmd_new)
 
     b = sub.add_parser("build", help="write the student bundle: stubs (.py, .ipynb) and examples")
     b.add_argument(

@@ -5,6 +5,7 @@
 - ``model``: the dataclasses (Course, Exercise, CheckSpec, ExerciseLimits, ...).
 - ``loading``: ``load_course``: YAML to the model, every mistake as ``file:line``.
 - ``helpers``: the instructor's helper files (hidden data, custom judges).
+- ``expectations``: what a check states directly (``expect``, ``that``, ``cases``).
 - ``inputs``: the input kinds a check may give an entry point (``randn``, ``mlp``, ...).
 - ``stubs``: the stub a student starts from (shared by ``build`` and the submission reader).
 - ``build``: ``grader build``, the student bundle. ``shipping``: the course's files to ship.

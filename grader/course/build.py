@@ -20,8 +20,7 @@ from typing import Any
 from grader.course.model import Course, Example, Exercise, display_path
 from grader.course.schema import ExerciseError
 from grader.course.stubs import (
-    HELPER_IMPORTS,
-    MISMATCH_HELPER,
+    comment_text,
     entry_source,
     one_line,
     setup_source,
@@ -35,20 +34,14 @@ KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3
 
 
 def _example_cell_source(example: Example) -> str:
-    code, expect = example.code.strip(), example.expect.strip()
-    got = f"got = {code}"
-    if not _same_expression(code, got):
-        got = f"got = eval({code!r})"
-    expected = f"expected = {expect}"
-    if not _same_expression(expect, expected):
-        expected = f"expected = eval({expect!r})"
+    """One example as a cell Jupyter shows the result of, with the expected value above."""
+    code = example.code.strip()
+    if not _same_expression(code, f"_ = {code}"):
+        code = f"eval({code!r})"
     return (
-        f"# Example: {one_line(example.name)}\n"
-        f"{got}\n"
-        f"{expected}\n"
-        "problem = _mismatch(got, expected)\n"
-        "assert not problem, problem\n"
-        'print("PASS")'
+        f"# Example: {comment_text(example.name)}\n"
+        f"# expected: {comment_text(example.expect)}\n"
+        f"{code}"
     )
 
 
@@ -94,21 +87,13 @@ def notebook(exercise: Exercise) -> Any:
     cells.append(
         v4.new_markdown_cell(
             "## Try the examples\n\n"
-            "Run these cells after writing your code. Each one checks one example: it raises an "
-            "error (NotImplementedError while a stub is unfinished, AssertionError for a wrong "
-            "answer) until your code gives the expected value, then prints PASS. The first cell "
-            "defines the comparison (tensors are compared with `torch.allclose`).",
+            "Each cell below runs one example on your code and shows what it gives; the "
+            "value it should give is in its second line (NotImplementedError means a stub "
+            f"is unfinished). `grader check {exercise.file}.ipynb` runs them all and compares "
+            "exactly.",
             id="examples",
         )
     )
-    if exercise.examples:
-        cells.append(
-            v4.new_code_cell(
-                (HELPER_IMPORTS + "\n\n" + MISMATCH_HELPER).rstrip("\n"),
-                id="examples-helper",
-                metadata=meta("helper"),
-            )
-        )
     for index, example in enumerate(exercise.examples):
         cells.append(
             v4.new_code_cell(
@@ -184,11 +169,11 @@ pick the one you like and work in it.
 ## How to work
 
 - **Python file**: read the task at the top of `FILE.py`, then replace each
-  `raise NotImplementedError(...)` with your code. Run `python FILE.py` to try the
-  visible examples: it prints a PASS or FAIL line for each.
+  `raise NotImplementedError(...)` with your code. The visible examples are listed at
+  its end; `grader check FILE.py` runs them (see *Checking your work*).
 - **Notebook**: open `FILE.ipynb` in Jupyter, write your code in the cells holding the
-  stubs, then run the cells under "Try the examples": each raises an error until your
-  code gives the expected value, then prints PASS.
+  stubs, then run the cells under "Try the examples": each shows what your code gives
+  for one example, with the value it should give written above it.
 
 Keep the names and parameters of the functions and classes as they are: the grader
 calls them by name. Add imports and helper functions as you need. The grader imports a
@@ -208,7 +193,8 @@ itself, from this folder (it holds `examples.json`, which `grader check` reads):
     {one.ljust(width)}  # one exercise (a .py or an .ipynb file)
     {every.ljust(width)}  # every exercise in this folder
 
-It prints PASS or FAIL per example and how many passed.
+It prints PASS or FAIL per example (with the example's code and what went wrong) and
+how many passed.
 
 ## Submitting
 

@@ -5,6 +5,7 @@ the instructor's code, trusted, and import torch."""
 from __future__ import annotations
 
 import importlib.util
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,3 +65,25 @@ def load_helper_module(path: Path) -> Any:
 
 def data_function(ex: Exercise, check: CheckSpec) -> Callable[[int], dict[str, Any]] | None:
     return helper_function(check.data, ex.root) if check.data else None
+
+
+def raised_at(exc: BaseException, folder: Path, shown_from: Path) -> tuple[str, int] | None:
+    """(file, line) of the deepest frame of ``exc``'s traceback that runs a file under
+    ``folder`` (the exercises folder, which holds the helper files; not the course root,
+    which may hold the grader itself), the file shown relative to ``shown_from``; None
+    when no frame does."""
+    folder, shown_from = folder.resolve(), shown_from.resolve()
+    found = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        path = Path(frame.f_code.co_filename).resolve()
+        if path.is_relative_to(folder):
+            shown = path.relative_to(shown_from) if path.is_relative_to(shown_from) else path
+            found = (shown.as_posix(), line)
+    return found
+
+
+def failure_text(exc: BaseException) -> str:
+    """``KeyError: 'x'`` in one line, cut to a length a report shows."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.course import inputs
+from grader.course import expectations, inputs, references
 from grader.course.helpers import reference_problem
 from grader.course.model import (
     STEP_KINDS,
@@ -79,13 +79,24 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
         meta.only({"title", "order"})
         title = meta.text("title", title)
         order = meta.items("order", [])
-        for item in order:
+        lines = getattr(order, "item_lines", [])
+        for index, item in enumerate(order):
+            line = lines[index] if index < len(lines) else meta.line_of("order")
             if not isinstance(item, str):
                 raise ExerciseError(
                     meta.path,
-                    getattr(item, "line", meta.line_of("order")),
+                    getattr(item, "line", line),
                     f"key 'order': expected exercise ids, got {type_name(item)}",
                 )
+            if item not in seen:
+                raise ExerciseError(
+                    meta.path,
+                    line,
+                    f"key 'order': '{item}' is not the id of an exercise "
+                    f"(ids: {', '.join(sorted(seen))})",
+                )
+            if item in order[:index]:
+                raise ExerciseError(meta.path, line, f"key 'order': '{item}' appears twice")
         rank = {ex_id: i for i, ex_id in enumerate(order)}
         exercises.sort(key=lambda e: (rank.get(e.id, len(rank)), e.id))
     return Course(root, exercises, title)
@@ -143,6 +154,18 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
                 shown, check.line, f"key 'name': two checks are named '{check.name}'"
             )
         check_names.add(check.name)
+    for check in checks:
+        for need in check.needs:
+            if need == check.name:
+                raise ExerciseError(
+                    shown, check.needs_line, "key 'needs': a check cannot need itself"
+                )
+            if need not in check_names:
+                raise ExerciseError(
+                    shown,
+                    check.needs_line,
+                    f"key 'needs': no check of this exercise is named '{need}'",
+                )
     total = sum(c.points for c in checks)
     if declared is not None and abs(declared - total) > 1e-9:
         raise doc.error("points", f"says {declared:g} but the checks' points add up to {total:g}")
@@ -260,8 +283,11 @@ def _check(
             "data",
             "timeout",
             "gate",
+            "needs",
+            "alone",
             "visibility",
             "disclose",
+            *expectations.KEYS,
         }
     )
     entry = m.text("entry")
@@ -270,7 +296,7 @@ def _check(
             "entry",
             f"'{entry}' is not one of this exercise's entry points ({', '.join(entry_names)})",
         )
-    judge = m.text("judge")
+    judge = expectations.judge_of(m)
     if judge not in JUDGES:
         raise m.error("judge", f"unknown judge '{judge}' (known: {', '.join(sorted(JUDGES))})")
     options = m.child("with", None) or Mapping(_empty_mapping(m.line), doc.path, "'with'", m.line)
@@ -282,14 +308,26 @@ def _check(
         raise m.error(
             "steps", "give either 'call' (arguments for the entry point) or 'steps', not both"
         )
+    stated = expectations.read(m)
     steps: list[Step] = []
-    if m.has("call"):
+    if stated is not None and stated.rows:
+        steps = stated.steps(entry)
+    elif m.has("call"):
         args = m.items("call")
         inputs.validate(args, doc.path, m.line_of("call"))
         kwargs = m.child("kwargs", None)
         kw = dict(kwargs.data) if kwargs else {}
         inputs.validate(list(kw.values()), doc.path, m.line_of("kwargs"))
-        steps = [Step(kind="call", target=entry, args=list(args), kwargs=kw, bind_as="result")]
+        steps = [
+            Step(
+                kind="call",
+                target=entry,
+                args=list(args),
+                kwargs=kw,
+                bind_as="result",
+                line=m.line_of("call"),
+            )
+        ]
     elif m.has("steps"):
         steps = [_step(item, m) for item in _non_empty(m, "steps")]
     if not steps and JUDGES[judge].needs_run:
@@ -300,8 +338,13 @@ def _check(
         )
     names = [s.bind_as for s in steps if s.bind_as]
     keep = [str(k) for k in m.items("keep", names)]
+    expectations.check_names(stated, keep, str(opts.get("output", "result")), m)
+    if stated is not None and resolve_helpers:
+        stated.resolve()
     artifacts_m = m.child("artifacts", None)
     artifacts = {str(k): str(v) for k, v in (artifacts_m.data.items() if artifacts_m else [])}
+    references.check_steps(m, steps, keep)
+    references.check_options(m, options, JUDGES[judge], steps, keep, artifacts)
     data = m.text("data", None)
     if data is not None:
         _helper(data, folder, m, "data", helpers, resolve_helpers)
@@ -319,10 +362,28 @@ def _check(
         data=data,
         timeout=timeout,
         gate=m.flag("gate", False),
+        needs=tuple(str(n) for n in _text_or_list(m, "needs")),
+        needs_line=m.line_of("needs") if m.has("needs") else m.line,
+        alone=m.text("alone", None),
         visibility=m.text("visibility", visibility, pattern=VISIBILITY, what=VISIBILITY_WHAT),
         disclose=_disclose(m, disclose),
         line=m.line,
+        expectation=stated,
+        key_lines=dict(getattr(m.data, "key_lines", {})),
+        option_lines=dict(getattr(options.data, "key_lines", {})),
     )
+
+
+def _text_or_list(m: Mapping, key: str) -> list[str]:
+    """A key that takes one name or a list of names."""
+    if not m.has(key):
+        return []
+    value = m.raw(key)
+    names = [value] if isinstance(value, str) else m.items(key)
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise m.error(key, f"expected the name of a check or a list of names, got {name!r}")
+    return names
 
 
 def _empty_mapping(line: int) -> Located:
@@ -345,7 +406,7 @@ def _step(raw: Any, parent: Mapping) -> Step:
     kwargs = dict(kwargs_m.data) if kwargs_m else {}
     inputs.validate(args + list(kwargs.values()), parent.path, m.line)
     bind_as = m.text("as", None, pattern=IDENTIFIER, what="a name")
-    step = Step(kind=kind, args=list(args), kwargs=kwargs, bind_as=bind_as)
+    step = Step(kind=kind, args=list(args), kwargs=kwargs, bind_as=bind_as, line=m.line)
     if kind == "call":
         step.target = m.text("call", pattern=IDENTIFIER, what="a Python name")
     elif kind == "method":

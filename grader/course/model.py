@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.course.helpers import helper_function
 from grader.course.schema import ExerciseError
+
+if TYPE_CHECKING:
+    from grader.course.expectations import Expectation
 
 STEP_KINDS = ("call", "method", "bind", "grad", "save_state_dict")
 
@@ -42,6 +45,8 @@ class Step:
     path: str = ""  # save_state_dict
     wrt: str = ""  # grad
     bind_as: str | None = None
+    catch: bool = False  # a row of a table: an exception becomes the row's value
+    line: int = 0  # where the step is written, for errors
 
 
 @dataclass
@@ -58,6 +63,15 @@ class CheckSpec:
     data: str | None = None  # "hidden/file.py:function" giving hidden data
     timeout: float | None = None
     gate: bool = False  # failing it zeroes the entry's other checks
+    # Checks of the same exercise this one counts only together with: a shape-only or
+    # mode-only check that a trivial implementation would pass scores only when the
+    # values are right too. ``needs_line`` locates the key for errors.
+    needs: tuple[str, ...] = ()
+    needs_line: int = 0
+    # Why a check that a trivial implementation passes stands on its own (for instance,
+    # an uninitialised tensor's values are unspecified, so shape and dtype are all there
+    # is to check). ``grader validate`` does not list a check that says why.
+    alone: str | None = None
     # Who sees the check's result when: Gradescope's four words, which the other
     # outputs read as "shown" (visible) or "held back" (the rest).
     visibility: str = "visible"
@@ -66,6 +80,12 @@ class CheckSpec:
     # a hidden check's inputs and answers stay hidden unless the exercise says so.
     disclose: frozenset[str] = frozenset()
     line: int = 0
+    # What the check states directly (``expect``, ``that``, ``cases``; the ``expect`` judge)
+    expectation: Expectation | None = None
+    # The lines of the check's keys and of its `with:` options, for errors found after
+    # loading (a data key the helper does not give is known only when the plan is made).
+    key_lines: dict[str, int] = field(default_factory=dict)
+    option_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def runs_code(self) -> bool:
@@ -146,6 +166,9 @@ class Course:
         for ex in self.exercises:
             for helper in ex.helpers:
                 helper.resolve()
+            for check in ex.checks:
+                if check.expectation is not None:
+                    check.expectation.resolve()  # the torch.nn classes its predicates name
 
 
 def display_path(path: Path, root: Path) -> str:

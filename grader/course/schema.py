@@ -33,6 +33,7 @@ class Located(dict):
 
 class LocatedList(list):
     line: int = 0
+    item_lines: list[int]  # the line of each item (text items cannot carry their own)
 
 
 class _Loader(yaml.SafeLoader):
@@ -70,6 +71,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
     items = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
     items.line = node.start_mark.line + 1
+    items.item_lines = [child.start_mark.line + 1 for child in node.value]
     return items
 
 

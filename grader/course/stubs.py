@@ -1,6 +1,7 @@
 """The stub a student starts from (``FILE.py``): the prompt, the setup code, a stub per
-entry point and the visible examples. ``grader build`` writes it, and reading a
-submission recognises an untouched one (a student who submitted only the notebook)."""
+entry point and the visible examples as comments (``grader check`` runs them). ``grader
+build`` writes it, and reading a submission recognises an untouched one (a student who
+submitted only the notebook), from this grader's bundles or older ones."""
 
 from __future__ import annotations
 
@@ -10,56 +11,6 @@ import unicodedata
 from collections.abc import Mapping
 
 from grader.course.model import EntryPoint, Exercise
-
-# Compares an example's result with its expected value. Runs in the student's process:
-# under ``if __name__ == "__main__":`` in FILE.py, in a helper cell of FILE.ipynb.
-MISMATCH_HELPER = '''\
-def _mismatch(got, expected):
-    """Why got is not expected ("" when it is): tensors by torch.allclose, the rest by ==."""
-    if isinstance(expected, torch.Tensor):
-        if not isinstance(got, torch.Tensor):
-            return f"expected a tensor, got {type(got).__name__}: {got!r}"
-        if got.shape != expected.shape:
-            return f"got shape {tuple(got.shape)}, expected shape {tuple(expected.shape)}"
-        if got.dtype != expected.dtype:
-            return f"got dtype {got.dtype}, expected dtype {expected.dtype}"
-        got, expected = got.detach().cpu(), expected.detach().cpu()
-        if expected.is_floating_point() or expected.is_complex():
-            same = torch.allclose(got, expected)
-        else:
-            same = torch.equal(got, expected)
-        return "" if same else f"got {got}, expected {expected}"
-    if isinstance(expected, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return f"expected {len(expected)} items, got {got!r}"
-        for index, (got_item, expected_item) in enumerate(zip(got, expected)):
-            problem = _mismatch(got_item, expected_item)
-            if problem:
-                return f"item {index}: {problem}"
-        return ""
-    if isinstance(expected, dict):
-        if not isinstance(got, dict) or set(got) != set(expected):
-            return f"got {got!r}, expected {expected!r}"
-        for key in expected:
-            problem = _mismatch(got[key], expected[key])
-            if problem:
-                return f"key {key!r}: {problem}"
-        return ""
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        if isinstance(got, torch.Tensor):
-            return f"expected a Python number, got a tensor: {got} (use .item())"
-        if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
-            same = math.isclose(got, expected, rel_tol=1e-5, abs_tol=1e-8)
-            return "" if same else f"got {got!r}, expected {expected!r}"
-    try:
-        same = bool(got == expected)
-    except Exception:
-        same = False
-    return "" if same else f"got {got!r}, expected {expected!r}"
-'''  # noqa: E501 (this text is copied as is into the starter files students get)
-
-HELPER_IMPORTS = "import math\n\nimport torch\n"
-
 
 # ---------------------------------------------------------------------------- text
 
@@ -186,53 +137,52 @@ def entry_source(exercise: Exercise, entry: EntryPoint) -> str:
     )
 
 
+def comment_text(text: str) -> str:
+    """``text`` on one line, with control characters escaped: safe inside a comment."""
+    return "".join(
+        f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in one_line(text)
+    )
+
+
 def examples_block(exercise: Exercise) -> str:
-    """The ``if __name__ == "__main__":`` block of FILE.py: runs the visible examples and
-    prints a PASS or FAIL line for each (one failure does not stop the others)."""
-    head = (
-        f"# Try the examples: python {exercise.file}.py\n"
-        "# (The grader imports this file; it never runs the code below.)\n"
-        'if __name__ == "__main__":\n'
-    )
-    if not exercise.examples:
-        return head + '    print("This exercise has no visible examples.")\n'
-    helper = "".join(
-        ("    " + line) if line.strip() else line
-        for line in (HELPER_IMPORTS + "\n" + MISMATCH_HELPER).splitlines(keepends=True)
-    )
-    table = "".join(
-        f"        (\n            {one_line(ex.name)!r},\n            {ex.code.strip()!r},\n"
-        f"            {ex.expect.strip()!r},\n        ),\n"
-        for ex in exercise.examples
-    )
-    return (
-        head
-        + helper
-        + (
-            "\n"
-            "    _examples = [\n"
-            f"{table}"
-            "    ]\n"
-            "    _passed = 0\n"
-            "    for _name, _code, _expect in _examples:\n"
-            "        try:\n"
-            "            _got = eval(_code)\n"
-            "            _problem = _mismatch(_got, eval(_expect))\n"
-            "        except Exception as _exc:\n"
-            '            _problem = f"{type(_exc).__name__}: {_exc}"\n'
-            "        if _problem:\n"
-            '            print(f"FAIL {_name}\\n     {_code}\\n     {_problem}")\n'
-            "        else:\n"
-            "            _passed += 1\n"
-            '            print(f"PASS {_name}")\n'
-            '    print(f"{_passed} of {len(_examples)} examples passed")\n'
-        )
-    )
+    """The end of FILE.py: the visible examples as comments, and a main block that says
+    how to run them (``grader check`` runs them in the sandbox and compares exactly)."""
+    check = f"grader check {exercise.file}.py"
+    lines = []
+    if exercise.examples:
+        lines.append(f"# The visible examples ({check} runs them):")
+        for ex in exercise.examples:
+            lines.append(f"#   {comment_text(ex.code)}")
+            lines.append(f"#     gives {comment_text(ex.expect)}")
+    lines += ['if __name__ == "__main__":', f'    print("Try the examples: {check}")']
+    return "\n".join(lines) + "\n"
+
+
+# The end of FILE.py in bundles built before the examples moved to `grader check`: a
+# main block that ran them itself. A stub ending so is still recognised as untouched.
+LEGACY_EXAMPLES_HEAD = (
+    "# Try the examples: python {file}.py\n"
+    "# (The grader imports this file; it never runs the code below.)\n"
+    'if __name__ == "__main__":\n'
+)
+
+
+def is_untouched_stub(text: str, exercise: Exercise) -> bool:
+    """Whether ``text`` is the stub of FILE.py as a bundle gave it, this one or a
+    legacy one (whose main block, indented under ``if __name__``, runs only when the
+    file is run itself, never when it is graded)."""
+    if text == stub_source(exercise):
+        return True
+    head = _stub_parts(exercise, {}) + "\n\n" + LEGACY_EXAMPLES_HEAD.format(file=exercise.file)
+    if not text.startswith(head):
+        return False
+    rest = text[len(head) :].split("\n")
+    return all(not line.strip() or line[0] in " \t" for line in rest)
 
 
 def stub_source(exercise: Exercise, fill: Mapping[str, str] | None = None) -> str:
     """The text of ``FILE.py``: docstring (title and prompt), setup, one stub (or starter)
-    per entry point, then the examples block.
+    per entry point, then the examples (as comments) and a main block saying how to run them.
 
     ``fill`` maps entry point names to code that replaces that entry point's stub, so
     other code (tests, course validation) can build a file with solutions filled in.
@@ -241,6 +191,11 @@ def stub_source(exercise: Exercise, fill: Mapping[str, str] | None = None) -> st
     unknown = sorted(set(fill) - set(exercise.entry_names()))
     if unknown:
         raise KeyError(f"{exercise.id} has no entry point(s) {', '.join(unknown)}")
+    return _stub_parts(exercise, fill) + "\n\n" + examples_block(exercise)
+
+
+def _stub_parts(exercise: Exercise, fill: Mapping[str, str]) -> str:
+    """FILE.py up to its examples: docstring, setup and one stub per entry point."""
     parts = [docstring(f"{exercise.title}\n\n{exercise.prompt}")]
     setup = setup_source(exercise)
     if setup:
@@ -249,6 +204,5 @@ def stub_source(exercise: Exercise, fill: Mapping[str, str] | None = None) -> st
         code = _code(fill[entry.name]) if entry.name in fill else entry_source(exercise, entry)
         if code:
             parts.append(code)
-    parts.append(examples_block(exercise))
     head, *rest = (part.rstrip("\n") + "\n" for part in parts)
     return head + "\n" + "\n\n".join(rest)

@@ -5,7 +5,9 @@
   then the judges on what came back (``run_job``).
 - ``class_run``: ``grade_course``, a whole class (pool, store, progress, reports).
 - ``examples``: ``grader check``, the visible examples against a student's own files.
-- ``validation``: ``grader validate``, the reference solutions against the checks.
+- ``validation``: ``grader validate``, the reference solutions against the checks;
+  ``mistakes``: the course's wrong solutions and the checks each must fail;
+  ``trivial``: the wrong answers validate writes itself (return None, the input, zeros).
 - ``cells``, ``environment``, ``redefinitions``: what a student reads about failed cells,
   the grading environment and an entry point defined more than once.
 - ``budget``: the judges' time limit. ``incidents``: internal errors, logged.

@@ -101,6 +101,8 @@ def run_visible_examples(
             result = g.grade_submission(submission)
     passed = total = 0
     for ex in result.exercises:
+        # A failing example is shown with its code, as a student would type it to try it.
+        code = {e.name: e.code for e in reversed(course.exercise(ex.id).examples)}
         say(f"{ex.title} ({ex.file or ex.id})")
         if ex.message:
             say(f"  {ex.message}")
@@ -113,5 +115,7 @@ def run_visible_examples(
             if check.status != "passed":
                 line += f": {check.message}"
             say(line)
+            if check.status != "passed" and check.name in code:
+                say(f"{'':10}{' '.join(code[check.name].split())}")
     say(f"{passed} of {total} examples passed")
     return 0 if passed == total else 1

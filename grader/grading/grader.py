@@ -34,6 +34,7 @@ from grader.grading.redefinitions import redefinition_notes
 from grader.judges import JUDGES, JudgeContext, Unjudgeable, Verdict
 from grader.judges.base import Dispatched
 from grader.results import (
+    NOT_SCORED,
     CheckResult,
     ExerciseResult,
     StudentResult,
@@ -341,7 +342,7 @@ class ExerciseGrader:
         if sub.kind == "ipynb":
             self.failures = self._cell_failures(load.cell_errors)
         checks = [self._check(pc, load.status, load.message) for pc in self.planned]
-        checks = self._apply_gates(self._unwritten_code_scores_nothing(checks))
+        checks = self._apply_needs(self._apply_gates(self._unwritten_code_scores_nothing(checks)))
         if load.status is None:
             base["notes"] += redefinition_notes(sub, self.failures)
         if self.failures is not None:
@@ -705,6 +706,29 @@ class ExerciseGrader:
             c.score = 0.0
             c.status = "failed"
             c.message = f"not scored: {c.message}, but {gate.message.split('. ')[0]}."
+        return checks
+
+    def _apply_needs(self, checks: list[CheckResult]) -> list[CheckResult]:
+        """A check that ``needs`` others (a shape-only check needs the values check) scores
+        only when they passed. Repeated until nothing changes, so a chain of needs holds."""
+        by_name = {pc.spec.name: c for pc, c in zip(self.planned, checks, strict=True)}
+        changed = True
+        while changed:
+            changed = False
+            for pc, c in zip(self.planned, checks, strict=True):
+                if c.score == 0:
+                    continue
+                failed = [
+                    n for n in pc.spec.needs if n in by_name and by_name[n].status != "passed"
+                ]
+                if not failed:
+                    continue
+                c.score, c.status, changed = 0.0, "failed", True
+                others = " and ".join(f"'{n}'" for n in failed)
+                c.message = (
+                    f"{NOT_SCORED}{c.message}; it counts only together with {others}, "
+                    "which did not pass"
+                )
         return checks
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from grader.course import inputs
-from grader.course.helpers import data_function
+from grader.course import inputs, references
+from grader.course.helpers import data_function, failure_text, raised_at
 from grader.course.model import CheckSpec, Course, Exercise, Step, display_path
 from grader.course.schema import ExerciseError
 from grader.judges import JUDGES
@@ -141,10 +141,12 @@ def build_plan(course: Course, seed: int) -> Plan:
         recorded = frozenset().union(*(JUDGES[s.judge].recorded_entries(s) for s in ex.checks))
         for index, spec in enumerate(ex.checks):
             check_seed = derive_seed(seed, ex.id, spec.name)
-            fn = data_function(ex, spec)
-            data = fn(check_seed) if fn else {}
+            data = _hidden_data(course, ex, spec, check_seed)
             probe, bound = None, {}
             if spec.runs_code:
+                problem = references.data_key_problem(spec, JUDGES[spec.judge], data)
+                if problem:
+                    raise ExerciseError(display_path(ex.path, course.root), *problem)
                 steps, bound = _encode_steps(spec.steps, check_seed, data, encoder)
                 _guard_held_out(ex, spec)
                 probe = Probe(
@@ -228,8 +230,37 @@ def _encode_steps(
             item["path"] = step.path
         if step.bind_as:
             item["as"] = step.bind_as
+        if step.catch:
+            item["catch"] = True
         encoded.append(item)
     return encoded, bound
+
+
+def _hidden_data(course: Course, ex: Exercise, spec: CheckSpec, seed: int) -> dict[str, Any]:
+    """What the check's data helper returns for ``seed``. The helper is the instructor's
+    code: an exception in it, or a result that is not a mapping, stops the run with the
+    helper's file and line (it happens once per run, before any student's code runs)."""
+    fn = data_function(ex, spec)
+    if fn is None:
+        return {}
+    shown = display_path(ex.path, course.root)
+    line = spec.key_lines.get("data", spec.line)
+    try:
+        data = fn(seed)
+    except Exception as exc:
+        where = raised_at(exc, ex.root, course.root)
+        said = f"{spec.data} raised {failure_text(exc)} for check '{spec.name}'"
+        if where is None:
+            raise ExerciseError(shown, line, f"key 'data': {said}") from None
+        raise ExerciseError(*where, f"{said} ({shown}:{line})") from None
+    if not isinstance(data, dict):
+        raise ExerciseError(
+            shown,
+            line,
+            f"key 'data': {spec.data} returned {type(data).__name__}; a data helper returns "
+            "a dict of named values",
+        )
+    return data
 
 
 def _guard_held_out(ex: Exercise, spec: CheckSpec) -> None:

@@ -7,13 +7,15 @@ class, imported below.
 May import: the standard library, ``grader.sandbox.protocol`` (the values),
 ``grader.course.schema`` (option checking) and ``grader.course.helpers`` (custom
 judges); course types only under ``TYPE_CHECKING``. Never ``grading``, ``cli``,
-``reports`` or ``sandbox.inside``.
+``reports`` or ``sandbox.inside``. (``predicate`` is the safe expression language of
+``expect``'s ``that:``; the loader parses predicates with it too.)
 """
 
 from grader.judges import (  # noqa: F401  (importing registers the judges)
     autograd,
     custom,
     distribution,
+    expect,
     forbidden,
     match,
     module,

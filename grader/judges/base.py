@@ -87,6 +87,11 @@ class Judge:
     # Whether its calls may be recorded at run time when another check asks for it; a
     # training loop's never are (recording costs every operator a Python call).
     recordable: ClassVar[bool] = True
+    # Options that name something of the check, with the name used when the option is
+    # left out: "kept" (a value the steps keep), "bound" (a value a bind step makes),
+    # "artifact", "data" (a key the check's data helper gives). Loading checks them
+    # (data keys when the plan is made), so a typo is an error at its line.
+    references: ClassVar[dict[str, tuple[tuple[str, ...], str | None]]] = {}
 
     @classmethod
     def validate_options(cls, m: Mapping) -> None:

@@ -69,10 +69,12 @@ def tensor_problems(
     values: bool = True,
     where: str = "",
     reveal: bool = True,
+    dtype: bool = True,
 ) -> tuple[list[str], dict[str, Any]]:
     """Problems of ``actual`` against the expected tensor, and details for reports.
 
-    Shapes and dtypes are the exercise's contract and always named. Expected *values*
+    Shapes and dtypes are the exercise's contract and named (the dtype unless ``dtype``
+    is off: a check that leaves the dtype to another check compares values only). Expected *values*
     are the answer: with ``reveal`` off, messages and details give where values differ
     and what the student returned there, never what was expected."""
     import torch
@@ -83,7 +85,8 @@ def tensor_problems(
         f"{list(expected.shape)}"
     }
     if not isinstance(actual, TensorValue):
-        return [f"{prefix}got {describe_value(actual)}; expected a tensor"], details
+        note = _same_values_note(actual, expected, atol=atol, rtol=rtol) if values else ""
+        return [f"{prefix}got {describe_value(actual)}; expected a tensor{note}"], details
     data = actual.data
     details["got"] = f"{str(data.dtype).replace('torch.', '')} tensor of shape {list(data.shape)}"
     problems = []
@@ -93,13 +96,16 @@ def tensor_problems(
         )
     if list(data.shape) != list(expected.shape):
         problems.append(f"{prefix}shape is {list(data.shape)}; expected {list(expected.shape)}")
-    if data.dtype != expected.dtype:
+    if dtype and data.dtype != expected.dtype:
         problems.append(
             f"{prefix}dtype is {str(data.dtype).replace('torch.', '')}; "
             f"expected {str(expected.dtype).replace('torch.', '')}"
         )
-    if problems or not values:
+    if not values or list(data.shape) != list(expected.shape):
         return problems, details
+    # A wrong dtype or class still gets its values compared: the student learns both
+    # halves at once instead of fixing the type only to find the values wrong too.
+    typed_wrongly = bool(problems)
     if data.is_floating_point() or data.is_complex():
         nan = int(torch.isnan(data).sum())
         inf = int(torch.isinf(data).sum())
@@ -115,13 +121,16 @@ def tensor_problems(
                 f"(the first at {first}), where every value should be a finite number"
             )
             return problems, details
-    a = data.double() if data.dtype != torch.bool else data
-    e = expected.double() if expected.dtype != torch.bool else expected
-    if data.dtype == torch.bool or not data.is_floating_point():
+    both_bool = data.dtype == torch.bool and expected.dtype == torch.bool
+    a = data if both_bool else data.double()
+    e = expected if both_bool else expected.double()
+    if both_bool or not (data.is_floating_point() or expected.is_floating_point()):
         close = a == e
     else:
         close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
+        if typed_wrongly:
+            problems[-1] += f"; the {'value is' if data.numel() == 1 else 'values are'} right"
         return problems, details
     bad = (~close).nonzero().tolist()
     shown = []
@@ -200,6 +209,7 @@ def value_problems(
     values: bool = True,
     where: str = "",
     reveal: bool = True,
+    dtype: bool = True,
 ) -> tuple[list[str], dict[str, Any]]:
     """Compare any decoded value: tensors, numbers, text, containers. Types, lengths and
     shapes are always named; with ``reveal`` off, expected values and keys are not."""
@@ -210,7 +220,14 @@ def value_problems(
         expected = expected.data
     if isinstance(expected, torch.Tensor):
         return tensor_problems(
-            actual, expected, atol=atol, rtol=rtol, values=values, where=where, reveal=reveal
+            actual,
+            expected,
+            atol=atol,
+            rtol=rtol,
+            values=values,
+            where=where,
+            reveal=reveal,
+            dtype=dtype,
         )
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         if type(actual) is type(expected) and actual == expected:
@@ -235,6 +252,7 @@ def value_problems(
                     if isinstance(actual, TensorValue)
                     else ""
                 )
+                + (_number_note(actual, expected, atol, rtol, reveal) if values else "")
             ], {}
         if not values or math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol):
             return [], {}
@@ -243,7 +261,8 @@ def value_problems(
         return [f"{prefix}got {fmt_number(actual)}; expected {fmt_number(expected)}"], {}
     if isinstance(expected, (list, tuple)):
         if not isinstance(actual, (list, tuple)):
-            return [f"{prefix}got {describe_value(actual)}; expected {_kind(expected)}"], {}
+            note = _same_values_note(actual, expected, atol=atol, rtol=rtol) if values else ""
+            return [f"{prefix}got {describe_value(actual)}; expected {_kind(expected)}{note}"], {}
         if len(actual) != len(expected):
             return [f"{prefix}got {len(actual)} items; expected {len(expected)}"], {}
         problems: list[str] = []
@@ -257,6 +276,7 @@ def value_problems(
                 values=values,
                 where=f"{where or 'result'}[{i}]",
                 reveal=reveal,
+                dtype=dtype,
             )
             problems += p
             if d:
@@ -288,10 +308,61 @@ def value_problems(
                     values=values,
                     where=f"{where or 'result'}[{key!r}]",
                     reveal=reveal,
+                    dtype=dtype,
                 )
                 problems += p
         return problems[:6], {}
     return [f"{prefix}cannot compare with {describe_value(expected)}"], {}
+
+
+def as_numbers(value: Any) -> torch.Tensor | None:
+    """A number, a tensor or nested lists of numbers as a float64 tensor, to compare
+    values across types; None for anything else (text, None, dicts, ragged lists)."""
+    import torch
+
+    if isinstance(value, TensorValue):
+        value = value.data
+    if isinstance(value, torch.Tensor):
+        return None if value.is_complex() else value.double()
+    if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
+        return None
+    try:
+        return torch.tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return None
+
+
+def _same_values(actual: Any, expected: Any, *, atol: float, rtol: float) -> bool | None:
+    """Whether two values of different types hold the same numbers in the same shape;
+    None when they cannot be compared that way."""
+    import torch
+
+    a, e = as_numbers(actual), as_numbers(expected)
+    if a is None or e is None or a.shape != e.shape:
+        return None
+    return bool(torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True).all())
+
+
+def _same_values_note(actual: Any, expected: Any, *, atol: float, rtol: float) -> str:
+    """After "got X; expected a Y": whether X's values are the right ones all the same."""
+    same = _same_values(actual, expected, atol=atol, rtol=rtol)
+    if same is None:
+        return ""
+    return "; its values are right" if same else "; its values are wrong too"
+
+
+def _number_note(actual: Any, expected: float, atol: float, rtol: float, reveal: bool) -> str:
+    """After "got X; expected a Python int": whether X's value is the right one."""
+    number = as_numbers(actual)
+    if number is None or number.numel() != 1:
+        return ""
+    got = number.item()
+    if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol):
+        return f"; its value, {fmt_number(got)}, is right"
+    if reveal:
+        expected_text = fmt_number(expected)
+        return f"; its value is wrong too: {fmt_number(got)}, where {expected_text} is expected"
+    return f"; its value, {fmt_number(got)}, is wrong too"
 
 
 def _kind(expected: Any) -> str:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 # torch is imported inside functions: loading a course must not pay for it.
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grader.judges.base import Judge, JudgeContext, Verdict, output, register
-from grader.judges.compare import describe_value, fmt_number
+from grader.judges.compare import as_numbers, describe_value, fmt_number
 from grader.sandbox.protocol.values import TensorValue
 
 if TYPE_CHECKING:
     import torch
+
+# What samples_verdict says of a value that holds no numbers at all.
+NOT_SAMPLES = "not samples"
 
 
 def uniform_cdf(low: float, high: float):
@@ -59,6 +62,7 @@ def ks_pvalue(d: float, n: int) -> float:
 @register
 class Distribution(Judge):
     name = "distribution"
+    references = {"output": (("kept",), "result")}
     options = {
         "output": "text",
         "dist": "one of uniform|normal",
@@ -70,18 +74,35 @@ class Distribution(Judge):
     }
 
     def judge(self, ctx: JudgeContext) -> Verdict:
+        _, actual = output(ctx)
+        verdict = self.samples_verdict(ctx, actual)
+        # A wrong type is named first, and the values are still tested as samples: the
+        # student learns both halves at once.
+        wrong_type = self.type_problem(actual)
+        if wrong_type is None:
+            return verdict
+        if verdict.message.startswith(NOT_SAMPLES):
+            return Verdict(False, f"{ctx.entry}: {wrong_type}", figures=verdict.figures)
+        said = verdict.message.removeprefix(f"{ctx.entry}: ")
+        half = "its values are right" if verdict.passed else "its values are wrong too"
+        verdict.message = f"{ctx.entry}: {wrong_type}; {half}: {said}"
+        verdict.passed = False
+        return verdict
+
+    @staticmethod
+    def type_problem(actual: Any) -> str | None:
+        if not isinstance(actual, TensorValue):
+            return f"got {describe_value(actual)}; expected a tensor of samples"
+        if not actual.data.is_floating_point():
+            return f"got {describe_value(actual)}; samples must be floating point"
+        return None
+
+    def samples_verdict(self, ctx: JudgeContext, actual: Any) -> Verdict:
         import torch
 
-        _, actual = output(ctx)
-        if not isinstance(actual, TensorValue):
-            return Verdict(
-                False, f"{ctx.entry}: got {describe_value(actual)}; expected a tensor of samples"
-            )
-        data = actual.data
-        if not data.is_floating_point():
-            return Verdict(
-                False, f"{ctx.entry}: got {describe_value(actual)}; samples must be floating point"
-            )
+        data = as_numbers(actual)
+        if data is None:
+            return Verdict(False, NOT_SAMPLES)
         if data.numel() < 20:
             return Verdict(False, f"{ctx.entry}: got only {data.numel()} samples")
         if not bool(torch.isfinite(data).all()):

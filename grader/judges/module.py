@@ -14,6 +14,7 @@ class Module(Judge):
     name = "module"
     needs_solution = True
     options = {"output": "text", "structure": "flag", "training": "flag", "state_from": "text"}
+    references = {"output": (("kept",), "model"), "state_from": (("bound",), None)}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         name, actual = output(ctx, default="model")

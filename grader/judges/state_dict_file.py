@@ -14,6 +14,7 @@ from grader.sandbox.protocol.values import MLPSpec
 class StateDictFile(Judge):
     name = "state-dict-file"
     options = {"artifact": "text", "model": "text"}
+    references = {"artifact": (("artifact",), "saved"), "model": (("bound",), "model")}
 
     def judge(self, ctx: JudgeContext) -> Verdict:
         artifact = ctx.opt("artifact", "saved")

@@ -177,7 +177,13 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
         else:
             notes.append(f"both {py.name} and {nb.name} were submitted; {py.name} was graded")
             present = [py]
-    path = present[0]
+    return read_file(present[0], ex, notes)
+
+
+def read_file(path: Path, ex: Exercise, notes: list[str] | None = None) -> SubmittedFile:
+    """``path`` read as exercise ``ex``'s file, whatever its name (``grader validate``
+    grades the course's mistakes, ``solutions/mistakes/FILE/NAME.py``, with it)."""
+    notes = list(notes or [])
     kind = "py" if path.suffix == ".py" else "ipynb"
     if path.is_symlink() or not path.is_file():
         return SubmittedFile(
@@ -228,11 +234,15 @@ def _pick(folder: Path, ex: Exercise) -> SubmittedFile:
 
 
 def _is_untouched_stub(py: Path, ex: Exercise) -> bool:
-    from grader.course.stubs import stub_source
+    from grader.course.stubs import is_untouched_stub
 
     if py.is_symlink() or not py.is_file() or py.stat().st_size > MAX_SOURCE_BYTES:
         return False
-    return py.read_bytes() == stub_source(ex).encode("utf-8")
+    try:
+        text = py.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return is_untouched_stub(text, ex)
 
 
 def submission_data(submission: Submission) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import exercise, results, run_grader
+from conftest import ROOT, exercise, results, run_grader
 
 pytestmark = pytest.mark.slow
 
@@ -15,6 +15,10 @@ def test_grader_validate_passes():
     proc = run_grader("validate", "--seeds", "5")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "course is valid" in proc.stdout
+    # Every shipped mistake fails the checks it names (and none scores full marks).
+    shipped = len(list((ROOT / "solutions" / "mistakes").rglob("*.py")))
+    assert shipped >= 2 * 11
+    assert f"mistakes: {shipped} of {shipped} fail as declared" in proc.stdout
 
 
 @pytest.fixture(scope="module")

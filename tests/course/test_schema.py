@@ -150,6 +150,18 @@ CASES = [
         ),
         Bad("points_not_sum.yaml", 5, "key 'points': says 5 but the checks' points add up to 3"),
         Bad(
+            "needs_unknown.yaml",
+            22,
+            "key 'needs': no check of this exercise is named 'double of a cube'",
+        ),
+        Bad("needs_itself.yaml", 22, "key 'needs': a check cannot need itself"),
+        Bad(
+            "needs_not_text.yaml",
+            22,
+            "key 'needs': expected the name of a check or a list of names, got 3",
+        ),
+        Bad("alone_not_text.yaml", 22, "key 'alone': expected text, got true"),
+        Bad(
             "bad_generator.yaml",
             15,
             "key 'randn': expected a shape (list of whole numbers), got 'big'",

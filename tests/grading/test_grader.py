@@ -426,6 +426,44 @@ def test_a_passed_gate_leaves_the_other_checks_alone(tmp_path: Path, job: Job):
     assert [(c.status, c.score) for c in result.checks] == [("passed", 2.0), ("passed", 2.0)]
 
 
+SHAPE = "name: shape\njudge: match\ncall: [{tensor: [1.0, 2.0]}]\nwith: {values: false}"
+
+
+def test_a_check_that_needs_another_scores_only_with_it(tmp_path: Path, job: Job):
+    """A shape-only check (zeros of the right shape pass it) counts only together with the
+    check of the values it needs."""
+    planned = checks(tmp_path, MATCH, SHAPE + "\nneeds: doubles")
+    right = job.loaded().call("unit-0", result=DOUBLED).call("unit-1", result=DOUBLED)
+    result = grade(planned, right.execution())
+    assert [(c.status, c.score) for c in result.checks] == [("passed", 2.0), ("passed", 2.0)]
+
+    zeros = Job(tmp_path / "zeros").loaded()
+    zeros.call("unit-0", result=torch.zeros(2)).call("unit-1", result=torch.zeros(2))
+    result = grade(planned, zeros.execution())
+    doubles, shape = result.checks
+    assert (doubles.status, doubles.score) == ("failed", 0.0)
+    assert (shape.status, shape.score) == ("failed", 0.0)
+    assert shape.message == (
+        "not scored: f returned a float32 tensor of shape [2], as expected; it counts only "
+        "together with 'doubles', which did not pass"
+    )
+    assert result.score == 0.0
+
+
+def test_needs_hold_along_a_chain_and_leave_a_failure_its_own_words(tmp_path: Path, job: Job):
+    third = "name: third\njudge: match\ncall: [{tensor: [1.0, 2.0]}]\nwith: {values: false}"
+    planned = checks(tmp_path, MATCH, SHAPE + "\nneeds: doubles", third + "\nneeds: [shape]")
+    folder = job.loaded().call("unit-0", result=torch.zeros(2)).call("unit-1", result=DOUBLED)
+    result = grade(planned, folder.call("unit-2", result=DOUBLED).execution())
+    assert [c.score for c in result.checks] == [0.0, 0.0, 0.0]
+    assert "together with 'shape'" in result.checks[2].message
+    # A check that failed on its own keeps its own message.
+    wrong = Job(tmp_path / "wrong").loaded().call("unit-0", result=torch.zeros(2))
+    wrong.call("unit-1", result=torch.zeros(3))
+    result = grade(checks(tmp_path / "w", MATCH, SHAPE + "\nneeds: doubles"), wrong.execution())
+    assert result.checks[1].message == "f: shape is [3]; expected [2]"
+
+
 def test_partial_credit_from_a_verdicts_fraction(tmp_path: Path, job: Job):
     files = {
         "hidden/j.py": "from grader.judges import Verdict\n\n\ndef half(ctx):\n"

@@ -105,8 +105,19 @@ def test_default_tolerance_of_value_problems():
 
 def test_not_a_tensor():
     found, details = tensor_problems([1.0, 2.0], torch.zeros(2), atol=0, rtol=0)
-    assert found == ["got a list of 2 items; expected a tensor"]
+    assert found == ["got a list of 2 items; expected a tensor; its values are wrong too"]
     assert details == {"expected": "float32 tensor of shape [2]"}
+    found, _ = tensor_problems([0.0, 0.0], torch.zeros(2), atol=0, rtol=0)
+    assert found == ["got a list of 2 items; expected a tensor; its values are right"]
+    # Values that cannot be laid side by side are not compared: nothing is said of them.
+    assert problems([0.0, 0.0, 0.0], torch.zeros(2)) == ["got a list of 3 items; expected a tensor"]
+    assert problems([[0.0], [0.0, 1.0]], torch.zeros(2)) == [
+        "got a list of 2 items; expected a tensor"
+    ]
+    assert problems("00", torch.zeros(2)) == ["got the string '00'; expected a tensor"]
+    assert problems(0.0, torch.tensor(0.0)) == [
+        "got the float 0; expected a tensor; its values are right"
+    ]
     assert problems(None, torch.zeros(2), where="out") == ["out: got None; expected a tensor"]
 
 
@@ -120,7 +131,13 @@ def test_wrong_shape_and_wrong_dtype_are_both_named_and_values_are_not_compared(
 
 def test_a_tensor_subclass_is_named():
     found = problems(tv([1.0], cls="mine.Special", exact=False), torch.tensor([1.0]))
-    assert found == ["got a subclass of torch.Tensor (mine.Special); return a plain torch.Tensor"]
+    assert found == [
+        "got a subclass of torch.Tensor (mine.Special); return a plain torch.Tensor; "
+        "the value is right"
+    ]
+    found = problems(tv([2.0], cls="mine.Special", exact=False), torch.tensor([1.0]))
+    assert found[0] == "got a subclass of torch.Tensor (mine.Special); return a plain torch.Tensor"
+    assert found[1].startswith("values differ at 1 of 1 positions")
 
 
 def test_nan_only_tensor_is_non_finite():
@@ -280,12 +297,42 @@ def test_numbers_within_and_outside_the_tolerance():
 
 
 def test_numbers_of_the_wrong_type():
-    assert problems(1, 1.0) == ["got the int 1; expected a Python float"]
-    assert problems(1.0, 1) == ["got the float 1; expected a Python int"]
+    # The type is named first, and the value is still compared: the student learns both.
+    assert problems(1, 1.0) == ["got the int 1; expected a Python float; its value, 1, is right"]
+    assert problems(1.0, 1) == ["got the float 1; expected a Python int; its value, 1, is right"]
+    assert problems(28.0, 27) == [
+        "got the float 28; expected a Python int; its value is wrong too: 28, where 27 is expected"
+    ]
+    assert problems(28.0, 27, reveal=False) == [
+        "got the float 28; expected a Python int; its value, 28, is wrong too"
+    ]
+    assert problems(28.0, 27, values=False) == ["got the float 28; expected a Python int"]
+    # A bool is not a count: no value is read into it.
     assert problems(True, 1) == ["got the bool True; expected a Python int"]
     assert problems(tv(1.0), 1.0) == [
         "got a float32 tensor of shape []; expected a Python float "
-        "(use .item() to turn a one-element tensor into a number)"
+        "(use .item() to turn a one-element tensor into a number); its value, 1, is right"
+    ]
+    assert problems(tv([2.0]), 1.0) == [
+        "got a float32 tensor of shape [1]; expected a Python float "
+        "(use .item() to turn a one-element tensor into a number); its value is wrong too: 2, "
+        "where 1 is expected"
+    ]
+    # Several values, text or nothing: only the type can be said.
+    assert problems(tv([1.0, 1.0]), 1.0)[0].endswith("into a number)")
+    assert problems("1", 1) == ["got the string '1'; expected a Python int"]
+    assert problems(None, 1.0) == ["got None; expected a Python float"]
+
+
+def test_a_tensor_where_a_list_is_expected_gets_its_values_compared():
+    assert problems(tv([1.0, 2.0]), [1.0, 2.0]) == [
+        "got a float32 tensor of shape [2]; expected a list; its values are right"
+    ]
+    assert problems(tv([1.0, 3.0]), [1.0, 2.0]) == [
+        "got a float32 tensor of shape [2]; expected a list; its values are wrong too"
+    ]
+    assert problems(tv([1.0, 2.0]), ["a", "b"]) == [
+        "got a float32 tensor of shape [2]; expected a list"
     ]
 
 

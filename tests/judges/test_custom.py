@@ -11,6 +11,7 @@ import torch
 from judging import judge, plan_check, returned
 
 from grader.course.schema import ExerciseError
+from grader.judges.base import Unjudgeable
 
 HELPERS = {
     "hidden/judges.py": """
@@ -45,6 +46,14 @@ HELPERS = {
         raise ValueError("the instructor's bug")
 """
 }
+# The line of `raise` in hidden/judges.py as written (the text is dedented, its first
+# line left empty).
+BROKEN_LINE = (
+    HELPERS["hidden/judges.py"]
+    .split("\n")
+    .index('        raise ValueError("the instructor\'s bug")')
+    + 1
+)
 CHECK = """
 judge: custom
 call: [{randn: [4]}]
@@ -106,10 +115,69 @@ def test_solution_option_asks_for_the_reference_run(tmp_path: Path):
     assert check(tmp_path, "sees", ", solution: true").needs_solution
 
 
-def test_an_error_in_the_function_reaches_the_caller(tmp_path: Path):
-    # ExerciseGrader turns it into "the result could not be judged" (tests/grading/test_grader.py).
-    with pytest.raises(ValueError, match="the instructor's bug"):
+def test_an_error_in_the_function_is_the_checks_error_at_the_helpers_line(tmp_path: Path):
+    # Unjudgeable: the check is an error (not a failure the student takes for their own),
+    # and the message names the line of the instructor's helper that raised.
+    with pytest.raises(Unjudgeable) as info:
         judge(check(tmp_path, "broken"), {})
+    assert str(info.value) == (
+        "f: this check could not be judged: the course's judge failed at "
+        f"exercises/hidden/judges.py:{BROKEN_LINE} (ValueError: the instructor's bug); "
+        "an error in the course, not in your code"
+    )
+
+
+OTHER_FAILURES = {
+    "hidden/judges.py": """
+    import sys
+
+    from grader.judges import Unjudgeable
+
+    sys.path.insert(0, __file__.rsplit("/", 3)[0])  # the course folder, outside exercises/
+    import course_lib
+
+
+    def undecided(ctx):
+        raise Unjudgeable("f: too large to judge")
+
+
+    def deeper(ctx):
+        return course_lib.judge_it(ctx)
+
+
+    def nothing(ctx):
+        return None
+    """,
+    "../course_lib.py": """
+    def judge_it(ctx):
+        return {}["missing"]
+    """,
+}
+
+
+def test_the_judges_own_unjudgeable_keeps_its_message(tmp_path: Path):
+    with pytest.raises(Unjudgeable, match=r"^f: too large to judge$"):
+        judge(check(tmp_path, "undecided", files=OTHER_FAILURES), {})
+
+
+def test_the_line_named_is_the_deepest_under_the_exercises_folder(tmp_path: Path):
+    # course_lib.py lies in the course folder but outside exercises/ (as the grader's own
+    # code does for the bundled course): the helper's call is the line named.
+    with pytest.raises(Unjudgeable) as info:
+        judge(check(tmp_path, "deeper", files=OTHER_FAILURES), {})
+    line = (
+        OTHER_FAILURES["hidden/judges.py"]
+        .split("\n")
+        .index("        return course_lib.judge_it(ctx)")
+    )
+    said = f"the course's judge failed at exercises/hidden/judges.py:{line + 1} (KeyError: "
+    assert said in str(info.value)
+
+
+def test_a_judge_returning_neither_verdict_nor_pair(tmp_path: Path):
+    with pytest.raises(Unjudgeable) as info:
+        judge(check(tmp_path, "nothing", files=OTHER_FAILURES), {})
+    assert "failed in hidden/judges.py:nothing (TypeError: cannot unpack" in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -139,11 +139,23 @@ def test_alpha_decides_how_strong_the_evidence_must_be(tmp_path: Path):
 @pytest.mark.parametrize(
     "got, words",
     [
-        ([0.5] * 30, "f: got a list of 30 items; expected a tensor of samples"),
+        (
+            [0.5] * 30,
+            "f: got a list of 30 items; expected a tensor of samples; its values are wrong too: "
+            "the samples do not look uniform on [0, 1): their mean is 0.5 and std 0 (expected "
+            "0.5 and 0.288675); a Kolmogorov-Smirnov test rejects them (p = 2.81275e-07)",
+        ),
         (object(), "f: got an object of class builtins.object; expected a tensor of samples"),
         (
             torch.zeros(50, dtype=torch.int64),
-            "f: got a int64 tensor of shape [50]; samples must be floating point",
+            "f: got a int64 tensor of shape [50]; samples must be floating point; its values are "
+            "wrong too: the samples do not look uniform on [0, 1): their mean is 0 and std 0 "
+            "(expected 0.5 and 0.288675); a Kolmogorov-Smirnov test rejects them (p = 1.55055e-45)",
+        ),
+        (
+            [0.5] * 10,
+            "f: got a list of 10 items; expected a tensor of samples; its values are wrong too: "
+            "got only 10 samples",
         ),
         (torch.rand(19), "f: got only 19 samples"),
         (
@@ -159,6 +171,18 @@ def test_alpha_decides_how_strong_the_evidence_must_be(tmp_path: Path):
 def test_what_is_not_a_tensor_of_samples(tmp_path: Path, got: object, words: str):
     v = verdict(check(tmp_path), got)
     assert not v.passed and v.message == words
+
+
+def test_samples_of_the_wrong_type_are_still_tested(tmp_path: Path):
+    """A list of good samples, or float64 ones: the type is wrong, the values are right,
+    and the message says both."""
+    uniform, _ = samples()
+    v = verdict(check(tmp_path), uniform.tolist())
+    assert not v.passed
+    assert v.message.startswith(
+        "f: got a list of 2000 items; expected a tensor of samples; its values are right: "
+        "2000 samples consistent with uniform on [0, 1)"
+    )
 
 
 def test_twenty_samples_are_enough_to_judge(tmp_path: Path):

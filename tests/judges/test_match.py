@@ -60,9 +60,13 @@ def test_atol_and_rtol_options(tmp_path: Path):
 
 def test_wrong_type_shape_dtype(tmp_path: Path):
     pc = check(tmp_path)
-    assert verdict(pc, [1.0, 2.0, 3.0]).message == "f: got a list of 3 items; expected a tensor"
+    assert verdict(pc, [1.0, 2.0, 3.0]).message == (
+        "f: got a list of 3 items; expected a tensor; its values are right"
+    )
     assert verdict(pc, torch.zeros(3, 1)).message == "f: shape is [3, 1]; expected [3]"
-    assert verdict(pc, EXPECTED.double()).message == "f: dtype is float64; expected float32"
+    assert verdict(pc, EXPECTED.double()).message == (
+        "f: dtype is float64; expected float32; the values are right"
+    )
     assert verdict(pc, torch.zeros(2, dtype=torch.int64)).message == (
         "f: shape is [2]; expected [3]; dtype is int64; expected float32"
     )
@@ -138,7 +142,13 @@ def test_python_values(tmp_path: Path):
     assert verdict(pc, {"a": 1, "b": [1, 2]}, {"a": 1, "b": [1, 2]}).passed
     v = verdict(pc, {"a": 1, "b": [1, 3]}, {"a": 1, "b": [1, 2]})
     assert v.message == "f: result['b'][1]: got 3; expected 2"
-    assert verdict(pc, 1, 1.0).message == "f: got the int 1; expected a Python float"
+    assert verdict(pc, 1, 1.0).message == (
+        "f: got the int 1; expected a Python float; its value, 1, is right"
+    )
+    assert verdict(pc, 28.0, 27).message == (
+        "f: got the float 28; expected a Python int; its value is wrong too: 28, "
+        "where 27 is expected"
+    )
     assert verdict(pc, "x", "x").message == "f returned the string 'x', as expected"
 
 
@@ -231,3 +241,82 @@ def test_the_picture_shows_the_output_the_check_names(tmp_path: Path):
     [figure] = judge(pc, returned(y=image * 2), returned(y=image)).figures
     assert figure["got"] == [[[1.0]], [[0.5]], [[0.25]]]
     assert figure["expected"] == [[[0.5]], [[0.25]], [[0.125]]]
+
+
+def test_ignore_dtype_leaves_the_dtype_to_another_check(tmp_path: Path):
+    pc = check(tmp_path, "with: {ignore: [dtype]}")
+    v = verdict(pc, EXPECTED.double())
+    assert v.passed
+    assert v.message == (
+        "f returned a float64 tensor of shape [3], as expected apart from its dtype, "
+        "which another check judges"
+    )
+    v = verdict(pc, EXPECTED.double() + 1)
+    assert not v.passed and v.message.startswith("f: values differ at 3 of 3 positions")
+    assert "dtype" not in v.message
+    # Without the option, the dtype is named.
+    assert not verdict(check(tmp_path / "strict"), EXPECTED.double()).passed
+
+
+def test_ignore_scale_judges_values_up_to_one_positive_factor(tmp_path: Path):
+    """An image left in 0-255 has its channels right: the check of the channels passes,
+    says so, and leaves the scale to the check that names it."""
+    pc = check(tmp_path, "with: {ignore: [scale]}")
+    v = verdict(pc, EXPECTED * 255)
+    assert v.passed
+    assert v.message == (
+        "f returned a float32 tensor of shape [3], as expected apart from its scale "
+        "(the expected values times 255), which another check judges"
+    )
+    assert v.details["scale"] == "the expected values times 255"
+    # Another layout is still wrong, at any scale; so are a negative factor and zeros.
+    for wrong in (EXPECTED.flip(0) * 255, EXPECTED * -2, torch.zeros(3)):
+        assert not verdict(pc, wrong).passed
+    v = verdict(pc, EXPECTED.flip(0) * 255)
+    assert v.message.startswith("f: values differ at 3 of 3 positions")
+    # Without the option, the factor is a mistake of this check.
+    assert not verdict(check(tmp_path / "strict"), EXPECTED * 255).passed
+
+
+def test_ignore_takes_only_known_words(tmp_path: Path):
+    with pytest.raises(ExerciseError, match=r"key 'ignore': expected a list of dtype, scale"):
+        check(tmp_path, "with: {ignore: [shape]}")
+    with pytest.raises(ExerciseError, match=r"key 'ignore': expected a list, got 'dtype'"):
+        check(tmp_path / "b", "with: {ignore: dtype}")
+
+
+def test_ignore_type_compares_a_number_whatever_holds_it(tmp_path: Path):
+    pc = check(tmp_path, "with: {ignore: [type]}")
+    v = verdict(pc, torch.tensor(6.0), 6.0)
+    assert v.passed
+    assert v.message == (
+        "f returned a float32 tensor of shape [], as expected apart from its type "
+        "(a float32 tensor), which another check judges"
+    )
+    assert verdict(pc, 6, 6.0).passed
+    v = verdict(pc, torch.tensor(7.0), 6.0)
+    assert not v.passed and v.message == "f: got 7, which is not the expected value"
+    # A value that is not one number is still judged on its type.
+    v = verdict(pc, torch.tensor([6.0, 6.0]), 6.0)
+    assert not v.passed and v.message.startswith("f: got a float32 tensor of shape [2]")
+    assert verdict(pc, 6.0, 6.0).message == "f returned the float 6, as expected"
+
+
+def test_ignore_type_compares_a_list_with_a_tensor(tmp_path: Path):
+    ids = torch.tensor([1, 2, 0])
+    pc = check(tmp_path, "with: {ignore: [type]}")
+    v = verdict(pc, [1, 2, 0], ids)
+    assert v.passed
+    assert v.message == (
+        "f returned a list of 3 items, as expected apart from its type (a list of 3 items), "
+        "which another check judges"
+    )
+    v = verdict(pc, [1, 2, 5], ids)
+    assert not v.passed and v.message.startswith("f: values differ at 1 of 3 positions")
+    # 1.5 is no int64: the list is compared as float64, and the dtype is named.
+    v = verdict(pc, [1.5, 2, 0], ids)
+    assert not v.passed and v.message.startswith("f: dtype is float64; expected int64")
+    # An empty list is an empty tensor of any dtype.
+    assert verdict(pc, [], torch.tensor([], dtype=torch.int64)).passed
+    # Text is not numbers: the type is named as ever.
+    assert verdict(pc, "1 2 0", ids).message == "f: got the string '1 2 0'; expected a tensor"

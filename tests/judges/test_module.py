@@ -18,7 +18,10 @@ from grader.sandbox.protocol.mlp import MLP
 LAYERS = [["fc1", 3, 4], ["out", 4, 1]]
 STRUCTURE = """
 judge: module
-call: [3]
+steps:
+  - call: f
+    args: [3]
+    as: model
 keep: [model]
 """
 STEPS = """
@@ -165,13 +168,15 @@ def test_state_from_with_a_double_model(tmp_path: Path):
     pc = plan_check(tmp_path, STEPS + "with: {state_from: weights, structure: false}")
     v = verdict(pc, mlp(state=pc.bound["weights"].state).double())
     assert v.message.startswith(
-        "f: 'fc1.weight' does not hold the saved weights (dtype is float64; expected float32)"
+        "f: 'fc1.weight' does not hold the saved weights "
+        "(dtype is float64; expected float32; the values are right)"
     )
 
 
 def test_output_option(tmp_path: Path):
     pc = plan_check(
-        tmp_path, STRUCTURE.replace("keep: [model]", "keep: [result]") + "with: {output: result}"
+        tmp_path,
+        STRUCTURE.replace("model", "result") + "with: {output: result}",
     )
     assert verdict(pc, mlp(), name="result").passed
 

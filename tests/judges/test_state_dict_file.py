@@ -101,7 +101,9 @@ def test_other_values_shapes_or_dtypes(tmp_path: Path):
         "fc1.bias: values differ at 4 of 4 positions, e.g. at [0], "
         "where yours is "
     )
-    assert v.message.endswith("; out.weight: dtype is float64; expected float32")
+    assert v.message.endswith(
+        "; out.weight: dtype is float64; expected float32; the values are right"
+    )
     assert "out.bias" not in v.message  # three problems at most
 
 
@@ -110,7 +112,9 @@ def test_a_saved_value_that_is_not_a_tensor(tmp_path: Path):
     state: dict = given(pc)
     state["fc1.weight"] = state["fc1.weight"].tolist()
     v = verdict(pc, saved(state))
-    assert v.message == "f: fc1.weight: got a list of 4 items; expected a tensor"
+    assert v.message == (
+        "f: fc1.weight: got a list of 4 items; expected a tensor; its values are right"
+    )
 
 
 def test_nan_in_a_saved_tensor(tmp_path: Path):

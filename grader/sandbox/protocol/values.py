@@ -35,6 +35,8 @@ MAX_ITEMS = 10_000  # items kept of a returned container
 MAX_ENCODE_DEPTH = 20  # deeper returned values are kept as their class only
 MAX_DECODE_DEPTH = 25
 MAX_DIM = 2**63 - 1  # a dimension torch can hold
+MAX_MRO = 64  # classes kept of a module's class hierarchy
+MAX_CLASS_NAME = 200
 
 
 class WireError(Exception):
@@ -63,6 +65,10 @@ class ModuleValue:
     params: list[tuple[str, tuple[int, ...]]]
     children: list[tuple[str, str]]
     state: dict[str, TensorValue] = field(default_factory=dict)
+    # The names of its class's MRO, most derived first ("torch.nn.modules.linear.Linear",
+    # ..., "builtins.object"), so that a check can ask isinstance(result, nn.Linear)
+    # of a subclass; empty when the sandbox sent none.
+    mro: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +77,15 @@ class OpaqueValue:
 
     cls: str
     repr: str
+
+
+@dataclass
+class Raised:
+    """What a call that raised left in place of its value, for a check that goes on
+    after it (a row of a table): the exception's class name and message."""
+
+    type: str
+    message: str
 
 
 class Lambda:
@@ -119,8 +134,23 @@ def _loaded_torch() -> Any:
 
 
 def type_name(value: object) -> str:
-    cls = type(value)
+    return class_name(type(value))
+
+
+def class_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def mro_names(cls: type) -> list[str]:
+    """The names of a class's MRO (a student's class may name itself anything: the
+    names are data, read as such)."""
+    names = []
+    for base in cls.__mro__[:MAX_MRO]:
+        try:
+            names.append(class_name(base)[:MAX_CLASS_NAME])
+        except Exception:  # a class whose name is not text: keep the others
+            names.append("?")
+    return names
 
 
 def safe_text(fn: Any, value: object) -> str:
@@ -471,6 +501,7 @@ class ModuleTag(Tag):
             "params": [[str(n), list(p.shape)] for n, p in value.named_parameters()],
             "children": [[str(n), type_name(c)] for n, c in value.named_children()],
             "state": state,
+            "mro": mro_names(type(value)),
         }
 
     def to_python(self, spec: dict, dec: Decoder, depth: int) -> Any:
@@ -497,7 +528,16 @@ class ModuleTag(Tag):
             params=[(name, _shape(shape, "module parameters")) for name, shape in params],
             children=[(name, cls) for name, cls in children],
             state={str(k): _tensor_spec(v, dec) for k, v in state.items()},
+            mro=_mro(spec.get("mro", [])),
         )
+
+
+def _mro(raw: Any) -> list[str]:
+    expect(
+        isinstance(raw, list) and len(raw) <= MAX_MRO and all(isinstance(c, str) for c in raw),
+        "malformed module classes",
+    )
+    return [c[:MAX_CLASS_NAME] for c in raw]
 
 
 @register
@@ -657,6 +697,26 @@ class MLPTag(Tag):
         if "state" in spec:
             net.load_state_dict({k: dec.decode(v, depth + 1) for k, v in spec["state"].items()})
         return net
+
+
+@register
+class RaisedTag(Tag):
+    """A call that raised, where the check asked to go on (see ``Raised``)."""
+
+    name = "raised"
+    directions = frozenset({OUTPUT})
+
+    def check(self, value: Any, enc: Encoder) -> bool:
+        return type(value) is Raised
+
+    def to_json(self, value: Any, enc: Encoder, depth: int) -> dict:
+        return {"t": "raised", "type": str(value.type)[:100], "message": value.message[:MAX_TEXT]}
+
+    def to_python(self, spec: dict, dec: Decoder, depth: int) -> Any:
+        return Raised(
+            type=_text_field(spec, "type", "Exception", 100, "raised"),
+            message=_text_field(spec, "message", "", MAX_TEXT, "raised"),
+        )
 
 
 @register

@@ -173,6 +173,20 @@ def test_outputs_round_trip_every_output_tag() -> None:
     assert module.training is False and module.params == [("weight", (2, 3)), ("bias", (2,))]
     assert torch.equal(module.state["weight"].data, layer.weight.detach())
 
+    class Wider(torch.nn.Linear):
+        pass
+
+    sub_module = check(Wider(1, 1))
+    assert sub_module.cls.endswith("Wider")
+    assert sub_module.mro[1:] == [
+        "torch.nn.modules.linear.Linear",
+        "torch.nn.modules.module.Module",
+        "builtins.object",
+    ]
+
+    raised = check(values.Raised("ValueError", "x" * 5000))
+    assert raised == values.Raised("ValueError", "x" * values.MAX_TEXT)
+
     opaque = check(Loud())
     assert isinstance(opaque, OpaqueValue) and opaque.repr == "<unprintable>"
     assert seen == set(values.RECEIVING[OUTPUT]), "every output tag needs a case here"
@@ -270,11 +284,18 @@ MALFORMED: dict[str, list[tuple[Any, str]]] = {
         ({**MODULE, "children": [["fc", 3]]}, "malformed module children"),
         ({**MODULE, "class": ["M"]}, "malformed module class"),
         ({**MODULE, "training": "no"}, "malformed module"),
+        ({**MODULE, "mro": "M"}, "malformed module classes"),
+        ({**MODULE, "mro": ["M", 3]}, "malformed module classes"),
+        ({**MODULE, "mro": ["M"] * (values.MAX_MRO + 1)}, "malformed module classes"),
         ({**MODULE, "state": {"w": {"t": "int", "v": 1}}}, "malformed tensor"),
         (
             {**MODULE, "state": {"w": {"t": "tensor", "key": "nope"}}},
             "missing from the results file",
         ),
+    ],
+    "raised": [
+        ({"t": "raised", "type": 3}, "malformed raised"),
+        ({"t": "raised", "message": ["x"]}, "malformed raised"),
     ],
     "object": [
         ({"t": "object", "class": 3}, "malformed object"),
@@ -335,6 +356,9 @@ JSON = st.recursive(
                     "state",
                     "params",
                     "children",
+                    "mro",
+                    "type",
+                    "message",
                     "training",
                     "exact",
                     "requires_grad",
@@ -457,6 +481,11 @@ def test_missing_fields_take_their_defaults_and_text_is_capped() -> None:
     assert got == OpaqueValue(cls="c" * 200, repr="r" * values.MAX_TEXT)
     module = decode_outputs({"v": {"t": "module", "state": {}, "params": []}}, {})["v"]
     assert module.cls == "?" and module.children == [] and module.training is False
+    assert module.mro == []  # a module sent without its classes: isinstance sees only cls
+    long_mro = {"t": "module", "state": {}, "params": [], "mro": ["m" * 300]}
+    assert decode_outputs({"v": long_mro}, {})["v"].mro == ["m" * values.MAX_CLASS_NAME]
+    raised = decode_outputs({"v": {"t": "raised", "type": "E" * 300}}, {})["v"]
+    assert raised == values.Raised("E" * 100, "")
 
 
 def test_a_dict_with_unhashable_keys_is_kept_as_its_count() -> None:

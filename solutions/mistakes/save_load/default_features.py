@@ -1,0 +1,32 @@
+"""A typical mistake: Model() with its default 87 features, whatever in_features is."""
+
+# must fail: load_model builds the model for the given in_features
+
+import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    """The regression-model network (defined again here, so this file stands alone)."""
+
+    def __init__(self, in_features: int = 87) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, 64)
+        self.fc2 = nn.Linear(64, 32)
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.out(x)
+
+
+def save_model(model: nn.Module, path) -> None:
+    torch.save(model.state_dict(), path)
+
+
+def load_model(path, in_features: int) -> Model:
+    model = Model()
+    model.load_state_dict(torch.load(path, weights_only=True))
+    model.eval()
+    return model

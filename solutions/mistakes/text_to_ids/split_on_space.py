@@ -1,0 +1,20 @@
+"""A typical mistake: split(" ") instead of split(), so runs of spaces give empty words."""
+
+# must fail: build_vocab splits on any whitespace
+# must fail: encode ignores extra whitespace
+
+import torch
+
+
+def build_vocab(sentences: list[str]) -> dict[str, int]:
+    vocab: dict[str, int] = {}
+    for sentence in sentences:
+        for word in sentence.lower().split(" "):
+            if word not in vocab:
+                vocab[word] = len(vocab) + 1  # id 0 is kept for unknown words
+    return vocab
+
+
+def encode(sentence: str, vocab: dict[str, int]) -> torch.Tensor:
+    ids = [vocab.get(word, 0) for word in sentence.lower().split(" ")]
+    return torch.tensor(ids, dtype=torch.int64)
