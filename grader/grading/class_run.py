@@ -306,7 +306,8 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
             len(work) + len(unread) - failed, len(submissions) - len(work), seconds, failed
         )
     else:
-        graded = [s.student for s, _ in work if s.student not in set(incidents.students)]
+        broken = set(incidents.students)
+        graded = [s.student for s, _ in work if s.student not in broken]
         text = regrade_summary(selection, graded, len(ids), first, seconds, failed, stale)
     if (
         pool is not None and pool.restarts
