@@ -168,6 +168,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 stream=stream,
                 pool=pool,
                 cluster=cluster,
+                only=args.only,
+                exercises=args.exercise,
             )
     except Interrupted as exc:
         _say(f"grader: {exc}")
@@ -354,7 +356,10 @@ def parser() -> argparse.ArgumentParser:
         description="Grade every submission and write reports. Only what changed since "
         "the last run (a student's files, an exercise, the grader) is graded "
         "again; results are kept in OUT/grades.sqlite. An interrupted run "
-        "resumes where it stopped.",
+        "resumes where it stopped. --only and --exercise re-grade just those, "
+        "even if nothing changed, and leave everyone else's stored results as they are.",
+        epilog="example: grader grade submissions/ --only ada --exercise tensor-ops "
+        "(re-grades ada's tensor-ops; the reports still cover the whole class)",
     )
     g.add_argument("submissions", help="a folder of student folders, or one student's folder")
     g.add_argument("--out", default="reports", help="where reports go (default: reports/)")
@@ -372,6 +377,22 @@ def parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="grade everything again, ignoring results kept from earlier runs",
+    )
+    g.add_argument(
+        "--only",
+        metavar="STUDENT",
+        action="append",
+        default=[],
+        help="re-grade this student (their id or folder name), even if nothing changed; "
+        "repeat for more; the others' stored results are left as they are",
+    )
+    g.add_argument(
+        "--exercise",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="re-grade this exercise (its id), even if nothing changed; repeat for more; "
+        "with --only, for those students only",
     )
     g.add_argument(
         "--cluster",
