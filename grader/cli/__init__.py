@@ -1,4 +1,4 @@
-"""The ``grader`` command: build, check, validate, grade.
+"""The ``grader`` command: build, check, validate, grade, similarity.
 
 Exit status: 0 when the command did its job (whatever the students' scores); 1 when
 ``check`` or ``validate`` found failures; 2 when the grader itself could not run, with
@@ -168,6 +168,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 stream=stream,
                 pool=pool,
                 cluster=cluster,
+                only=args.only,
+                exercises=args.exercise,
             )
     except Interrupted as exc:
         _say(f"grader: {exc}")
@@ -285,6 +287,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from grader.similarity import report
+    from grader.similarity.run import similarity
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out names the HTML page (say reports/similarity.html), not {out}")
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    course = _course(args, resolve_helpers=False)
+    result = similarity(course, Path(args.submissions), args.top)
+    for line in result.skipped:
+        _say(f"grader: {line}")
+    written = report.write(result, out, out.with_suffix(".json"))
+    _say(
+        f"compared {result.students} students' code, exercise by exercise; wrote "
+        f"{' and '.join(str(p) for p in written)} (a signal to read, never a score)"
+    )
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from grader.course.build import build_bundle
 
@@ -333,7 +356,10 @@ def parser() -> argparse.ArgumentParser:
         description="Grade every submission and write reports. Only what changed since "
         "the last run (a student's files, an exercise, the grader) is graded "
         "again; results are kept in OUT/grades.sqlite. An interrupted run "
-        "resumes where it stopped.",
+        "resumes where it stopped. --only and --exercise re-grade just those, "
+        "even if nothing changed, and leave everyone else's stored results as they are.",
+        epilog="example: grader grade submissions/ --only ada --exercise tensor-ops "
+        "(re-grades ada's tensor-ops; the reports still cover the whole class)",
     )
     g.add_argument("submissions", help="a folder of student folders, or one student's folder")
     g.add_argument("--out", default="reports", help="where reports go (default: reports/)")
@@ -351,6 +377,22 @@ def parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="grade everything again, ignoring results kept from earlier runs",
+    )
+    g.add_argument(
+        "--only",
+        metavar="STUDENT",
+        action="append",
+        default=[],
+        help="re-grade this student (their id or folder name), even if nothing changed; "
+        "repeat for more; the others' stored results are left as they are",
+    )
+    g.add_argument(
+        "--exercise",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="re-grade this exercise (its id), even if nothing changed; repeat for more; "
+        "with --only, for those students only",
     )
     g.add_argument(
         "--cluster",
@@ -466,6 +508,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print the same facts as one JSON object")
     sandbox_opt(d)
     d.set_defaults(fn=cmd_doctor)
+
+    sim = sub.add_parser(
+        "similarity",
+        help="rank pairs of students by how alike their code is, exercise by exercise",
+        description="Compare every two students' code for each exercise (notebooks: their "
+        "code cells) and write the most similar pairs side by side, shared regions marked, "
+        "to an HTML page and the same facts to a JSON file beside it. The course's own "
+        "text (stubs, docstrings, starter code, examples) is left out. A signal for a "
+        "person to read, never a score.",
+    )
+    sim.add_argument("submissions", help="a folder of student folders")
+    sim.add_argument(
+        "--out",
+        default="reports/similarity.html",
+        help="the HTML page to write; the JSON goes beside it (default: "
+        "reports/similarity.html and reports/similarity.json)",
+    )
+    sim.add_argument("--top", type=int, default=25, help="pairs shown per exercise (default 25)")
+    course_opt(sim)
+    sim.set_defaults(fn=cmd_similarity)
 
     n = sub.add_parser(
         "new",

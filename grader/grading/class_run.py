@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +36,14 @@ from grader.grading.fingerprint import (
 from grader.grading.incidents import IncidentLog, internal_error_results
 from grader.grading.pools import fit_pool, make_pool
 from grader.grading.progress import Progress, summary
+from grader.grading.selection import (
+    Selection,
+    kept_results,
+    not_graded_result,
+    not_graded_warning,
+    regrade_summary,
+    select,
+)
 from grader.grading.store import Store
 from grader.results import ExerciseResult, GradingRun, StudentResult, rounded
 from grader.sandbox.choice import Sandbox
@@ -81,6 +89,8 @@ class RunSettings:
     force: bool
     stream: TextIO | None
     started: float = field(default_factory=time.monotonic)
+    only: tuple[str, ...] = ()  # --only: students to re-grade, forced
+    exercises: tuple[str, ...] = ()  # --exercise: exercises to re-grade, forced
 
 
 def default_jobs() -> int:
@@ -111,12 +121,27 @@ def grade_course(
     stream: TextIO | None = None,
     pool: Pool | None = None,
     cluster: Any = None,
+    only: Collection[str] = (),
+    exercises: Collection[str] = (),
 ) -> RunSummary:
     """Grade what changed and write the reports. The jobs run on this machine's sandbox
     ``pool``, or, given a Dask ``cluster`` client, on the cluster's workers (each with its
-    own pool); either way the store and the reports are written here."""
+    own pool); either way the store and the reports are written here.
+
+    With ``only`` (student ids or folder names) or ``exercises`` (exercise ids), just
+    those are graded, whatever changed, and everything else is read from the store as it
+    is (see selection.py); an unknown name is a GraderError."""
     settings = RunSettings(
-        course, folders, out, sandbox, seed, jobs or default_jobs(), force, stream
+        course,
+        folders,
+        out,
+        sandbox,
+        seed,
+        jobs or default_jobs(),
+        force,
+        stream,
+        only=tuple(dict.fromkeys(only)),
+        exercises=tuple(dict.fromkeys(exercises)),
     )
     with contextlib.ExitStack() as stack:
         if cluster is not None:
@@ -142,6 +167,8 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
     # Every submission is read into memory before any student code runs, so code
     # graded earlier cannot rewrite a classmate's files.
     ids = student_ids(folders)
+    selection = select(course, folders, ids, settings.only, settings.exercises)
+    chosen = course.exercises if selection is None else selection.exercises_of(course)
     submissions, submission_fps, unread = [], {}, {}
     for folder, student in zip(folders, ids, strict=True):
         try:
@@ -151,23 +178,37 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
         except (
             Exception
         ) as exc:  # the last line: one folder the grader cannot read costs only itself
-            incidents.exception(student, "reading the folder of {}", exc)
-            unread[student] = internal_error_results(course.exercises)
+            if selection is None or selection.has_student(student):
+                incidents.exception(student, "reading the folder of {}", exc)
+                unread[student] = internal_error_results(chosen)
+            # else: not graded in this re-grade; shown as stored
     key = run_key(seed, sandbox.kind)
     exercise_fps = {ex.id: exercise_fingerprint(ex, course, key) for ex in course.exercises}
+    stale, first = 0, 0
     with Store.open(out) as store:
-        cached: Cached = (
-            {}
-            if settings.force
-            else store.cached_many(
-                {s.student: (submission_fps[s.student], exercise_fps) for s in submissions}
+        if selection is None:
+            cached: Cached = (
+                {}
+                if settings.force
+                else store.cached_many(
+                    {s.student: (submission_fps[s.student], exercise_fps) for s in submissions}
+                )
             )
-        )
-        work = [
-            (s, [ex for ex in course.exercises if ex.id not in cached.get(s.student, {})])
-            for s in submissions
-        ]
-        work = [(s, exercises) for s, exercises in work if exercises]
+            work = [
+                (s, [ex for ex in course.exercises if ex.id not in cached.get(s.student, {})])
+                for s in submissions
+            ]
+            work = [(s, exercises) for s, exercises in work if exercises]
+            regraded: set[str] = set()
+        else:
+            stored = store.stored_many()
+            cached, stale = kept_results(
+                selection, course, ids, stored, submission_fps, exercise_fps
+            )
+            work = [(s, chosen) for s in submissions if selection.has_student(s.student)]
+            regraded = {s.student for s, _ in work if stored.get(s.student)}
+            first = len(work) - len(regraded)
+            _printer(stream)(f"grader: re-grading {_asked(selection, len(ids))}")
         run_id = store.start_run(course.title, grader.__version__, sandbox.kind, seed, ids)
         if not work and pool is not None:
             pool.close()
@@ -175,7 +216,16 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
         if cluster is None:
             assert pool is not None
             fresh = _grade(
-                settings, work, pool, store, exercise_fps, submission_fps, incidents, cached
+                settings,
+                work,
+                pool,
+                store,
+                exercise_fps,
+                submission_fps,
+                incidents,
+                cached,
+                selection,
+                regraded,
             )
         else:
             fresh = _grade_on_cluster(
@@ -188,20 +238,35 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
                 notes,
                 incidents,
                 cached,
+                selection,
+                regraded,
             )
         students = []
+        missing = 0
         for student in ids:
-            results = {**cached.get(student, {}), **fresh.get(student, {})}
-            exercises = unread.get(student) or [results[ex.id] for ex in course.exercises]
+            results = {
+                **cached.get(student, {}),
+                **{r.id: r for r in unread.get(student, [])},
+                **fresh.get(student, {}),
+            }
+            exercises = []
+            for ex in course.exercises:
+                if ex.id not in results:  # only outside a selection: all else was graded
+                    missing += 1
+                    results[ex.id] = not_graded_result(ex)
+                exercises.append(results[ex.id])
             students.append(StudentResult.of(student, exercises))
         warning = sandbox.warning()
+        warnings = [warning] if warning else []
+        if missing:
+            warnings.append(not_graded_warning(missing))
         run = GradingRun(
             course=course.title,
             grader_version=grader.__version__,
             sandbox=sandbox.kind,
             seed=seed,
             students=students,
-            warnings=[warning] if warning else [],
+            warnings=warnings,
         )
         from grader.reports import report_filenames, write_reports
 
@@ -236,7 +301,14 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
         )
     seconds = time.monotonic() - settings.started
     failed = len(set(incidents.students))
-    text = summary(len(work) + len(unread) - failed, len(submissions) - len(work), seconds, failed)
+    if selection is None:
+        text = summary(
+            len(work) + len(unread) - failed, len(submissions) - len(work), seconds, failed
+        )
+    else:
+        broken = set(incidents.students)
+        graded = [s.student for s, _ in work if s.student not in broken]
+        text = regrade_summary(selection, graded, len(ids), first, seconds, failed, stale)
     if (
         pool is not None and pool.restarts
     ):  # student code killed or stopped its sandbox; worth knowing
@@ -251,6 +323,12 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
         text,
         dict(zip(ids, folders, strict=True)),
     )
+
+
+def _asked(selection: Selection, total: int) -> str:
+    """The line a re-grade starts with: what the instructor asked for."""
+    asked = selection.describe(list(selection.students), total)
+    return f"{asked}, forced; everything else is read from the store as it is"
 
 
 def _printer(stream: TextIO | None) -> Callable[[str], None]:
@@ -283,6 +361,8 @@ def _grade(
     submission_fps: dict[str, str],
     incidents: IncidentLog,
     cached: Cached,
+    selection: Selection | None = None,
+    regraded: Collection[str] = (),
 ) -> dict[str, dict[str, ExerciseResult]]:
     """Grade ``work`` in the sandbox; each student is saved the moment it is judged."""
     course, sandbox, seed, jobs = settings.course, settings.sandbox, settings.seed, settings.jobs
@@ -301,7 +381,9 @@ def _grade(
 
         # Judging works on small tensors: the cores are the workers'.
         torch.set_num_threads(1)
-        keep = _Keeper(course, store, exercise_fps, submission_fps, progress, cached)
+        keep = _Keeper(
+            course, store, exercise_fps, submission_fps, progress, cached, selection, regraded
+        )
         incidents.say = progress.note
 
         def on_result(
@@ -334,6 +416,8 @@ def _grade_on_cluster(
     notes: list[str],
     incidents: IncidentLog,
     cached: Cached,
+    selection: Selection | None = None,
+    regraded: Collection[str] = (),
 ) -> dict[str, dict[str, ExerciseResult]]:
     """``_grade`` on a Dask cluster: the same store, saved the moment each result is
     back, and the same progress; ``notes`` gets the jobs the cluster had to run again."""
@@ -349,7 +433,9 @@ def _grade_on_cluster(
         return {}
     cluster = ClusterGrader(client, course, seed, sandbox.kind)
     with Progress(len(work), stream=stream) as progress:
-        keep = _Keeper(course, store, exercise_fps, submission_fps, progress, cached)
+        keep = _Keeper(
+            course, store, exercise_fps, submission_fps, progress, cached, selection, regraded
+        )
         incidents.say = progress.note
         try:
             cluster.grade_many(work, keep, incidents.record)
@@ -384,9 +470,15 @@ class _Keeper:
         submission_fps: dict[str, str],
         progress: Progress,
         cached: Cached | None = None,
+        selection: Selection | None = None,
+        regraded: Collection[str] = (),
     ) -> None:
         self.store, self.progress = store, progress
         self.cached = cached or {}
+        # Rows of exercises gone from the course go when a whole student is graded; a
+        # re-grade of some exercises writes their rows and nothing else.
+        self.prune = selection is None or not selection.exercises
+        self.regraded = set(regraded)
         self.exercise_fps, self.submission_fps = exercise_fps, submission_fps
         self.positions = {ex.id: i for i, ex in enumerate(course.exercises)}
         self.order = [ex.id for ex in course.exercises]
@@ -400,27 +492,33 @@ class _Keeper:
             submission.student,
             self.submission_fps[submission.student],
             [(self.positions[r.id], self.exercise_fps[r.id], r) for r in results],
-            self.order,
+            self.order if self.prune else None,
         )
         with self._lock:
             self.fresh[submission.student] = {r.id: r for r in results}
         kept = self.cached.get(submission.student, {})
-        self.progress.done(student_line(submission.student, results, kept, seconds))
+        again = submission.student in self.regraded
+        self.progress.done(student_line(submission.student, results, kept, seconds, again))
 
 
 REGRADED_NAMED = 3  # exercises named on a progress line; beyond, only how many
 
 
 def student_line(
-    student: str, results: list[ExerciseResult], kept: dict[str, ExerciseResult], seconds: float
+    student: str,
+    results: list[ExerciseResult],
+    kept: dict[str, ExerciseResult],
+    seconds: float,
+    forced: bool = False,
 ) -> str:
     """A student's progress line: their total over every exercise, those just graded
     (``results``) and those ``kept`` from the store; on a re-run that graded only some
-    exercises again, which ones ("ada: 20/23, re-graded tensor-ops (0.4 s)")."""
+    exercises again, which ones ("ada: 20/23, re-graded tensor-ops (0.4 s)"); ``forced``
+    (``--only``) says a re-grade of every exercise too."""
     every = {**kept, **{r.id: r for r in results}}
     score = rounded(sum(r.score for r in every.values()))
     most = rounded(sum(r.max_score for r in every.values()))
-    again = ""
+    again = ", re-graded every exercise" if forced and not kept else ""
     if kept and results:
         ids = [r.id for r in results]
         named = ", ".join(ids)

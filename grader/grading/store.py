@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -85,6 +86,7 @@ _UPSERT_SQL = (
     "submission_fp = excluded.submission_fp, exercise_fp = excluded.exercise_fp, "
     "result = excluded.result, graded_at = excluded.graded_at, final = excluded.final"
 )
+_STORED_ALL_SQL = "SELECT student, exercise, submission_fp, exercise_fp, result, final FROM results"
 _STUDENT_ROWS_SQL = "SELECT exercise, result, final FROM results WHERE student = ?"
 _START_RUN_SQL = (
     "INSERT INTO runs (started, course, grader_version, sandbox, seed, students, warnings) "
@@ -97,6 +99,23 @@ _LAST_RUN_SQL = (
 )
 _ALL_ROWS_SQL = "SELECT student, result, final FROM results ORDER BY student, position, exercise"
 _LAST_GRADED_SQL = "SELECT student, MAX(graded_at) FROM results GROUP BY student"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored result with the fingerprints it was graded under."""
+
+    result: ExerciseResult
+    submission_fp: str
+    exercise_fp: str
+
+    def current(self, submission_fp: str | None, exercise_fp: str | None) -> bool:
+        """Would a normal run reuse it (same fingerprints, and final)?"""
+        return (
+            self.result.final
+            and self.submission_fp == submission_fp
+            and self.exercise_fp == exercise_fp
+        )
 
 
 class StoreError(Exception):
@@ -285,6 +304,17 @@ class Store:
             if want is None or sub_fp != want[0] or want[1].get(exercise) != ex_fp:
                 continue
             found[student][exercise] = _load(result)
+        return found
+
+    def stored_many(self) -> dict[str, dict[str, Stored]]:
+        """Every stored result, whatever it was graded under (student -> exercise id ->
+        ``Stored``): what a re-grade of some students or exercises shows of the others,
+        exactly as they were."""
+        with self._locked() as conn:
+            rows = conn.execute(_STORED_ALL_SQL).fetchall()
+        found: dict[str, dict[str, Stored]] = {}
+        for student, exercise, sub_fp, ex_fp, result, final in rows:
+            found.setdefault(student, {})[exercise] = Stored(_load(result, final), sub_fp, ex_fp)
         return found
 
     def save_student(

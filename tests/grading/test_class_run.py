@@ -27,3 +27,13 @@ def test_many_regraded_exercises_are_counted_not_named() -> None:
     graded = [result(f"ex{i}", 1, 1) for i in range(4)]
     line = student_line("bob", graded, {"kept": result("kept", 0, 2)}, 2.0)
     assert line == "bob: 4/6, re-graded 4 of 5 exercises (2.0 s)"
+
+
+def test_a_forced_regrade_of_every_exercise_says_so() -> None:
+    graded = [result("tensor-ops", 8, 8), result("mlp", 4, 15)]
+    line = student_line("ada", graded, {}, 0.43, forced=True)
+    assert line == "ada: 12/23, re-graded every exercise (0.4 s)"
+    kept = {"mlp": result("mlp", 4, 15)}
+    assert student_line("ada", graded[:1], kept, 0.4, forced=True) == (
+        "ada: 12/23, re-graded tensor-ops (0.4 s)"
+    )
