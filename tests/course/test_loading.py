@@ -112,7 +112,11 @@ def test_hidden_answers_stay_hidden_unless_the_exercise_discloses_them(examples:
 
 def test_pictures_and_code_that_explain_typical_mistakes(examples: dict):
     tensor_init = exercise(examples, "ben_typical_mistakes", "tensor-init")
-    [uniform] = [c for c in tensor_init["checks"] if c["status"] == "failed"]
+    failed = [c for c in tensor_init["checks"] if c["status"] == "failed"]
+    [uniform] = [c for c in failed if c["name"].startswith("make_uniform draws from")]
+    # Its shape-only check counts only with it (needs:): not scored, not failed on its own.
+    [shape] = [c for c in failed if c is not uniform]
+    assert shape["message"].startswith("not scored: ") and shape["score"] == 0
     [histogram] = uniform["figures"]
     assert histogram["density"] == {"dist": "uniform", "low": 0.0, "high": 1.0}
     assert sum(histogram["counts"]) == histogram["samples"] == 10000
