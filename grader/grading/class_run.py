@@ -14,6 +14,7 @@ before the grader itself imports torch, so the two overlap.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -37,7 +38,7 @@ from grader.grading.incidents import IncidentLog, internal_error_results
 from grader.grading.pools import fit_pool, make_pool
 from grader.grading.progress import Progress, summary
 from grader.grading.store import Store
-from grader.results import ExerciseResult, GradingRun, StudentResult, rounded
+from grader.results import ExerciseResult, GradingRun, StudentResult, plain, rounded
 from grader.sandbox.choice import Sandbox
 from grader.sandbox.pool import Pool
 from grader.submissions.folders import Submission, collect, student_ids
@@ -81,6 +82,8 @@ class RunSettings:
     force: bool
     stream: TextIO | None
     started: float = field(default_factory=time.monotonic)
+    # Applied to the run after grading (grading/adjustments.py): overrides, late penalties.
+    adjust: Callable[[GradingRun], GradingRun] | None = None
 
 
 def default_jobs() -> int:
@@ -111,12 +114,13 @@ def grade_course(
     stream: TextIO | None = None,
     pool: Pool | None = None,
     cluster: Any = None,
+    adjust: Callable[[GradingRun], GradingRun] | None = None,
 ) -> RunSummary:
     """Grade what changed and write the reports. The jobs run on this machine's sandbox
     ``pool``, or, given a Dask ``cluster`` client, on the cluster's workers (each with its
     own pool); either way the store and the reports are written here."""
     settings = RunSettings(
-        course, folders, out, sandbox, seed, jobs or default_jobs(), force, stream
+        course, folders, out, sandbox, seed, jobs or default_jobs(), force, stream, adjust=adjust
     )
     with contextlib.ExitStack() as stack:
         if cluster is not None:
@@ -203,6 +207,8 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
             students=students,
             warnings=[warning] if warning else [],
         )
+        if settings.adjust is not None:  # after grading, on top of stored results
+            run = settings.adjust(run)
         from grader.reports import report_filenames, write_reports
 
         # A student's page is written again only when it could have changed: the page is
@@ -216,6 +222,7 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
                 run.seed,
                 *run.warnings,
                 grader_fingerprint(),
+                *_adjusted(run),
             ]
         )
         names = report_filenames(s.id for s in run.students)
@@ -242,6 +249,11 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
     ):  # student code killed or stopped its sandbox; worth knowing
         text += f"; {pool.restarts} sandbox worker(s) restarted after a submission stopped theirs"
     text += "".join(f"; {note}" for note in notes)
+    if run.unmatched_adjustments:
+        text += (
+            f"; {len(run.unmatched_adjustments)} adjustment(s) NOT APPLIED "
+            "(each said on its own line, and in index.html)"
+        )
     return RunSummary(
         run,
         len(work),
@@ -251,6 +263,20 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
         text,
         dict(zip(ids, folders, strict=True)),
     )
+
+
+def _adjusted(run: GradingRun) -> list[str]:
+    """What adjustments changed in the run, as text: when it changes, every page is
+    written again (an override or a deadline changes pages but no stored result)."""
+    if not run.adjusted and not run.unmatched_adjustments:
+        return []
+    changed = [
+        (s.id, e.id, plain(e.adjustments), plain(e.late))
+        for s in run.students
+        for e in s.exercises
+        if e.adjustments or e.late
+    ]
+    return [run.submitted_from, *run.unmatched_adjustments, json.dumps(changed, sort_keys=True)]
 
 
 def _printer(stream: TextIO | None) -> Callable[[str], None]:
