@@ -19,7 +19,8 @@ from grader.course.schema import ExerciseError, Mapping, type_name
 
 # The keys a course.yaml or an exercise file may give for its deadline.
 KEYS = ("due", "late")
-LATE_KEYS = {"per_day", "cap", "grace_days"}
+LATE_KEYS = ("per_day", "cap", "grace_days")  # in course.yaml
+EXERCISE_LATE_KEYS = ("per_day", "cap")
 DAY = 86400.0
 
 _AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|points?)?\s*$")
@@ -121,13 +122,9 @@ def _amount(m: Mapping, key: str) -> Amount | None:
     return Amount(float(found.group(1)), found.group(2) == "%")
 
 
-def read_late(m: Mapping, course: bool) -> LatePolicy | None:
-    """The ``late:`` mapping; grace days only in course.yaml (they are the student's for
-    the whole course)."""
-    late = m.child("late", None)
-    if late is None:
-        return None
-    late.only(LATE_KEYS if course else LATE_KEYS - {"grace_days"})
+def read_late(late: Mapping) -> LatePolicy:
+    """A ``late:`` mapping whose keys the loader has checked (grace days only in
+    course.yaml: they are the student's for the whole course)."""
     grace = late.number("grace_days", 0.0)
     if grace != int(grace):
         raise late.error("grace_days", f"expected a whole number of days, got {grace:g}")

@@ -79,7 +79,7 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
         )
         meta.only({"title", "order", *deadlines.KEYS})
         title = meta.text("title", title)
-        due, late = deadlines.read_due(meta), deadlines.read_late(meta, course=True)
+        due, late = deadlines.read_due(meta), _late(meta, course=True)
         order = meta.items("order", [])
         for item in order:
             if not isinstance(item, str):
@@ -187,8 +187,20 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
         lines=dict(getattr(doc.data, "key_lines", {})),
         helpers=helpers,
         due=deadlines.read_due(doc),
-        late=deadlines.read_late(doc, course=False),
+        late=_late(doc, course=False),
     )
+
+
+def _late(m: Mapping, course: bool) -> deadlines.LatePolicy | None:
+    """``late:`` of course.yaml (with the students' grace days) or of an exercise."""
+    late = m.child("late", None)
+    if late is None:
+        return None
+    if course:
+        late.only({*deadlines.LATE_KEYS})
+    else:
+        late.only({*deadlines.EXERCISE_LATE_KEYS})
+    return deadlines.read_late(late)
 
 
 def _non_empty(doc: Mapping, key: str) -> list[Any]:

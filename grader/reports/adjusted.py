@@ -13,9 +13,9 @@ def adjustment_lines(ex: ExerciseResult, indent: str = "") -> list[str]:
     lines = []
     if ex.late is not None:
         late = ex.late
-        how = f"{late.days_late} day(s) late" if late.days_late else "on time"
+        how = f"{_days(late.days_late)} late" if late.days_late else "on time"
         if late.grace_days:
-            how += f", {late.grace_days} grace day(s) used"
+            how += f", {_days(late.grace_days)} of grace used"
         extended = " (extension)" if late.extension else ""
         lines.append(
             f"{indent}Handed in {late.submitted_at} ({late.source}); due {late.due}{extended}: "
@@ -36,3 +36,7 @@ def adjustment_lines(ex: ExerciseResult, indent: str = "") -> list[str]:
             f"after adjustments {format_points(ex.score)}"
         )
     return lines
+
+
+def _days(n: int) -> str:
+    return f"{n} day" + ("" if n == 1 else "s")
