@@ -224,7 +224,10 @@ def _adjustments(args: argparse.Namespace, course: Course, folders: list[Path]) 
     if args.submitted_at not in (None, "git") and not Path(args.submitted_at).is_file():
         raise UsageError(f"--submitted-at {args.submitted_at}: no such file (or say 'git')")
     ids = student_ids(folders)
-    return prepare(course, dict(zip(ids, folders, strict=True)), args.submitted_at, extensions)
+    adjust = prepare(course, dict(zip(ids, folders, strict=True)), args.submitted_at, extensions)
+    if args.submitted_at is not None and adjust.hand_in is None:
+        _say("grader: --submitted-at: the course sets no due (course.yaml or an exercise)")
+    return adjust
 
 
 def _pause_workflow_commands() -> str:

@@ -67,15 +67,19 @@ def prepare(
     extensions: Path | None = None,
 ) -> Adjustments:
     """Read overrides.yaml, the extensions (``extensions``, else extensions.csv beside
-    course.yaml if there is one) and, when the course has deadlines, the hand-in times
-    of the students in ``folders`` (id -> folder)."""
+    course.yaml if there is one) and, when there is a deadline (the course's, an
+    exercise's or an extension), the hand-in times of the students in ``folders``
+    (id -> folder)."""
     if extensions is None and (course.root / EXTENSIONS_FILENAME).is_file():
         extensions = course.root / EXTENSIONS_FILENAME
+    granted = read_extensions(extensions) if extensions is not None else []
+    # An extension is a deadline too, for its student, even in a course without one.
+    timed = has_deadlines(course) or bool(granted)
     return Adjustments(
         course=course,
         overrides=load_overrides(course.root),
-        extensions=read_extensions(extensions) if extensions is not None else [],
-        hand_in=read_times(submitted_at, folders) if has_deadlines(course) else None,
+        extensions=granted,
+        hand_in=read_times(submitted_at, folders) if timed else None,
     )
 
 

@@ -105,7 +105,18 @@ def _git_log(where: Path, path: str) -> str | None:
     none); None when ``where`` is in no repository."""
     try:
         proc = subprocess.run(
-            ["git", "-C", str(where), "log", "-1", "--format=%cI", "--", path],
+            # Literal: a folder named "*" or ":(glob)x" is a name, not a pattern.
+            [
+                "git",
+                "--literal-pathspecs",
+                "-C",
+                str(where),
+                "log",
+                "-1",
+                "--format=%cI",
+                "--",
+                path,
+            ],
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT,

@@ -657,3 +657,25 @@ def test_canvas_carries_the_final_score_and_on_request_the_automatic_one(
     assert rows[2][5:] == ["9", "6", "7", "10"]
     total = list(csv.reader(io.StringIO(export_canvas(adjusted, roster, "HW", raw=True).text)))
     assert total[0][5:] == ["HW", "HW (automatic)"] and total[2][5:] == ["16", "16"]
+
+
+def test_a_folder_named_like_a_pattern_is_a_name_to_git(tmp_path: Path):
+    repo = tmp_path / "subs"
+    (repo / "ada").mkdir(parents=True)
+    (repo / "*").mkdir()
+    git("init", "-q", cwd=repo)
+    (repo / "ada" / "ex_a.py").write_text("1")
+    git("add", "ada", cwd=repo)
+    git("commit", "-qm", "ada", cwd=repo, when="2026-03-01T10:00:00Z")
+    found = read_times("git", {"*": repo / "*"})
+    assert found.times == {} and found.problems == ["*: no commit touches */"]
+
+
+def test_an_extension_is_a_deadline_even_in_a_course_without_one(tmp_path: Path):
+    course = make_course(tmp_path, course="title: T\nlate: {per_day: 1}\n")
+    (tmp_path / "extensions.csv").write_text("student,exercise,due\nada,ex-a,2026-03-01T22:59Z\n")
+    adj = prepare(course, {"ada": tmp_path})
+    assert adj.hand_in is not None
+    adj.hand_in = HandIn("t", {"ada": DUE + timedelta(hours=1)})
+    run = apply(run_of("ada"), adj)
+    assert ex(run, "ada", "ex-a").score == 9 and ex(run, "ada", "ex-b").late is None
