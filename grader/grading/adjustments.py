@@ -261,6 +261,8 @@ def _late(
     if policy.cap is not None and penalty > policy.cap.points(result.max_score):
         penalty = policy.cap.points(result.max_score)
         capped = f", capped at {policy.cap.words()}"
+    if penalty <= 0:  # a policy of 0 a day: lateness shown, nothing taken
+        return result, grace - used
     taken = min(penalty, result.score)
     clamped = "" if taken == penalty else f"{penalty:g} points asked; the score stops at 0"
     grace_words = f", {used} of them covered by grace days" if used else ""
