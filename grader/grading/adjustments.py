@@ -243,7 +243,7 @@ def _late(
     days = days_late(seconds)
     used = min(grace, days) if policy.per_day is not None else 0
     late = Lateness(
-        submitted_at=handed.isoformat(),
+        submitted_at=handed.astimezone(due.tzinfo).isoformat(),  # in the due's zone, to compare
         source=adj.hand_in.source,
         due=due.isoformat(),
         extension=extended,

@@ -594,7 +594,7 @@ def test_the_student_page_shows_hand_in_penalty_rule_and_comments(adjusted: Grad
 
     page = render_student(adjusted, adjusted.students[0])
     assert "Automatic grading gave 16" in page
-    assert "Handed in 2026-03-02T03:59:00+00:00" in page and "<strong>1 day late</strong>" in page
+    assert "Handed in 2026-03-02T04:59:00+01:00" in page and "<strong>1 day late</strong>" in page
     assert "(5 h)" in page and "10% of the exercise" in page
     assert "the shapes were right; the judge was too strict" in page and "Prof. Lee" in page
     assert "(automatic 0)" in page  # the check's own score before the override
