@@ -31,6 +31,37 @@ class CheckResult:
     figures: list[dict[str, Any]] = field(default_factory=list)
     # The student's code around the lines that matter (grader/submissions/excerpts.py).
     excerpts: list[dict[str, Any]] = field(default_factory=list)
+    # The automatic score, when an override changed ``score`` (grading/adjustments.py).
+    raw_score: float | None = None
+
+
+@dataclass
+class Adjustment:
+    """A change made to a score after automatic grading: a late penalty or an
+    instructor's override (grading/adjustments.py applies them)."""
+
+    kind: Literal["late", "override"]
+    points: float  # what it changed, as applied (negative: points taken off)
+    reason: str  # a late penalty's rule, or the override's comment
+    check: str | None = None  # the check it changed; None: the whole exercise
+    by: str = ""  # who made an override
+    asked: str = ""  # what an override asked for ("points 3", "delta -1")
+    clamped: str = ""  # said when the result was clamped to [0, max]
+    source: str = ""  # where it is written ("overrides.yaml:12")
+
+
+@dataclass
+class Lateness:
+    """When an exercise was handed in, against its deadline."""
+
+    submitted_at: str  # ISO 8601, as the source gave it
+    source: str  # where the time comes from ("file modification times", ...)
+    due: str  # ISO 8601, the deadline that applied (an extension's, if any)
+    extension: bool = False  # the due is a per-student extension
+    seconds_late: float = 0.0  # 0 when on time
+    days_late: int = 0  # each day or part of a day late counts as one
+    grace_days: int = 0  # of those, covered by the student's grace days
+    rule: str = ""  # the late policy, in words
 
 
 @dataclass
@@ -51,11 +82,28 @@ class ExerciseResult:
     # sandbox died or stopped, or the grader failed (an internal error). Such a result
     # is shown, but never reused: the next run grades it again.
     final: bool = True
+    # After automatic grading (grading/adjustments.py): the automatic score when
+    # adjustments changed ``score``, each adjustment, and the hand-in time.
+    raw_score: float | None = None
+    adjustments: list[Adjustment] = field(default_factory=list)
+    late: Lateness | None = None
+
+    @property
+    def automatic_score(self) -> float:
+        return self.score if self.raw_score is None else self.raw_score
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:
         """The inverse of ``plain`` (and of ``asdict``), exactly."""
-        return cls(**{**data, "checks": [CheckResult(**c) for c in data["checks"]]})
+        late = data.get("late")
+        return cls(
+            **{
+                **data,
+                "checks": [CheckResult(**c) for c in data["checks"]],
+                "adjustments": [Adjustment(**a) for a in data.get("adjustments", [])],
+                "late": Lateness(**late) if isinstance(late, dict) else None,
+            }
+        )
 
 
 @dataclass
@@ -64,15 +112,23 @@ class StudentResult:
     score: float
     max_score: float
     exercises: list[ExerciseResult]
+    # The automatic total, when adjustments changed an exercise's score.
+    raw_score: float | None = None
+
+    @property
+    def automatic_score(self) -> float:
+        return self.score if self.raw_score is None else self.raw_score
 
     @classmethod
     def of(cls, student: str, exercises: list[ExerciseResult]) -> StudentResult:
         """A student's result: their exercises, with the totals summed from them."""
+        adjusted = any(e.raw_score is not None for e in exercises)
         return cls(
             id=student,
             score=rounded(sum(e.score for e in exercises)),
             max_score=rounded(sum(e.max_score for e in exercises)),
             exercises=exercises,
+            raw_score=rounded(sum(e.automatic_score for e in exercises)) if adjusted else None,
         )
 
 
@@ -84,6 +140,16 @@ class GradingRun:
     seed: int
     students: list[StudentResult]
     warnings: list[str] = field(default_factory=list)
+    # For the instructor (run summary, overview; never a student's page): overrides in
+    # overrides.yaml or extensions that match no student, exercise or check of this run.
+    unmatched_adjustments: list[str] = field(default_factory=list)
+    # Where hand-in times came from, when the course has deadlines ("" otherwise).
+    submitted_from: str = ""
+
+    @property
+    def adjusted(self) -> bool:
+        """Some score was changed after automatic grading, or deadlines apply."""
+        return bool(self.submitted_from) or any(s.raw_score is not None for s in self.students)
 
     def to_dict(self) -> dict[str, Any]:
         """The same as ``dataclasses.asdict``, without its deep copies of every value

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grader
 from grader.course.loading import load_course
@@ -157,6 +158,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             folders = student_folders(Path(args.submissions), course, skipped)
             for line in skipped:
                 _say(f"grader: {line}")
+            adjust = _adjustments(args, course, folders)
             outcome = grade_course(
                 course,
                 folders,
@@ -170,6 +172,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 cluster=cluster,
                 only=args.only,
                 exercises=args.exercise,
+                adjust=adjust,
             )
     except Interrupted as exc:
         _say(f"grader: {exc}")
@@ -194,6 +197,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         report_to_github(run, outcome.folders, os.environ, sys.stdout)
     for warning in run.warnings:
         _say(f"warning: {warning}")
+    for problem in run.unmatched_adjustments:
+        _say(f"grader: NOT APPLIED: {problem}")
     _say(
         f"{outcome.summary}; wrote {len(outcome.written)} files to {out}/ "
         f"(open {out / 'index.html'})"
@@ -208,6 +213,23 @@ def cmd_grade(args: argparse.Namespace) -> int:
             _say(f"grader: under --fail-under {args.fail_under:g}%: {names}{more}")
             return 1
     return 0
+
+
+def _adjustments(args: argparse.Namespace, course: Course, folders: list[Path]) -> Any:
+    """Overrides, extensions and hand-in times, read before any student code runs."""
+    from grader.grading.adjustments import prepare
+    from grader.submissions.folders import student_ids
+
+    extensions = Path(args.extensions) if args.extensions else None
+    if extensions is not None and not extensions.is_file():
+        raise UsageError(f"--extensions {extensions}: no such file")
+    if args.submitted_at not in (None, "git") and not Path(args.submitted_at).is_file():
+        raise UsageError(f"--submitted-at {args.submitted_at}: no such file (or say 'git')")
+    ids = student_ids(folders)
+    adjust = prepare(course, dict(zip(ids, folders, strict=True)), args.submitted_at, extensions)
+    if args.submitted_at is not None and adjust.hand_in is None:
+        _say("grader: --submitted-at: the course sets no due (course.yaml or an exercise)")
+    return adjust
 
 
 def _pause_workflow_commands() -> str:
@@ -241,9 +263,19 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"{results} does not exist: run `grader grade SUBMISSIONS --out {args.reports}` first"
         )
     run = GradingRun.from_dict(json.loads(results.read_text(encoding="utf-8")))
-    export = export_canvas(run, Path(args.roster), args.assignment)
+    export = export_canvas(run, Path(args.roster), args.assignment, raw=args.with_raw)
     write_text_atomic(out, export.text)
     _say(f"wrote {out} ({len(run.students) - len(export.unmatched)} students)")
+    adjusted = [s for s in run.students if s.raw_score is not None]
+    if adjusted:
+        _say(
+            f"{len(adjusted)} student(s) have scores after late penalties or overrides "
+            + (
+                "(the automatic ones are in the '(automatic)' columns)"
+                if args.with_raw
+                else "(--with-raw adds the automatic scores as columns of their own)"
+            )
+        )
     for student in export.unmatched:
         _say(f"not in the roster, so not in {out.name}: {student}")
     return 0
@@ -423,6 +455,21 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="exit 1 when a student scores under PERCENT %% of the points (default: never)",
     )
+    g.add_argument(
+        "--submitted-at",
+        metavar="SOURCE",
+        default=None,
+        help="when each student handed in, for deadlines: a CSV of student,submitted_at, or "
+        "git (the last commit touching the student's folder); default: the newest file "
+        "modification time in the folder",
+    )
+    g.add_argument(
+        "--extensions",
+        metavar="CSV",
+        default=None,
+        help="per-student deadlines: a CSV of student,exercise,due (exercise empty: all); "
+        "default: extensions.csv beside course.yaml, if there is one",
+    )
     course_opt(g)
     sandbox_opt(g)
     g.set_defaults(fn=cmd_grade)
@@ -456,6 +503,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="one column for the whole course under this assignment name "
         "(default: one column per exercise)",
+    )
+    cv.add_argument(
+        "--with-raw",
+        action="store_true",
+        help="after each column, one of the automatic scores (before late penalties and "
+        "overrides), which Canvas imports as an assignment of its own",
     )
     cv.set_defaults(fn=cmd_export)
 

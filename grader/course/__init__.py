@@ -7,6 +7,8 @@
 - ``helpers``: the instructor's helper files (hidden data, custom judges).
 - ``expectations``: what a check states directly (``expect``, ``that``, ``cases``).
 - ``inputs``: the input kinds a check may give an entry point (``randn``, ``mlp``, ...).
+- ``deadlines``: ``due`` and ``late`` (course.yaml, an exercise), and extensions (a CSV).
+- ``overrides``: ``overrides.yaml``, an instructor's changes to automatic scores.
 - ``stubs``: the stub a student starts from (shared by ``build`` and the submission reader).
 - ``build``: ``grader build``, the student bundle. ``shipping``: the course's files to ship.
 

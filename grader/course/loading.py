@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.course import expectations, inputs, references
+from grader.course import deadlines, expectations, inputs, references
 from grader.course.helpers import reference_problem
 from grader.course.model import (
     STEP_KINDS,
@@ -69,6 +69,7 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
         raise ExerciseError(str(folder), 0, "no exercise files (*.yaml) found")
     exercises.sort(key=lambda e: (_order(e), e.id))
     title = root.resolve().name
+    due, late = None, None
     course_file = root / "course.yaml"
     if course_file.exists():
         meta = Mapping(
@@ -76,8 +77,9 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
             display_path(course_file, root),
             "the course",
         )
-        meta.only({"title", "order"})
+        meta.only({"title", "order", *deadlines.KEYS})
         title = meta.text("title", title)
+        due, late = deadlines.read_due(meta), _late(meta, course=True)
         order = meta.items("order", [])
         lines = getattr(order, "item_lines", [])
         for index, item in enumerate(order):
@@ -99,7 +101,7 @@ def load_course(root: Path, resolve_helpers: bool = True) -> Course:
                 raise ExerciseError(meta.path, line, f"key 'order': '{item}' appears twice")
         rank = {ex_id: i for i, ex_id in enumerate(order)}
         exercises.sort(key=lambda e: (rank.get(e.id, len(rank)), e.id))
-    return Course(root, exercises, title)
+    return Course(root, exercises, title, due=due, late=late)
 
 
 def _order(ex: Exercise) -> str:
@@ -123,6 +125,7 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
             "limits",
             "visibility",
             "disclose",
+            *deadlines.KEYS,
         }
     )
     ex_id = doc.text(
@@ -194,7 +197,21 @@ def load_exercise(path: Path, root: Path, resolve_helpers: bool = True) -> Exerc
         root=path.parent,
         lines=dict(getattr(doc.data, "key_lines", {})),
         helpers=helpers,
+        due=deadlines.read_due(doc),
+        late=_late(doc, course=False),
     )
+
+
+def _late(m: Mapping, course: bool) -> deadlines.LatePolicy | None:
+    """``late:`` of course.yaml (with the students' grace days) or of an exercise."""
+    late = m.child("late", None)
+    if late is None:
+        return None
+    if course:
+        late.only({*deadlines.LATE_KEYS})
+    else:
+        late.only({*deadlines.EXERCISE_LATE_KEYS})
+    return deadlines.read_late(late)
 
 
 def _non_empty(doc: Mapping, key: str) -> list[Any]:

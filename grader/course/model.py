@@ -12,6 +12,9 @@ from grader.course.helpers import helper_function
 from grader.course.schema import ExerciseError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from grader.course.deadlines import LatePolicy
     from grader.course.expectations import Expectation
 
 STEP_KINDS = ("call", "method", "bind", "grad", "save_state_dict")
@@ -135,6 +138,9 @@ class Exercise:
     root: Path  # the exercises folder, for hidden helpers
     lines: dict[str, int] = field(default_factory=dict)  # line of each top-level key
     helpers: list[HelperRef] = field(default_factory=list)  # helper functions the checks name
+    # Its own deadline and late policy, over the course's (course/deadlines.py).
+    due: datetime | None = None
+    late: LatePolicy | None = None
 
     @property
     def max_score(self) -> float:
@@ -145,10 +151,19 @@ class Exercise:
 
 
 class Course:
-    def __init__(self, root: Path, exercises: list[Exercise], title: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        exercises: list[Exercise],
+        title: str,
+        due: datetime | None = None,
+        late: LatePolicy | None = None,
+    ) -> None:
         self.root = root
         self.exercises = exercises
         self.title = title
+        self.due = due  # course.yaml's deadline, for exercises without their own
+        self.late = late  # course.yaml's late policy (and the students' grace days)
 
     @property
     def solutions(self) -> Path:

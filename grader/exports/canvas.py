@@ -86,11 +86,22 @@ class _Column:
     header: str
     points: float
     score: Callable[[StudentResult], str]
+    raw: Callable[[StudentResult], str] | None = None  # the automatic score
 
 
-def export_canvas(run: GradingRun, roster: Path, assignment: str | None = None) -> CanvasExport:
+def _automatic(column: _Column) -> _Column:
+    assert column.raw is not None
+    return _Column(f"{_title_of(column.header)} (automatic)", column.points, column.raw)
+
+
+def export_canvas(
+    run: GradingRun, roster: Path, assignment: str | None = None, raw: bool = False
+) -> CanvasExport:
     """The Canvas gradebook CSV for ``run``: one column per exercise, or one column
-    named ``assignment`` holding each student's total."""
+    named ``assignment`` holding each student's total. The scores are the final ones
+    (after late penalties and overrides); with ``raw``, each column is followed by one of
+    the automatic scores, "... (automatic)": Canvas imports it as an assignment of its own,
+    so it is asked for, not written by default."""
     if not run.students:
         raise GraderError("the last grade has no students: nothing to export to Canvas")
     book = read_roster(Path(roster))
@@ -99,6 +110,8 @@ def export_canvas(run: GradingRun, roster: Path, assignment: str | None = None) 
         if assignment is not None
         else _exercise_columns(run, book)
     )
+    if raw:
+        columns = [c for column in columns for c in (column, _automatic(column))]
     _check_headers(columns, book)
     matched, unmatched = match_students([s.id for s in run.students], book)
     by_id = {s.id: s for s in run.students}
@@ -305,15 +318,18 @@ def _exercise_columns(run: GradingRun, roster: Roster) -> list[_Column]:
                 header=_existing(title, roster),
                 points=exercise.max_score,
                 score=_exercise_score(exercise_id),
+                raw=_exercise_score(exercise_id, automatic=True),
             )
         )
     return columns
 
 
-def _exercise_score(exercise_id: str) -> Callable[[StudentResult], str]:
+def _exercise_score(exercise_id: str, automatic: bool = False) -> Callable[[StudentResult], str]:
     def score(student: StudentResult) -> str:
         found = next((e for e in student.exercises if e.id == exercise_id), None)
-        return format_points(found.score) if found is not None else ""
+        if found is None:
+            return ""
+        return format_points(found.automatic_score if automatic else found.score)
 
     return score
 
@@ -328,6 +344,7 @@ def _total_column(run: GradingRun, roster: Roster, assignment: str) -> list[_Col
             header=header,
             points=run.students[0].max_score,
             score=lambda student: format_points(student.score),
+            raw=lambda student: format_points(student.automatic_score),
         )
     ]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
+from grader.reports.adjusted import adjustment_lines
 from grader.reports.csv_report import format_points
 from grader.reports.html_report import status_symbol
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, frame_cell
@@ -242,6 +243,12 @@ def markdown_text(text: str) -> str:
     return "".join(_MARKDOWN.get(c, c) for c in text)
 
 
+def _raw(student: StudentResult) -> str:
+    if student.raw_score is None:
+        return ""
+    return f", automatic grading {format_points(student.raw_score)}"
+
+
 def _percent(student: StudentResult) -> str:
     return f" ({100 * student.score / student.max_score:.1f}%)" if student.max_score else ""
 
@@ -360,7 +367,7 @@ def summary_blocks(run: GradingRun) -> list[str]:
     for student in run.students:
         blocks.append(
             f"### {markdown_text(student.id)}: {format_points(student.score)} / "
-            f"{format_points(student.max_score)} points{_percent(student)}\n\n"
+            f"{format_points(student.max_score)} points{_percent(student)}{_raw(student)}\n\n"
             "| exercise | points | status |\n| --- | ---: | --- |\n"
         )
         for ex in student.exercises:
@@ -399,7 +406,14 @@ def summary_blocks(run: GradingRun) -> list[str]:
             blocks += [
                 f"- **{markdown_text(ex_id)}**: {markdown_text(clip(n))}\n" for ex_id, n in notes
             ]
-        if found or missing or notes:
+        adjusted = [(ex.id, line) for ex in student.exercises for line in adjustment_lines(ex)]
+        if adjusted:
+            blocks.append("\n#### Hand-in and adjustments\n\n")
+            blocks += [
+                f"- **{markdown_text(ex_id)}**: {markdown_text(clip(line))}\n"
+                for ex_id, line in adjusted
+            ]
+        if found or missing or notes or adjusted:
             blocks.append("\n")
     for warning in run.warnings:
         blocks.append(f"> {markdown_text(clip(warning))}\n\n")
@@ -506,6 +520,22 @@ def classroom_result(student: StudentResult, folder: Path | None, paths: Paths) 
                     if math.isfinite(check.seconds)
                     else 0,  # ms
                     "score": check.score,
+                }
+            )
+    # Adjustments of a whole exercise (late penalty, override) are tests of their own,
+    # so that the tests still add up to the student's score, the reporter's total.
+    for ex in student.exercises:
+        for a in (a for a in ex.adjustments if a.check is None):
+            tests.append(
+                {
+                    "name": f"{ex.id}: {'late penalty' if a.kind == 'late' else 'override'}",
+                    "status": "pass",
+                    "message": clip(a.reason),
+                    "test_code": "",
+                    "filename": "",
+                    "line_no": 0,
+                    "duration": 0,
+                    "score": a.points,
                 }
             )
     for test, score in zip(

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 import grader
 from grader.course.shipping import course_files, shipped_files
 from grader.errors import GraderError
+from grader.reports.adjusted import adjustment_lines
 from grader.reports.csv_report import format_points
-from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
+from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult, plain
 from grader.terminal import ANSI_ESCAPE
 
 if TYPE_CHECKING:
@@ -95,8 +96,19 @@ def results_json(run: GradingRun) -> dict[str, Any]:
                     else UNKNOWN_VISIBILITY,
                 }
             )
+    # Adjustments of whole exercises (late penalties, overrides) are in no test: they
+    # count in the total. A check's override is already in its test's score.
+    units += sum(
+        _units(a.points) for e in student.exercises for a in e.adjustments if a.check is None
+    )
+    extra: dict[str, Any] = {}
+    if student.raw_score is not None:
+        extra["raw_score"] = student.raw_score
+        extra["adjustments"] = [
+            {"exercise": e.id, **plain(a)} for e in student.exercises for a in e.adjustments
+        ]
     return {
-        # The sum of the tests' scores, in whole units: exactly what the tests add up to.
+        # The sum of the tests' scores and the adjustments, in whole units.
         "score": units / UNITS,
         "execution_time": math.ceil(sum(c.seconds for e in student.exercises for c in e.checks)),
         "output": _overview(student),
@@ -108,6 +120,7 @@ def results_json(run: GradingRun) -> dict[str, Any]:
             "sandbox": run.sandbox,
             "seed": run.seed,
             "warnings": [clean_text(w) for w in run.warnings],
+            **extra,
         },
         "tests": tests,
     }
@@ -128,6 +141,8 @@ def _overview(student: StudentResult) -> str:
     lines = []
     if not held:
         lines.append(f"Total: {format_points(student.score)}/{_points(student.max_score)}")
+        if student.raw_score is not None:
+            lines.append(f"    (automatic grading: {format_points(student.raw_score)})")
     else:
         verb = "is" if len(held) == 1 else "are"
         lines.append(
@@ -151,6 +166,7 @@ def _overview(student: StudentResult) -> str:
         if ex.message:
             lines.append(f"    {ex.message}")
         lines += [f"    Note: {note}" for note in ex.notes]
+        lines += adjustment_lines(ex, "    ")
     return clean_text("\n".join(lines))
 
 

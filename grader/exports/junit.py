@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 
+from grader.reports.adjusted import adjustment_lines
 from grader.reports.csv_report import format_points
 from grader.results import CheckResult, ExerciseResult, GradingRun, StudentResult
 from grader.terminal import ANSI_ESCAPE
@@ -132,9 +133,12 @@ def _testsuite(student: StudentResult, exercise: ExerciseResult) -> list[str]:
         ("score", format_points(exercise.score)),
         ("max_score", format_points(exercise.max_score)),
     ]
+    if exercise.raw_score is not None:
+        properties.append(("raw_score", format_points(exercise.raw_score)))
     if exercise.message:
         properties.append(("message", exercise.message))
     properties += [("note", note) for note in exercise.notes]
+    properties += [("adjustment", line) for line in adjustment_lines(exercise)]
     lines += [
         f'      <property name="{key}" value="{attribute(value)}"/>' for key, value in properties
     ]

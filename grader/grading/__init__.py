@@ -13,6 +13,7 @@
 - ``budget``: the judges' time limit. ``incidents``: internal errors, logged.
 - ``progress``: the terminal's progress line. ``store``: the incremental SQLite store.
   ``fingerprint``: what decides that a stored result is still valid.
+- ``adjustments``: overrides and late penalties, applied to a run after grading.
 
 May import every package below it: ``course``, ``submissions``, ``judges``, ``sandbox``
 (never ``sandbox.inside``), ``results``, ``terminal``, ``errors``; ``reports`` and

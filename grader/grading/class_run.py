@@ -14,6 +14,7 @@ before the grader itself imports torch, so the two overlap.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -45,7 +46,7 @@ from grader.grading.selection import (
     select,
 )
 from grader.grading.store import Store
-from grader.results import ExerciseResult, GradingRun, StudentResult, rounded
+from grader.results import ExerciseResult, GradingRun, StudentResult, plain, rounded
 from grader.sandbox.choice import Sandbox
 from grader.sandbox.pool import Pool
 from grader.submissions.folders import Submission, collect, student_ids
@@ -91,6 +92,8 @@ class RunSettings:
     started: float = field(default_factory=time.monotonic)
     only: tuple[str, ...] = ()  # --only: students to re-grade, forced
     exercises: tuple[str, ...] = ()  # --exercise: exercises to re-grade, forced
+    # Applied to the run after grading (grading/adjustments.py): overrides, late penalties.
+    adjust: Callable[[GradingRun], GradingRun] | None = None
 
 
 def default_jobs() -> int:
@@ -123,6 +126,7 @@ def grade_course(
     cluster: Any = None,
     only: Collection[str] = (),
     exercises: Collection[str] = (),
+    adjust: Callable[[GradingRun], GradingRun] | None = None,
 ) -> RunSummary:
     """Grade what changed and write the reports. The jobs run on this machine's sandbox
     ``pool``, or, given a Dask ``cluster`` client, on the cluster's workers (each with its
@@ -142,6 +146,7 @@ def grade_course(
         stream,
         only=tuple(dict.fromkeys(only)),
         exercises=tuple(dict.fromkeys(exercises)),
+        adjust=adjust,
     )
     with contextlib.ExitStack() as stack:
         if cluster is not None:
@@ -268,6 +273,8 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
             students=students,
             warnings=warnings,
         )
+        if settings.adjust is not None:  # after grading, on top of stored results
+            run = settings.adjust(run)
         from grader.reports import report_filenames, write_reports
 
         # A student's page is written again only when it could have changed: the page is
@@ -281,6 +288,7 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
                 run.seed,
                 *run.warnings,
                 grader_fingerprint(),
+                *_adjusted(run),
             ]
         )
         names = report_filenames(s.id for s in run.students)
@@ -314,6 +322,11 @@ def _grade_course(settings: RunSettings, pool: Pool | None, cluster: Any = None)
     ):  # student code killed or stopped its sandbox; worth knowing
         text += f"; {pool.restarts} sandbox worker(s) restarted after a submission stopped theirs"
     text += "".join(f"; {note}" for note in notes)
+    if run.unmatched_adjustments:
+        text += (
+            f"; {len(run.unmatched_adjustments)} adjustment(s) NOT APPLIED "
+            "(each said on its own line, and in index.html)"
+        )
     return RunSummary(
         run,
         len(work),
@@ -329,6 +342,20 @@ def _asked(selection: Selection, total: int) -> str:
     """The line a re-grade starts with: what the instructor asked for."""
     asked = selection.describe(list(selection.students), total)
     return f"{asked}, forced; everything else is read from the store as it is"
+
+
+def _adjusted(run: GradingRun) -> list[str]:
+    """What adjustments changed in the run, as text: when it changes, every page is
+    written again (an override or a deadline changes pages but no stored result)."""
+    if not run.adjusted and not run.unmatched_adjustments:
+        return []
+    changed = [
+        (s.id, e.id, plain(e.adjustments), plain(e.late))
+        for s in run.students
+        for e in s.exercises
+        if e.adjustments or e.late
+    ]
+    return [run.submitted_from, *run.unmatched_adjustments, json.dumps(changed, sort_keys=True)]
 
 
 def _printer(stream: TextIO | None) -> Callable[[str], None]:

@@ -119,7 +119,7 @@ def helper_files(ex: Exercise) -> list[Path]:
 def exercise_fingerprint(ex: Exercise, course: Course, key: str) -> str:
     """What one exercise's results depend on beyond the run key: the YAML, the reference
     solution (expected values come from it) and the hidden helpers the YAML names."""
-    parts: list[Part] = ["exercise", key, "yaml", ex.path.read_bytes()]
+    parts: list[Part] = ["exercise", key, "yaml", _graded_yaml(ex)]
     for ext in (".py", ".ipynb"):
         solution = course.solutions / f"{ex.file}{ext}"
         if solution.is_file():
@@ -128,6 +128,19 @@ def exercise_fingerprint(ex: Exercise, course: Course, key: str) -> str:
     for helper in helper_files(ex):
         parts += ["helper", helper.relative_to(root).as_posix(), helper.read_bytes()]
     return digest(parts)
+
+
+def _graded_yaml(ex: Exercise) -> bytes:
+    """The exercise file's bytes, without its ``due`` and ``late`` lines: a deadline
+    changes what is applied after grading (grading/adjustments.py), not the grading."""
+    from grader.course.deadlines import KEYS, schedule_lines
+
+    data = ex.path.read_bytes()
+    if not any(k in ex.lines for k in KEYS):
+        return data
+    lines = data.splitlines(keepends=True)
+    skip = schedule_lines(ex.lines, len(lines))
+    return b"".join(line for i, line in enumerate(lines, 1) if i not in skip)
 
 
 def submission_fingerprint(sub: Submission) -> str:

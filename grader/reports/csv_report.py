@@ -1,4 +1,7 @@
-"""``grades.csv``: one row per student, one column per exercise, for spreadsheets/LMS."""
+"""``grades.csv``: one row per student, one column per exercise, for spreadsheets/LMS.
+
+The scores are the final ones; when adjustments (late penalties, overrides) apply to the
+run, the automatic scores follow, in columns named "... (automatic)"."""
 
 from __future__ import annotations
 
@@ -39,11 +42,19 @@ def render_csv(run: GradingRun) -> str:
     ids = exercise_ids(run)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180 / Excel dialect
-    writer.writerow(["student", *(text_cell(i) for i in ids), "total"])
+    raw = run.adjusted
+    header = ["student", *(text_cell(i) for i in ids), "total"]
+    if raw:
+        header += [*(text_cell(f"{i} (automatic)") for i in ids), "total (automatic)"]
+    writer.writerow(header)
     for student in run.students:
         by_id = {e.id: e for e in student.exercises}
         cells = [format_points(by_id[i].score) if i in by_id else "" for i in ids]
-        writer.writerow([text_cell(student.id), *cells, format_points(student.score)])
+        row = [text_cell(student.id), *cells, format_points(student.score)]
+        if raw:
+            row += [format_points(by_id[i].automatic_score) if i in by_id else "" for i in ids]
+            row.append(format_points(student.automatic_score))
+        writer.writerow(row)
     return buf.getvalue()
 
 

@@ -277,6 +277,19 @@ def exercise_averages(run: GradingRun) -> list[float | None]:
     return averages
 
 
+def duration(seconds: float) -> str:
+    """A lateness in words: "3 s", "2 h 5 min", "1 d 4 h"."""
+    if not math.isfinite(seconds):
+        return str(seconds)
+    whole = math.ceil(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    shown = [f"{n} {unit}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "0 s"
+
+
 def _points(value: float | None) -> str:
     return "\u2014" if value is None else format_points(round(value, 2))
 
@@ -302,6 +315,7 @@ def _environment() -> Environment:
         shown_details=shown_details,
         mismatch_rows=mismatch_rows,
         figure=figure,
+        duration=duration,
     )
     env.globals.update(OUTPUT_LIMIT=OUTPUT_LIMIT, TEXT_LIMIT=TEXT_LIMIT)
     return env
@@ -353,6 +367,7 @@ def render_index(run: GradingRun, filenames: dict[str, str], env: Environment | 
         total_median=overview.total_median(run),
         bins=overview.score_bins(run),
         distribution=overview.distribution_figure(run),
+        adjusted=[(s, e, a) for s in run.students for e in s.exercises for a in e.adjustments],
     )
 
 
