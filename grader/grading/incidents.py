@@ -29,34 +29,35 @@ LOG_NAME = "grader.log"
 
 def internal_error_results(exercises: list[Exercise]) -> list[ExerciseResult]:
     """Every exercise of a job the grader failed on: an error, not final."""
-    results = []
-    for ex in exercises:
-        checks = [
-            CheckResult(
-                name=spec.name,
-                score=0.0,
-                max_score=rounded(spec.points),
-                status="error",
-                message=INTERNAL_ERROR,
-                entry=spec.entry,
-                hint=spec.hint,
-                visibility=spec.visibility,
-            )
-            for spec in ex.checks
-        ]
-        results.append(
-            ExerciseResult(
-                id=ex.id,
-                title=ex.title,
-                score=0.0,
-                max_score=rounded(sum(c.max_score for c in checks)),
-                status="error",
-                checks=checks,
-                message=INTERNAL_ERROR,
-                final=False,
-            )
+    return [unscored_result(ex, INTERNAL_ERROR) for ex in exercises]
+
+
+def unscored_result(ex: Exercise, message: str) -> ExerciseResult:
+    """An exercise the student did not cause the result of (the grader failed on it, or
+    it was never graded): every check an error with ``message``, 0 points, not final."""
+    checks = [
+        CheckResult(
+            name=spec.name,
+            score=0.0,
+            max_score=rounded(spec.points),
+            status="error",
+            message=message,
+            entry=spec.entry,
+            hint=spec.hint,
+            visibility=spec.visibility,
         )
-    return results
+        for spec in ex.checks
+    ]
+    return ExerciseResult(
+        id=ex.id,
+        title=ex.title,
+        score=0.0,
+        max_score=rounded(sum(c.max_score for c in checks)),
+        status="error",
+        checks=checks,
+        message=message,
+        final=False,
+    )
 
 
 def describe_exception(exc: BaseException) -> tuple[str, str]:

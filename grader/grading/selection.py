@@ -19,8 +19,9 @@ from pathlib import Path
 
 from grader.course.model import Course, Exercise
 from grader.errors import GraderError
+from grader.grading.incidents import unscored_result
 from grader.grading.store import Stored
-from grader.results import CheckResult, ExerciseResult, rounded
+from grader.results import ExerciseResult
 
 NAMED = 5  # students or exercises named in a line; beyond, only how many
 SUGGESTIONS = 3  # close matches offered for an unknown id
@@ -135,29 +136,7 @@ def kept_results(
 
 def not_graded_result(ex: Exercise) -> ExerciseResult:
     """An exercise outside the selection that the store does not hold: shown, never kept."""
-    checks = [
-        CheckResult(
-            name=spec.name,
-            score=0.0,
-            max_score=rounded(spec.points),
-            status="error",
-            message=NOT_GRADED,
-            entry=spec.entry,
-            hint=spec.hint,
-            visibility=spec.visibility,
-        )
-        for spec in ex.checks
-    ]
-    return ExerciseResult(
-        id=ex.id,
-        title=ex.title,
-        score=0.0,
-        max_score=rounded(sum(c.max_score for c in checks)),
-        status="error",
-        checks=checks,
-        message=NOT_GRADED,
-        final=False,
-    )
+    return unscored_result(ex, NOT_GRADED)
 
 
 def not_graded_warning(missing: int) -> str:
