@@ -229,6 +229,16 @@ MASKS = [
     # The name a cell's code is compiled under: a kernel's is a temporary file, the
     # grader's names the cell for the student.
     (re.compile(r"(/tmp/ipykernel_\d+/)?\d{5,}\.py|<cell \d+>"), "<cell code>"),
+    # tqdm.auto in a kernel without ipywidgets warns that it falls back to the text bar;
+    # outside a kernel (the grader) it uses that bar without a word.
+    (
+        re.compile(r"/\S*tqdm/auto\.py:\d+: TqdmWarning: IProgress not found\..*?notebook_tqdm\\n"),
+        "",
+    ),
+    # A text progress bar redrawn with \r: how often, and the rates, depend on the timing.
+    # A kernel may send the redraws as several stream messages (read here with a space
+    # between them).
+    (re.compile(r"(\\r[^\\]*?it/s\]\s*)+"), "<progress bar>"),
 ]
 
 
