@@ -262,13 +262,7 @@ def _disclose(m: Mapping, default: frozenset[str]) -> frozenset[str]:
     student's own values (``[]`` takes back an exercise-wide setting)."""
     if not m.has("disclose"):
         return default
-    items = m.items("disclose")
-    for item in items:
-        if item not in DISCLOSABLE:
-            raise m.error(
-                "disclose", f"expected a list of {' and '.join(DISCLOSABLE)}, got {type_name(item)}"
-            )
-    return frozenset(items)
+    return frozenset(m.choices("disclose", tuple(DISCLOSABLE), join=" and "))
 
 
 def _check(

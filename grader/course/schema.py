@@ -224,6 +224,16 @@ class Mapping:
             raise self.error(key, f"expected a list, got {type_name(value)}")
         return value
 
+    def choices(self, key: str, allowed: tuple[str, ...], join: str = ", ") -> list[Any]:
+        """A list whose every item is one of ``allowed`` (``ignore: [dtype, scale]``)."""
+        items = self.items(key)
+        for item in items:
+            if item not in allowed:
+                raise self.error(
+                    key, f"expected a list of {join.join(allowed)}, got {type_name(item)}"
+                )
+        return items
+
     def child(self, key: str, default: Any = ...) -> Mapping | None:
         value = self.raw(key, default)
         if value is default and default is not ...:

@@ -83,7 +83,8 @@ class Judge:
     name: ClassVar[str] = ""
     needs_run: ClassVar[bool] = True  # it judges what student code returned
     needs_solution: ClassVar[bool] = False  # it compares with the reference solution
-    options: ClassVar[dict[str, str]] = {}  # option -> "number" | "text" | "flag" | "list" | "any"
+    # option -> "number" | "text" | "flag" | "list" | "any" | "one of a|b" | "list of a|b"
+    options: ClassVar[dict[str, str]] = {}
     # Whether its calls may be recorded at run time when another check asks for it; a
     # training loop's never are (recording costs every operator a Python call).
     recordable: ClassVar[bool] = True
@@ -107,6 +108,8 @@ class Judge:
                 m.flag(key, False)
             elif kind == "list":
                 m.items(key)
+            elif kind.startswith("list of "):
+                m.choices(key, tuple(kind[len("list of ") :].split("|")))
             elif kind.startswith("one of "):
                 choices = kind[len("one of ") :].split("|")
                 if m.raw(key) not in choices:

@@ -216,19 +216,12 @@ def value_problems(
     import torch
 
     prefix = f"{where}: " if where else ""
+    # The same options all the way down, into tensors and the items of containers.
+    how = {"atol": atol, "rtol": rtol, "values": values, "reveal": reveal, "dtype": dtype}
     if isinstance(expected, TensorValue):
         expected = expected.data
     if isinstance(expected, torch.Tensor):
-        return tensor_problems(
-            actual,
-            expected,
-            atol=atol,
-            rtol=rtol,
-            values=values,
-            where=where,
-            reveal=reveal,
-            dtype=dtype,
-        )
+        return tensor_problems(actual, expected, where=where, **how)
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         if type(actual) is type(expected) and actual == expected:
             return [], {}
@@ -268,16 +261,7 @@ def value_problems(
         problems: list[str] = []
         details: dict[str, Any] = {}
         for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            p, d = value_problems(
-                a,
-                e,
-                atol=atol,
-                rtol=rtol,
-                values=values,
-                where=f"{where or 'result'}[{i}]",
-                reveal=reveal,
-                dtype=dtype,
-            )
+            p, d = value_problems(a, e, where=f"{where or 'result'}[{i}]", **how)
             problems += p
             if d:
                 details[f"item {i}"] = d
@@ -301,14 +285,7 @@ def value_problems(
         for key in expected:
             if key in actual:
                 p, _ = value_problems(
-                    actual[key],
-                    expected[key],
-                    atol=atol,
-                    rtol=rtol,
-                    values=values,
-                    where=f"{where or 'result'}[{key!r}]",
-                    reveal=reveal,
-                    dtype=dtype,
+                    actual[key], expected[key], where=f"{where or 'result'}[{key!r}]", **how
                 )
                 problems += p
         return problems[:6], {}

@@ -20,7 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from grader.judges.base import Judge, JudgeContext, Verdict, output, register
-from grader.judges.compare import fmt_number, tensor_problems
+from grader.judges.compare import as_numbers, fmt_number, tensor_problems
 from grader.judges.predicate import NotEvaluable, describe, explain, holds, show
 from grader.sandbox.protocol.values import Raised, TensorValue
 
@@ -202,8 +202,9 @@ def _list_problems(
     actual: Any, expected: list, atol: float, rtol: float, reveal: bool, where: str
 ) -> list[str]:
     prefix = f"{where}: " if where else ""
-    if isinstance(actual, TensorValue) and _numbers(expected):
-        return _tensor_against_list(actual, expected, atol, rtol, reveal, prefix)
+    want = as_numbers(expected)  # nested lists of numbers, rows of one length
+    if isinstance(actual, TensorValue) and want is not None:
+        return _tensor_against_list(actual, want, atol, rtol, reveal, prefix)
     if not isinstance(actual, (list, tuple)):
         return [f"{prefix}expected a list of {len(expected)} items; got {describe(actual)}"]
     if len(actual) != len(expected):
@@ -216,24 +217,13 @@ def _list_problems(
     return problems[:6]
 
 
-def _numbers(expected: list) -> bool:
-    """Nested lists of numbers a tensor can be compared with (rows of one length)."""
-    import torch
-
-    try:
-        torch.tensor(expected, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    return True
-
-
 def _tensor_against_list(
-    actual: TensorValue, expected: list, atol: float, rtol: float, reveal: bool, prefix: str
+    actual: TensorValue, want: torch.Tensor, atol: float, rtol: float, reveal: bool, prefix: str
 ) -> list[str]:
+    """A tensor against a list literal, ``want`` (the list as float64)."""
     import torch
 
     data = actual.data
-    want = torch.tensor(expected, dtype=torch.float64)
     if list(data.shape) != list(want.shape):
         return [f"{prefix}expected shape {list(want.shape)}; got {describe(actual)}"]
     if data.is_complex():
